@@ -1,0 +1,471 @@
+// CPUFusion: the whole CPU pipeline — pass, registration, executor, FusedKernelCPU,
+// fallback — checked on IR shape (what got fused) and on numbers against eager.
+#include "test/cpp/jit/test_utils.h"
+
+#include "torch/csrc/jit/codegen/fuser/graph_fuser.h"
+
+#include <torch/csrc/jit/api/function_impl.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
+#include <torch/jit.h>
+
+#include <atomic>
+#include <thread>
+
+namespace torch_fuser {
+namespace testing {
+namespace {
+
+using torch::jit::testing::FileCheck;
+
+const char* kChainIR = R"IR(
+graph(%x : Tensor, %y : Tensor, %z : Tensor):
+  %one : int = prim::Constant[value=1]()
+  %half : float = prim::Constant[value=0.5]()
+  %a : Tensor = aten::mul(%x, %y)
+  %b : Tensor = aten::add(%a, %z, %one)
+  %c : Tensor = aten::sigmoid(%b)
+  %d : Tensor = aten::tanh(%c)
+  %e : Tensor = aten::mul(%d, %half)
+  %r : Tensor = aten::relu(%x)
+  %f : Tensor = aten::add(%e, %r, %one)
+  return (%f)
+)IR";
+
+std::vector<IValue> randn3(at::IntArrayRef shape, at::ScalarType dtype = at::kFloat) {
+  return {at::randn(shape, at::dtype(dtype)), at::randn(shape, at::dtype(dtype)),
+          at::randn(shape, at::dtype(dtype))};
+}
+
+TEST(CPUFusion, FusesElementwiseChainIntoOneGroup) {
+  FusionGuard fusion;
+  auto fused = checkFusedMatchesEager(kChainIR, randn3({33, 17}));
+  EXPECT_EQ(countGroups(*fused), 1u);
+  for (const torch::jit::Node* node : fused->nodes()) {
+    EXPECT_TRUE(node->kind() == fusionGroupKind() || node->kind() == c10::prim::Constant)
+        << "left outside the group: " << node->kind().toQualString();
+  }
+  auto subgraph = firstGroupSubgraph(*fused);
+  for (auto op : {std::make_pair("aten::mul", 2), {"aten::add", 2}, {"aten::sigmoid", 1},
+                  {"aten::tanh", 1}, {"aten::relu", 1}}) {
+    FileCheck().check_count(op.first, op.second, /*exactly=*/true)->run(*subgraph);
+  }
+}
+
+TEST(CPUFusion, ComputesChainInDoublePrecision) {
+  FusionGuard fusion;
+  auto fused = checkFusedMatchesEager(kChainIR, randn3({5, 7, 3}, at::kDouble));
+  EXPECT_EQ(countGroups(*fused), 1u);
+}
+
+TEST(CPUFusion, BroadcastsBiasAcrossRows) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Tensor, %b : Tensor):
+  %one : int = prim::Constant[value=1]()
+  %a : Tensor = aten::add(%x, %b, %one)
+  %r : Tensor = aten::relu(%a)
+  return (%r)
+)IR";
+  auto fused = checkFusedMatchesEager(ir, {at::randn({64, 32}), at::randn({32})});
+  EXPECT_EQ(countGroups(*fused), 1u);
+  // Column broadcast and a size-1 middle dimension too.
+  checkFusedMatchesEager(ir, {at::randn({8, 1, 6}), at::randn({5, 1})});
+}
+
+TEST(CPUFusion, TakesScalarsFromGraphInputsAndConstants) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Tensor, %y : Tensor, %alpha : float, %k : int):
+  %a : Tensor = aten::add(%x, %y, %alpha)
+  %b : Tensor = aten::mul(%a, %k)
+  %c : Tensor = aten::sub(%b, %alpha, %k)
+  %d : Tensor = aten::rsub(%c, %alpha, %k)
+  return (%d)
+)IR";
+  auto fused = checkFusedMatchesEager(ir, {at::randn({10}), at::randn({10}), 0.25, int64_t(3)});
+  EXPECT_EQ(countGroups(*fused), 1u);
+  // Other scalar values reuse the same kernel.
+  const int64_t compiled = nCompiledKernels();
+  checkFusedMatchesEager(ir, {at::randn({10}), at::randn({10}), -2.5, int64_t(-7)});
+  EXPECT_EQ(nCompiledKernels(), compiled);
+}
+
+TEST(CPUFusion, ReadsTransposedSlicedAndExpandedInputs) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Tensor, %y : Tensor):
+  %a : Tensor = aten::mul(%x, %y)
+  %b : Tensor = aten::exp(%a)
+  return (%b)
+)IR";
+  at::Tensor base = at::randn({16, 24});
+  checkFusedMatchesEager(ir, {base.t(), at::randn({24, 16})});                  // transposed
+  checkFusedMatchesEager(ir, {base.slice(1, 0, 24, 3), at::randn({16, 8})});    // sliced
+  checkFusedMatchesEager(ir, {at::randn({16, 1}).expand({16, 24}), base});       // expanded
+  checkFusedMatchesEager(ir, {base.t().slice(0, 1, 20, 2), at::randn({1, 16})});  // both
+}
+
+TEST(CPUFusion, HandlesZeroSizeTensors) {
+  FusionGuard fusion;
+  auto fused = checkFusedMatchesEager(kChainIR, randn3({0, 5}));
+  EXPECT_EQ(countGroups(*fused), 1u);
+  const std::vector<IValue> out = runGraph(fused, randn3({4, 0, 3}));
+  EXPECT_EQ(out[0].toTensor().sizes(), at::IntArrayRef({4, 0, 3}));
+}
+
+TEST(CPUFusion, ProducesSeveralOutputs) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Tensor, %y : Tensor):
+  %a : Tensor = aten::mul(%x, %y)
+  %b : Tensor = aten::sigmoid(%a)
+  %c : Tensor = aten::tanh(%a)
+  %d : Tensor = aten::gt(%b, %c)
+  return (%b, %c, %d)
+)IR";
+  auto fused = checkFusedMatchesEager(ir, {at::randn({7, 9}), at::randn({7, 9})});
+  EXPECT_EQ(countGroups(*fused), 1u);
+  FileCheck().check("fuser::FusionGroup")->check("return")->run(*fused);
+}
+
+TEST(CPUFusion, ExportsValueAlsoUsedOutsideGroup) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Tensor, %y : Tensor):
+  %none : NoneType = prim::Constant()
+  %a : Tensor = aten::mul(%x, %y)
+  %b : Tensor = aten::sigmoid(%a)
+  %c : Tensor = aten::tanh(%b)
+  %s : Tensor = aten::sum(%b, %none)
+  return (%c, %s)
+)IR";
+  auto fused = checkFusedMatchesEager(ir, {at::randn({6, 5}), at::randn({6, 5})});
+  EXPECT_EQ(countGroups(*fused), 1u);
+  // aten::sum stays outside and reads the group's second output.
+  FileCheck().check_count("fuser::FusionGroup", 1)->check("aten::sum")->run(*fused);
+  torch::jit::Node* group = nullptr;
+  for (torch::jit::Node* node : fused->nodes()) {
+    if (node->kind() == fusionGroupKind()) group = node;
+  }
+  ASSERT_NE(group, nullptr);
+  EXPECT_EQ(group->outputs().size(), 2u);
+}
+
+TEST(CPUFusion, LeavesSingleNodesUnfused) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Tensor, %y : Tensor):
+  %none : NoneType = prim::Constant()
+  %a : Tensor = aten::mul(%x, %y)
+  %s : Tensor = aten::sum(%a, %none)
+  %b : Tensor = aten::tanh(%s)
+  return (%b)
+)IR";
+  auto fused = checkFusedMatchesEager(ir, {at::randn({3}), at::randn({3})});
+  EXPECT_EQ(countGroups(*fused), 0u);
+}
+
+TEST(CPUFusion, NeverMovesAcrossAnInPlaceWrite) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Tensor, %y : Tensor):
+  %one : int = prim::Constant[value=1]()
+  %a : Tensor = aten::mul(%x, %y)
+  %w : Tensor = aten::add_(%x, %one, %one)
+  %b : Tensor = aten::add(%a, %x, %one)
+  %c : Tensor = aten::exp(%b)
+  return (%c)
+)IR";
+  // The reference and the fused graph each get their own copies: add_ mutates %x.
+  auto reference = parseIR(ir);
+  auto fused = reference->copy();
+  fuseGraph(fused);
+  at::Tensor x = at::randn({5}), y = at::randn({5});
+  const auto expected = runGraph(reference, {x.clone(), y});
+  const auto actual = runGraph(fused, {x.clone(), y});
+  expectSameTensor(actual[0].toTensor(), expected[0].toTensor());
+  // mul must stay before the write; add + exp may fuse after it.
+  FileCheck().check("aten::mul")->check("aten::add_")->check("fuser::FusionGroup")->run(*fused);
+}
+
+TEST(CPUFusion, FusesInsideBlocksButNotAcrossThem) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Tensor, %y : Tensor, %cond : bool):
+  %a : Tensor = aten::mul(%x, %y)
+  %r : Tensor = prim::If(%cond)
+    block0():
+      %b : Tensor = aten::sigmoid(%a)
+      %c : Tensor = aten::tanh(%b)
+      -> (%c)
+    block1():
+      %d : Tensor = aten::neg(%a)
+      -> (%d)
+  %e : Tensor = aten::exp(%r)
+  return (%e)
+)IR";
+  auto fused = checkFusedMatchesEager(ir, {at::randn({4, 4}), at::randn({4, 4}), true});
+  checkFusedMatchesEager(ir, {at::randn({4, 4}), at::randn({4, 4}), false});
+  EXPECT_EQ(countGroups(*fused), 1u);  // only sigmoid+tanh inside block0
+  FileCheck().check("aten::mul")->check("prim::If")->check("fuser::FusionGroup")->check("aten::neg")
+      ->check("aten::exp")->run(*fused);
+}
+
+TEST(CPUFusion, SeesThroughProfileNodes) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Tensor, %y : Tensor):
+  %x1 : Tensor = prim::profile[profiled_type=Float(4, strides=[1], requires_grad=0, device=cpu)](%x)
+  %y1 : Tensor = prim::profile[profiled_type=Float(4, strides=[1], requires_grad=0, device=cpu)](%y)
+  %a : Tensor = aten::mul(%x1, %y1)
+  %a1 : Tensor = prim::profile[profiled_type=Float(4, strides=[1], requires_grad=0, device=cpu)](%a)
+  %b : Tensor = aten::sigmoid(%a1)
+  return (%b)
+)IR";
+  auto graph = parseIR(ir);
+  fuseGraph(graph);
+  EXPECT_EQ(countGroups(*graph), 1u);
+  EXPECT_EQ(countKind(*graph, "prim::profile"), 0u);
+  at::Tensor x = at::randn({4}), y = at::randn({4});
+  expectSameTensor(runGraph(graph, {x, y})[0].toTensor(), at::sigmoid(x * y));
+}
+
+TEST(CPUFusion, FusesGraphsWithCompleteTypes) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Float(8, 4, strides=[4, 1], device=cpu), %y : Float(8, 4, strides=[4, 1], device=cpu)):
+  %a : Float(8, 4, strides=[4, 1], device=cpu) = aten::mul(%x, %y)
+  %b : Float(8, 4, strides=[4, 1], device=cpu) = aten::tanh(%a)
+  return (%b)
+)IR";
+  auto fused = checkFusedMatchesEager(ir, {at::randn({8, 4}), at::randn({8, 4})});
+  EXPECT_EQ(countGroups(*fused), 1u);
+}
+
+TEST(CPUFusion, DoesNotFuseTypesItCannotCompute) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : ComplexFloat(4, strides=[1], device=cpu), %y : ComplexFloat(4, strides=[1], device=cpu)):
+  %a : ComplexFloat(4, strides=[1], device=cpu) = aten::mul(%x, %y)
+  %b : ComplexFloat(4, strides=[1], device=cpu) = aten::neg(%a)
+  return (%b)
+)IR";
+  auto graph = parseIR(ir);
+  fuseGraph(graph);
+  EXPECT_EQ(countGroups(*graph), 0u);
+}
+
+TEST(CPUFusion, PropagatesNaNAndInfLikeEager) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Tensor, %y : Tensor):
+  %lo : float = prim::Constant[value=-1.]()
+  %hi : float = prim::Constant[value=1.]()
+  %a : Tensor = aten::clamp(%x, %lo, %hi)
+  %b : Tensor = aten::relu(%y)
+  %c : Tensor = aten::maximum(%a, %b)
+  %d : Tensor = aten::minimum(%c, %x)
+  %e : Tensor = aten::div(%d, %y)
+  %f : Tensor = aten::rsqrt(%e)
+  %g : Tensor = aten::log(%f)
+  return (%a, %b, %c, %d, %e, %f, %g)
+)IR";
+  const double nan = std::nan(""), inf = INFINITY;
+  at::Tensor x = at::tensor({nan, 1.5, -inf, 0.0, -0.0, 0.3, inf, nan}, at::kFloat);
+  at::Tensor y = at::tensor({0.5, nan, 0.0, -0.0, -2.0, inf, -inf, nan}, at::kFloat);
+  auto fused = checkFusedMatchesEager(ir, {x, y});
+  EXPECT_EQ(countGroups(*fused), 1u);
+}
+
+TEST(CPUFusion, ComparisonsProduceBoolAndFeedWhere) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Tensor, %y : Tensor):
+  %zero : float = prim::Constant[value=0.]()
+  %m : Tensor = aten::lt(%x, %y)
+  %n : Tensor = aten::ge(%x, %zero)
+  %e : Tensor = aten::eq(%x, %y)
+  %w : Tensor = aten::where(%m, %x, %y)
+  %v : Tensor = aten::where(%n, %w, %zero)
+  return (%m, %e, %v)
+)IR";
+  at::Tensor x = at::randn({9, 3}), y = at::randn({9, 3});
+  y[0][0] = x[0][0].item<float>();
+  auto fused = checkFusedMatchesEager(ir, {x, y});
+  EXPECT_EQ(countGroups(*fused), 1u);
+  const auto out = runGraph(fused, {x, y});
+  EXPECT_EQ(out[0].toTensor().scalar_type(), at::kBool);
+}
+
+TEST(CPUFusion, AppliesPowScalarSpecialCasesAsEager) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Tensor, %e : float):
+  %two : int = prim::Constant[value=2]()
+  %half : float = prim::Constant[value=0.5]()
+  %a : Tensor = aten::pow(%x, %two)
+  %b : Tensor = aten::pow(%x, %half)
+  %c : Tensor = aten::pow(%x, %e)
+  %d : Tensor = aten::add(%a, %b, %two)
+  return (%d, %c)
+)IR";
+  at::Tensor x = at::tensor({-INFINITY, -2.0, -0.0, 0.0, 0.25, 3.0, INFINITY}, at::kDouble);
+  for (double e : {-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0, 1.7}) {
+    checkFusedMatchesEager(ir, {x, e});
+  }
+}
+
+TEST(CPUFusion, PromotesLikeEagerAcrossDtypesAndZeroDimTensors) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Tensor, %y : Tensor):
+  %one : int = prim::Constant[value=1]()
+  %a : Tensor = aten::add(%x, %y, %one)
+  %b : Tensor = aten::sigmoid(%a)
+  return (%b)
+)IR";
+  // float tensor + double zero-dim tensor stays float.
+  auto fused = checkFusedMatchesEager(ir, {at::randn({5}), at::randn({}, at::kDouble)});
+  EXPECT_EQ(runGraph(fused, {at::randn({5}), at::randn({}, at::kDouble)})[0].toTensor().scalar_type(),
+            at::kFloat);
+  // float + double tensors: double. int + float: float. bool mask * float: float.
+  checkFusedMatchesEager(ir, {at::randn({5}), at::randn({5}, at::kDouble)});
+  checkFusedMatchesEager(ir, {at::randint(-5, 5, {5}, at::kLong), at::randn({5})});
+  checkFusedMatchesEager(ir, {at::randn({5}) > 0, at::randn({5})});
+}
+
+TEST(CPUFusion, FallsBackForDtypesWithoutKernel) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Tensor, %y : Tensor):
+  %one : int = prim::Constant[value=1]()
+  %a : Tensor = aten::mul(%x, %y)
+  %b : Tensor = aten::add(%a, %x, %one)
+  return (%b)
+)IR";
+  const int64_t fallbacks = getStats().fallbacks;
+  // Integer arithmetic is not compiled by this version: the interpreter computes it.
+  auto fused = checkFusedMatchesEager(
+      ir, {at::randint(-100, 100, {6}, at::kLong), at::randint(-100, 100, {6}, at::kLong)});
+  EXPECT_EQ(countGroups(*fused), 1u);
+  EXPECT_GT(getStats().fallbacks, fallbacks);
+}
+
+TEST(CPUFusion, FallsBackWhenCompilerIsMissing) {
+  FusionGuard fusion;
+  EnvGuard cxx("CXX", "/nonexistent/c++");
+  clearCache();
+  const int64_t compiled = nCompiledKernels();
+  const int64_t fallbacks = getStats().fallbacks;
+  auto fused = checkFusedMatchesEager(kChainIR, randn3({12, 3}));
+  EXPECT_EQ(countGroups(*fused), 1u);
+  EXPECT_EQ(nCompiledKernels(), compiled);
+  EXPECT_GT(getStats().fallbacks, fallbacks);
+  clearCache();  // later tests compile again with the real compiler
+}
+
+TEST(CPUFusion, FallsBackWhenCompilationFails) {
+  FusionGuard fusion;
+  EnvGuard cxx("CXX", "false");  // exits 1 like a compiler that rejects the source
+  clearCache();
+  const int64_t compiled = nCompiledKernels();
+  checkFusedMatchesEager(kChainIR, randn3({2, 3}, at::kDouble));
+  EXPECT_EQ(nCompiledKernels(), compiled);
+  clearCache();
+}
+
+TEST(CPUFusion, FallsBackForInputsRequiringGrad) {
+  FusionGuard fusion;
+  auto graph = parseIR(kChainIR);
+  fuseGraph(graph);
+  auto inputs = randn3({3, 3});
+  inputs[0].toTensor().requires_grad_(true);
+  const int64_t fallbacks = getStats().fallbacks;
+  const auto out = runGraph(graph, inputs);
+  EXPECT_GT(getStats().fallbacks, fallbacks);
+  EXPECT_TRUE(out[0].toTensor().requires_grad());  // autograd saw every op
+}
+
+TEST(CPUFusion, RaisesEagerErrorForShapesThatDoNotBroadcast) {
+  FusionGuard fusion;
+  auto graph = parseIR(kChainIR);
+  fuseGraph(graph);
+  ASSERT_EQ(countGroups(*graph), 1u);
+  try {
+    runGraph(graph, {at::randn({3}), at::randn({4}), at::randn({3})});
+    FAIL() << "expected a broadcasting error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("must match the size of tensor"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(CPUFusion, NewSizesReuseTheCompiledKernel) {
+  FusionGuard fusion;
+  auto graph = parseIR(kChainIR);
+  fuseGraph(graph);
+  runGraph(graph, randn3({16, 16}));
+  const int64_t compiled = nCompiledKernels();
+  for (auto shape : {std::vector<int64_t>{32, 8}, {1, 1000}, {3, 5}}) {
+    auto inputs = randn3(shape);
+    expectSameTensor(runGraph(graph, inputs)[0].toTensor(),
+                     runGraph(parseIR(kChainIR), inputs)[0].toTensor());
+  }
+  EXPECT_EQ(nCompiledKernels(), compiled);
+}
+
+TEST(CPUFusion, GeneratesIdenticalSourceForEqualGraphs) {
+  FusionGuard fusion;
+  auto inputs = randn3({4, 4});
+  const auto first = debugGetFusedKernelCode(parseIR(kChainIR), inputs);
+  const auto second = debugGetFusedKernelCode(parseIR(kChainIR), inputs);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first, second);
+  FileCheck().check("extern \"C\" void tf_kernel")->check("tf_sigmoid")->check("tanh")->run(first[0]);
+}
+
+TEST(CPUFusion, EightThreadsRunOneFusionAtOnce) {
+  FusionGuard fusion;
+  auto graph = parseIR(kChainIR);
+  fuseGraph(graph);
+  auto reference = parseIR(kChainIR);
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        auto inputs = randn3({1 + (t * 7 + i) % 13, 40 + t});
+        const at::Tensor actual = runGraph(graph, inputs)[0].toTensor();
+        const at::Tensor expected = runGraph(reference, inputs)[0].toTensor();
+        if (!at::allclose(actual, expected, 1e-5, 1e-6)) ++mismatches;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
+TEST(CPUFusion, ScriptedFunctionRunsFusedThroughTheGraphExecutor) {
+  FusionGuard fusion;
+  auto cu = torch::jit::compile(R"JIT(
+def f(x, y, z):
+    return torch.sigmoid(x * y + z).tanh() * 0.5 + x.relu()
+)JIT");
+  auto& fn = cu->get_function("f");
+  auto inputs = randn3({64, 32});
+  at::Tensor out;
+  for (int i = 0; i < 3; ++i) {
+    torch::jit::Stack stack(inputs.begin(), inputs.end());
+    fn.run(stack);
+    out = stack.back().toTensor();
+  }
+  auto optimized = torch::jit::lastExecutedOptimizedGraph();
+  ASSERT_NE(optimized, nullptr);
+  EXPECT_EQ(countGroups(*optimized), 1u) << *optimized;
+  const at::Tensor x = inputs[0].toTensor(), y = inputs[1].toTensor(), z = inputs[2].toTensor();
+  expectSameTensor(out, at::sigmoid(x * y + z).tanh() * 0.5 + x.relu());
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace torch_fuser

@@ -1,0 +1,45 @@
+#include "torch/csrc/jit/codegen/fuser/arg_spec.h"
+
+#include <algorithm>
+
+namespace torch_fuser {
+
+ArgSpec::ArgSpec(c10::Device device, int iteration_rank, c10::ScalarType default_dtype)
+    : device_(device), iteration_rank_(iteration_rank), default_dtype_(default_dtype), hash_(0) {
+  mix(static_cast<size_t>(device.type()));
+  mix(static_cast<size_t>(device.index() + 1));
+  mix(static_cast<size_t>(iteration_rank));
+  mix(static_cast<size_t>(default_dtype));
+}
+
+void ArgSpec::mix(size_t value) {
+  // 64-bit variant of boost's hash_combine.
+  hash_ ^= value + 0x9e3779b97f4a7c15ULL + (hash_ << 6) + (hash_ >> 2);
+}
+
+void ArgSpec::addTensor(TensorDesc desc) {
+  tensors_.push_back(desc);
+  mix(0x100u | (static_cast<size_t>(desc.dtype) << 16) | (static_cast<size_t>(desc.rank) << 24) |
+      (static_cast<size_t>(desc.layout) << 32));
+}
+
+void ArgSpec::addScalar(ScalarKind kind) {
+  scalars_.push_back(kind);
+  mix(0x200u | (static_cast<size_t>(kind) << 16));
+}
+
+bool ArgSpec::allTensorsFlatOrScalar() const {
+  return std::all_of(tensors_.begin(), tensors_.end(),
+                     [](const TensorDesc& t) { return t.layout != TensorLayout::kStrided; });
+}
+
+bool ArgSpec::operator==(const ArgSpec& other) const {
+  return hash_ == other.hash_ && device_ == other.device_ &&
+         iteration_rank_ == other.iteration_rank_ && default_dtype_ == other.default_dtype_ &&
+         std::equal(tensors_.begin(), tensors_.end(), other.tensors_.begin(),
+                    other.tensors_.end()) &&
+         std::equal(scalars_.begin(), scalars_.end(), other.scalars_.begin(),
+                    other.scalars_.end());
+}
+
+}  // namespace torch_fuser

@@ -1,0 +1,49 @@
+// ArgSpec: the run-time key of a compiled kernel inside its KernelSpec.
+//
+// It holds what the generated code depends on — device, iteration rank, every input's
+// dtype / rank / layout, every scalar's kind, the default float dtype (it types Python
+// floats) — and nothing that varies with sizes, so a new batch size reuses the kernel.
+#pragma once
+
+#include "torch/csrc/jit/codegen/fuser/tensor_desc.h"
+
+#include <c10/core/Device.h>
+#include <c10/util/SmallVector.h>
+
+#include <cstddef>
+
+namespace torch_fuser {
+
+class ArgSpec {
+ public:
+  ArgSpec(c10::Device device, int iteration_rank, c10::ScalarType default_dtype);
+
+  void addTensor(TensorDesc desc);
+  void addScalar(ScalarKind kind);
+
+  c10::Device device() const { return device_; }
+  int iterationRank() const { return iteration_rank_; }
+  c10::ScalarType defaultDtype() const { return default_dtype_; }
+  const c10::SmallVectorImpl<TensorDesc>& tensors() const { return tensors_; }
+  const c10::SmallVectorImpl<ScalarKind>& scalars() const { return scalars_; }
+  bool allTensorsFlatOrScalar() const;
+
+  size_t hash() const { return hash_; }
+  bool operator==(const ArgSpec& other) const;
+
+ private:
+  void mix(size_t value);
+
+  c10::Device device_;
+  int iteration_rank_;
+  c10::ScalarType default_dtype_;
+  c10::SmallVector<TensorDesc, 8> tensors_;
+  c10::SmallVector<ScalarKind, 4> scalars_;
+  size_t hash_;
+};
+
+struct ArgSpecHash {
+  size_t operator()(const ArgSpec& spec) const { return spec.hash(); }
+};
+
+}  // namespace torch_fuser

@@ -1,0 +1,118 @@
+#include "torch/csrc/jit/codegen/fuser/codegen.h"
+
+#include <c10/util/Exception.h>
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <sstream>
+
+namespace torch_fuser {
+namespace {
+
+std::string valueName(int id) { return "v" + std::to_string(id); }
+
+// Replaces $0, $1, $2 in an op spelling by operand names.
+std::string substitute(const char* spelling, const std::vector<std::string>& operands) {
+  std::string out;
+  for (const char* p = spelling; *p; ++p) {
+    if (*p == '$' && p[1] >= '0' && p[1] <= '9') {
+      const size_t index = static_cast<size_t>(p[1] - '0');
+      TORCH_INTERNAL_ASSERT(index < operands.size(), "op spelling '", spelling,
+                            "' names operand ", index, " of ", operands.size());
+      out += operands[index];
+      ++p;
+    } else {
+      out += *p;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string KernelPrinter::print(const LoweredKernel& kernel) const {
+  std::ostringstream os;
+  printPreamble(os);
+  printKernel(os, kernel);
+  return os.str();
+}
+
+std::string KernelPrinter::literal(const c10::Scalar& value, c10::ScalarType dtype) const {
+  if (dtype == c10::ScalarType::Bool) return value.toBool() ? "true" : "false";
+  if (dtype == c10::ScalarType::Long) {
+    const int64_t v = value.toLong();
+    if (v == std::numeric_limits<int64_t>::min()) return "(-INT64_C(9223372036854775807) - 1)";
+    return "INT64_C(" + std::to_string(v) + ")";
+  }
+  TORCH_INTERNAL_ASSERT(dtype == c10::ScalarType::Double, "literals are Bool, Long or Double");
+  const double v = value.toDouble();
+  if (std::isnan(v)) return "tf_nan()";
+  if (std::isinf(v)) return v > 0 ? "tf_infinity()" : "(-tf_infinity())";
+  char buffer[64];
+  // %a is exact: the literal is bit-identical to the value in the graph.
+  std::snprintf(buffer, sizeof(buffer), "%a", v);
+  return buffer;
+}
+
+std::string KernelPrinter::expression(const LoweredKernel& kernel, const Stmt& stmt,
+                                      const IndexOf& index_of) const {
+  switch (stmt.kind) {
+    case StmtKind::kLoadTensor:
+      return "t" + std::to_string(stmt.input) + "[" + index_of(stmt.input) + "]";
+    case StmtKind::kLoadScalar:
+      return std::string(stmt.dtype == c10::ScalarType::Double ? "args->fscalars[" : "args->iscalars[") +
+             std::to_string(stmt.input) + "]";
+    case StmtKind::kLiteral:
+      return literal(stmt.literal, stmt.dtype);
+    case StmtKind::kCast:
+      return "tf_cast<" + typeName(stmt.dtype) + ">(" + valueName(stmt.args[0]) + ")";
+    case StmtKind::kOp: {
+      std::vector<std::string> operands;
+      for (int arg : stmt.args) operands.push_back(valueName(arg));
+      return substitute(opSpelling(stmt.op), operands);
+    }
+  }
+  TORCH_INTERNAL_ASSERT(false, "unhandled statement kind");
+}
+
+void KernelPrinter::printStatements(std::ostream& os, const LoweredKernel& kernel, bool invariant,
+                                    const IndexOf& index_of, int indent) const {
+  const std::string pad(indent, ' ');
+  for (size_t id = 0; id < kernel.stmts.size(); ++id) {
+    const Stmt& stmt = kernel.stmts[id];
+    if (stmt.invariant != invariant) continue;
+    os << pad << "const " << typeName(stmt.dtype) << " " << valueName(static_cast<int>(id))
+       << " = " << expression(kernel, stmt, index_of) << ";\n";
+  }
+}
+
+void KernelPrinter::printStores(std::ostream& os, const LoweredKernel& kernel,
+                                const std::string& index, int indent) const {
+  const std::string pad(indent, ' ');
+  const size_t first_output = kernel.inputs.size();
+  for (size_t o = 0; o < kernel.outputs.size(); ++o) {
+    os << pad << "t" << first_output + o << "[" << index << "] = " << valueName(kernel.outputs[o])
+       << ";\n";
+  }
+}
+
+void KernelPrinter::printTensorPointers(std::ostream& os, const LoweredKernel& kernel, int indent,
+                                        const std::string& qualifier) const {
+  const std::string pad(indent, ' ');
+  size_t t = 0;
+  for (const TensorDesc& input : kernel.inputs) {
+    const std::string type = typeName(input.dtype);
+    os << pad << "const " << type << "* " << qualifier << " t" << t << " = static_cast<const "
+       << type << "*>(args->data[" << t << "]);\n";
+    ++t;
+  }
+  for (c10::ScalarType dtype : kernel.output_dtypes) {
+    const std::string type = typeName(dtype);
+    os << pad << type << "* " << qualifier << " t" << t << " = static_cast<" << type
+       << "*>(args->data[" << t << "]);\n";
+    ++t;
+  }
+}
+
+}  // namespace torch_fuser

@@ -1,0 +1,51 @@
+// Codegen: a LoweredKernel -> kernel source text.
+//
+// KernelPrinter owns what every flavour shares — one typed `const` temporary per
+// statement, named by its position (v0, v1, …), tensors t0…tN, literals spelled exactly —
+// so equal graphs give byte-identical source (the source is also a cache key). A device
+// flavour (cpu/, cuda/) supplies the hooks: type spelling, preamble, kernel signature and
+// loops. Nothing device-specific lives here.
+#pragma once
+
+#include "torch/csrc/jit/codegen/fuser/lowering.h"
+
+#include <functional>
+#include <ostream>
+#include <string>
+
+namespace torch_fuser {
+
+class KernelPrinter {
+ public:
+  virtual ~KernelPrinter() = default;
+  std::string print(const LoweredKernel& kernel) const;
+
+ protected:
+  // How the flavour spells a dtype in generated code.
+  virtual std::string typeName(c10::ScalarType dtype) const = 0;
+  // Everything printed before the kernel: the ABI header, math helpers.
+  virtual void printPreamble(std::ostream& os) const = 0;
+  virtual void printKernel(std::ostream& os, const LoweredKernel& kernel) const = 0;
+
+  // The element index expression of tensor input `t` inside the loop body.
+  using IndexOf = std::function<std::string(int tensor)>;
+
+  // Prints the statements whose invariance equals `invariant` (so a flavour can hoist
+  // loop-invariant ones), one per line at `indent` spaces.
+  void printStatements(std::ostream& os, const LoweredKernel& kernel, bool invariant,
+                       const IndexOf& index_of, int indent) const;
+  // Prints `t<k>[index] = v<j>;` for every output.
+  void printStores(std::ostream& os, const LoweredKernel& kernel, const std::string& index,
+                   int indent) const;
+  // Declares the data pointer of every tensor (inputs const) from `args->data`.
+  void printTensorPointers(std::ostream& os, const LoweredKernel& kernel, int indent,
+                           const std::string& qualifier) const;
+
+  std::string literal(const c10::Scalar& value, c10::ScalarType dtype) const;
+
+ private:
+  std::string expression(const LoweredKernel& kernel, const Stmt& stmt,
+                         const IndexOf& index_of) const;
+};
+
+}  // namespace torch_fuser

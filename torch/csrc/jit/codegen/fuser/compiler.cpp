@@ -1,0 +1,73 @@
+#include "torch/csrc/jit/codegen/fuser/compiler.h"
+
+#include "torch/csrc/jit/codegen/fuser/cpu/codegen_cpu.h"
+#include "torch/csrc/jit/codegen/fuser/cpu/fused_kernel_cpu.h"
+#include "torch/csrc/jit/codegen/fuser/lowering.h"
+#include "torch/csrc/jit/codegen/fuser/options.h"
+
+#include <torch/csrc/jit/ir/ir.h>
+
+#include <chrono>
+#include <iostream>
+
+namespace torch_fuser {
+namespace {
+
+// One entry per device backend: how it spells a kernel and how it builds one.
+struct Backend {
+  std::string (*generate)(const LoweredKernel&);
+  std::shared_ptr<FusedKernel> (*compile)(const std::string& source);
+};
+
+const Backend* backendFor(c10::DeviceType type) {
+  static const Backend cpu_backend{&cpu::generateSource, &cpu::compileCPUKernel};
+  switch (type) {
+    case c10::DeviceType::CPU:
+      return &cpu_backend;
+    default:
+      return nullptr;
+  }
+}
+
+std::shared_ptr<const CompiledKernel> fallbackWith(std::string reason) {
+  auto result = std::make_shared<CompiledKernel>();
+  result->fallback_reason = std::move(reason);
+  return result;
+}
+
+}  // namespace
+
+bool backendAvailable(c10::DeviceType type) { return backendFor(type) != nullptr; }
+
+std::shared_ptr<const CompiledKernel> compileKernel(KernelSpec& spec, const ArgSpec& arg_spec) {
+  const Backend* backend = backendFor(arg_spec.device().type());
+  if (!backend) {
+    return fallbackWith(std::string("no backend for device ") + arg_spec.device().str());
+  }
+  LoweringResult lowered = lowerFusion(*spec.graph(), arg_spec);
+  if (!lowered.kernel) return fallbackWith(lowered.failure);
+
+  auto result = std::make_shared<CompiledKernel>();
+  result->output_dtypes = lowered.kernel->output_dtypes;
+  result->source = backend->generate(*lowered.kernel);
+  if (debugLevel() >= 1) {
+    std::cerr << "[torch_fuser] kernel for fusion " << spec.key() << " on "
+              << arg_spec.device().str() << ":\n"
+              << result->source << "\n";
+  }
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    result->kernel = backend->compile(result->source);
+  } catch (const c10::Error& error) {
+    spec.warnOnce(std::string("running fusion in the interpreter: ") + error.what_without_backtrace());
+    result->fallback_reason = error.what_without_backtrace();
+    return result;
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  stats().kernels_compiled++;
+  stats().compile_nanoseconds +=
+      std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count();
+  return result;
+}
+
+}  // namespace torch_fuser

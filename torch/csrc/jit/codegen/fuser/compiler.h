@@ -1,0 +1,16 @@
+// Turns a KernelSpec + ArgSpec into a CompiledKernel: lowering, the device flavour's
+// codegen, the device backend's compiler. Any failure becomes a CompiledKernel without a
+// kernel and with the reason, so the executor falls back; compiler failures also warn
+// once per KernelSpec.
+#pragma once
+
+#include "torch/csrc/jit/codegen/fuser/kernel_spec.h"
+
+namespace torch_fuser {
+
+std::shared_ptr<const CompiledKernel> compileKernel(KernelSpec& spec, const ArgSpec& arg_spec);
+
+// Whether this build and machine can compile kernels for a device type at all.
+bool backendAvailable(c10::DeviceType type);
+
+}  // namespace torch_fuser

@@ -1,0 +1,108 @@
+#include "torch/csrc/jit/codegen/fuser/cpu/codegen_cpu.h"
+
+#include "torch/csrc/jit/codegen/fuser/codegen.h"
+#include "torch/csrc/jit/codegen/fuser/resources/embedded.h"
+
+#include <c10/util/Exception.h>
+
+#include <vector>
+
+namespace torch_fuser {
+namespace cpu {
+namespace {
+
+class CPUKernelPrinter : public KernelPrinter {
+ protected:
+  std::string typeName(c10::ScalarType dtype) const override {
+    switch (dtype) {
+      case c10::ScalarType::Float: return "float";
+      case c10::ScalarType::Double: return "double";
+      case c10::ScalarType::Bool: return "bool";
+      case c10::ScalarType::Byte: return "uint8_t";
+      case c10::ScalarType::Char: return "int8_t";
+      case c10::ScalarType::Short: return "int16_t";
+      case c10::ScalarType::Int: return "int32_t";
+      case c10::ScalarType::Long: return "int64_t";
+      default:
+        TORCH_INTERNAL_ASSERT(false, "no CPU spelling for dtype ", c10::toString(dtype));
+    }
+  }
+
+  void printPreamble(std::ostream& os) const override {
+    os << resources::kernel_abi << "\n" << resources::cpu_preamble << "\n"
+       << resources::common_preamble << "\n";
+  }
+
+  void printKernel(std::ostream& os, const LoweredKernel& kernel) const override {
+    os << "extern \"C\" void " << kKernelSymbol
+       << "(const TfKernelArgs* args, int64_t begin, int64_t end) {\n";
+    printTensorPointers(os, kernel, 2, "__restrict__");
+    printStatements(os, kernel, /*invariant=*/true, [](int) { return std::string("0"); }, 2);
+    if (allFlatOrScalar(kernel)) {
+      printFlatLoop(os, kernel);
+    } else {
+      printStridedLoop(os, kernel);
+    }
+    os << "}\n";
+  }
+
+ private:
+  static bool allFlatOrScalar(const LoweredKernel& kernel) {
+    for (const TensorDesc& t : kernel.inputs) {
+      if (t.layout == TensorLayout::kStrided) return false;
+    }
+    return true;
+  }
+
+  // Every tensor is contiguous with the iteration shape: one flat loop.
+  void printFlatLoop(std::ostream& os, const LoweredKernel& kernel) const {
+    os << "  for (int64_t i = begin; i < end; ++i) {\n";
+    printStatements(os, kernel, false, [](int) { return std::string("i"); }, 4);
+    printStores(os, kernel, "i", 4);
+    os << "  }\n";
+  }
+
+  // Some input is strided or broadcast: walk the iteration space in row-major order,
+  // keeping one offset per strided input and updating it incrementally.
+  void printStridedLoop(std::ostream& os, const LoweredKernel& kernel) const {
+    TORCH_INTERNAL_ASSERT(kernel.rank > 0, "a strided input needs a non-zero iteration rank");
+    std::vector<int> strided;
+    for (size_t t = 0; t < kernel.inputs.size(); ++t) {
+      if (kernel.inputs[t].layout == TensorLayout::kStrided) strided.push_back(static_cast<int>(t));
+    }
+    os << "  constexpr int kRank = " << kernel.rank << ";\n"
+       << "  const int64_t* sizes = args->sizes;\n"
+       << "  int64_t index[kRank];\n";
+    for (int t : strided) {
+      os << "  const int64_t* st" << t << " = args->strides + " << t << " * kRank;\n"
+         << "  int64_t o" << t << " = 0;\n";
+    }
+    os << "  {\n    int64_t rest = begin;\n"
+       << "    for (int d = kRank - 1; d >= 0; --d) {\n"
+       << "      index[d] = rest % sizes[d];\n"
+       << "      rest /= sizes[d];\n";
+    for (int t : strided) os << "      o" << t << " += index[d] * st" << t << "[d];\n";
+    os << "    }\n  }\n";
+    os << "  for (int64_t i = begin; i < end; ++i) {\n";
+    printStatements(os, kernel, false,
+                    [&kernel](int t) {
+                      return kernel.inputs[t].layout == TensorLayout::kStrided
+                                 ? "o" + std::to_string(t)
+                                 : std::string("i");
+                    },
+                    4);
+    printStores(os, kernel, "i", 4);
+    os << "    for (int d = kRank - 1; d >= 0; --d) {\n";
+    for (int t : strided) os << "      o" << t << " += st" << t << "[d];\n";
+    os << "      if (++index[d] < sizes[d]) break;\n";
+    for (int t : strided) os << "      o" << t << " -= st" << t << "[d] * sizes[d];\n";
+    os << "      index[d] = 0;\n    }\n  }\n";
+  }
+};
+
+}  // namespace
+
+std::string generateSource(const LoweredKernel& kernel) { return CPUKernelPrinter().print(kernel); }
+
+}  // namespace cpu
+}  // namespace torch_fuser

@@ -1,0 +1,32 @@
+// FusedKernelCPU: a generated C++ kernel, compiled by the host compiler and run on
+// ATen's intra-op thread pool (so torch.set_num_threads is obeyed).
+#pragma once
+
+#include "torch/csrc/jit/codegen/fuser/fused_kernel.h"
+
+#include <memory>
+#include <string>
+
+namespace torch_fuser {
+namespace cpu {
+
+class LoadedLibrary;
+
+class FusedKernelCPU : public FusedKernel {
+ public:
+  using EntryPoint = void (*)(const TfKernelArgs*, int64_t, int64_t);
+
+  explicit FusedKernelCPU(std::unique_ptr<LoadedLibrary> library);
+  ~FusedKernelCPU() override;
+  void launch(const TfKernelArgs& args, int64_t numel) const override;
+
+ private:
+  std::unique_ptr<LoadedLibrary> library_;
+  EntryPoint entry_;
+};
+
+// The CPU backend's factory: compiles source from cpu::generateSource().
+std::shared_ptr<FusedKernel> compileCPUKernel(const std::string& source);
+
+}  // namespace cpu
+}  // namespace torch_fuser

@@ -1,0 +1,173 @@
+#include "torch/csrc/jit/codegen/fuser/cpu/host_compiler.h"
+
+#include "torch/csrc/jit/codegen/fuser/options.h"
+
+#include <c10/util/Exception.h>
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <vector>
+
+extern char** environ;
+
+namespace torch_fuser {
+namespace cpu {
+namespace {
+
+// Flags every kernel is built with. -ffp-contract=off keeps a*b+c two roundings, as in
+// eager; -fno-math-errno lets sqrt vectorize without changing results.
+const char* const kCompileFlags[] = {"-O3",         "-std=c++17",        "-fPIC",
+                                     "-shared",     "-march=native",     "-fno-math-errno",
+                                     "-ffp-contract=off", "-w"};
+
+// A private directory (mkdtemp makes it 0700) removed with its files on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern = std::string(base && *base ? base : "/tmp") + "/torch_fuser_XXXXXX";
+    std::vector<char> buffer(pattern.begin(), pattern.end());
+    buffer.push_back('\0');
+    TORCH_CHECK(::mkdtemp(buffer.data()) != nullptr, "torch_fuser: cannot create a temp directory from ",
+                pattern, ": ", std::strerror(errno));
+    path_ = buffer.data();
+  }
+  ~TempDir() {
+    if (keep_) return;
+    if (DIR* dir = ::opendir(path_.c_str())) {
+      while (const dirent* entry = ::readdir(dir)) {
+        const std::string name = entry->d_name;
+        if (name != "." && name != "..") ::unlink((path_ + "/" + name).c_str());
+      }
+      ::closedir(dir);
+    }
+    ::rmdir(path_.c_str());
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  void keep() { keep_ = true; }
+
+ private:
+  std::string path_;
+  bool keep_ = false;
+};
+
+std::vector<std::string> splitWords(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> words;
+  for (std::string word; in >> word;) words.push_back(word);
+  return words;
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+void writeFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  TORCH_CHECK(out.good(), "torch_fuser: cannot write ", path);
+}
+
+std::string joined(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const std::string& arg : argv) out += (out.empty() ? "" : " ") + arg;
+  return out;
+}
+
+// Runs argv[0] (searched in PATH) with stdout+stderr into `log_path`; returns its exit
+// status, or throws when it cannot be started.
+int runProcess(const std::vector<std::string>& argv, const std::string& log_path) {
+  std::vector<char*> args;
+  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  pid_t pid = 0;
+  const int spawn_error = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  TORCH_CHECK(spawn_error == 0, "torch_fuser: cannot run the C++ compiler '", argv[0],
+              "': ", std::strerror(spawn_error), " (set CXX to a working compiler)");
+
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    TORCH_CHECK(errno == EINTR, "torch_fuser: waitpid failed: ", std::strerror(errno));
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+}  // namespace
+
+LoadedLibrary::~LoadedLibrary() {
+  if (handle_) ::dlclose(handle_);
+}
+
+void* LoadedLibrary::symbol(const char* name) const {
+  void* address = ::dlsym(handle_, name);
+  TORCH_CHECK(address != nullptr, "torch_fuser: symbol ", name, " missing from a compiled kernel");
+  return address;
+}
+
+std::unique_ptr<LoadedLibrary> compileAndLoad(const std::string& source) {
+  const int debug = debugLevel();
+  TempDir dir;
+  const std::string cpp = dir.path() + "/kernel.cpp";
+  const std::string so = dir.path() + "/kernel.so";
+  const std::string log = dir.path() + "/compile.log";
+  writeFile(cpp, source);
+
+  std::vector<std::string> argv = splitWords(hostCompiler());
+  TORCH_CHECK(!argv.empty(), "torch_fuser: CXX is set but empty");
+  for (const char* flag : kCompileFlags) argv.emplace_back(flag);
+  argv.insert(argv.end(), {"-o", so, cpp});
+  if (debug >= 2) {
+    dir.keep();
+    std::cerr << "[torch_fuser] compile: " << joined(argv) << "\n";
+  }
+
+  const auto start = std::chrono::steady_clock::now();
+  const int status = runProcess(argv, log);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (debug >= 2) {
+    std::cerr << "[torch_fuser] compiled in " << seconds << " s; files kept in " << dir.path()
+              << "\n";
+  }
+  if (status != 0) {
+    dir.keep();  // the message points at the source
+    TORCH_CHECK(false, "torch_fuser: kernel compilation failed (exit status ", status,
+                ").\ncommand: ", joined(argv), "\nsource: ", cpp, "\ncompiler output:\n",
+                readFile(log));
+  }
+
+  void* handle = ::dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+  TORCH_CHECK(handle != nullptr, "torch_fuser: cannot load the compiled kernel ", so, ": ",
+              ::dlerror());
+  return std::make_unique<LoadedLibrary>(handle);
+}
+
+}  // namespace cpu
+}  // namespace torch_fuser

@@ -1,0 +1,199 @@
+#include "torch/csrc/jit/codegen/fuser/executor.h"
+
+#include "torch/csrc/jit/codegen/fuser/arg_spec.h"
+#include "torch/csrc/jit/codegen/fuser/compiler.h"
+#include "torch/csrc/jit/codegen/fuser/fallback.h"
+#include "torch/csrc/jit/codegen/fuser/kernel_spec.h"
+#include "torch/csrc/jit/codegen/fuser/options.h"
+
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+#include <c10/core/DefaultDtype.h>
+#include <c10/core/GradMode.h>
+
+#include <algorithm>
+
+namespace torch_fuser {
+namespace {
+
+using Shape = c10::SmallVector<int64_t, 6>;
+
+thread_local KernelSourceRecorder* current_recorder = nullptr;
+
+// Broadcasts `sizes` into `shape` (right-aligned) as eager does; false if incompatible.
+bool broadcastInto(Shape& shape, c10::IntArrayRef sizes) {
+  if (sizes.size() > shape.size()) shape.insert(shape.begin(), sizes.size() - shape.size(), 1);
+  const size_t offset = shape.size() - sizes.size();
+  for (size_t d = 0; d < sizes.size(); ++d) {
+    int64_t& target = shape[offset + d];
+    if (sizes[d] == target || sizes[d] == 1) continue;
+    if (target != 1) return false;
+    target = sizes[d];
+  }
+  return true;
+}
+
+TensorLayout layoutOf(const at::Tensor& t, const Shape& shape) {
+  if (t.numel() == 1) return TensorLayout::kScalar;
+  if (t.sizes().equals(shape) && t.is_contiguous()) return TensorLayout::kFlat;
+  return TensorLayout::kStrided;
+}
+
+ScalarKind scalarKindOf(const c10::IValue& v) {
+  if (v.isDouble()) return ScalarKind::kDouble;
+  if (v.isInt()) return ScalarKind::kInt;
+  return ScalarKind::kBool;
+}
+
+// Everything one launch needs, built on the stack of runKernelSpec.
+struct Call {
+  c10::SmallVector<const at::Tensor*, 8> tensors;
+  c10::SmallVector<const c10::IValue*, 4> scalars;
+  c10::optional<c10::Device> device;
+  Shape shape;
+};
+
+// Fills `call` from the inputs; returns why the kernel cannot run, or "".
+std::string classifyInputs(const KernelSpec& spec, at::ArrayRef<c10::IValue> inputs, Call& call) {
+  const bool grad = c10::GradMode::is_enabled();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const c10::IValue& v = inputs[i];
+    if (!spec.inputIsTensor(i)) {
+      if (!v.isDouble() && !v.isInt() && !v.isBool()) return "a scalar input is not a number";
+      call.scalars.push_back(&v);
+      continue;
+    }
+    if (!v.isTensor()) return "a tensor input is not a Tensor";
+    const at::Tensor& t = v.toTensor();
+    if (!t.defined()) return "an input tensor is undefined";
+    if (t.layout() != c10::kStrided) return "an input tensor is not strided (sparse or mkldnn)";
+    if (grad && t.requires_grad()) return "an input requires grad (autograd runs in the interpreter)";
+    if (!call.device) {
+      call.device = t.device();
+    } else if (*call.device != t.device()) {
+      return "inputs are on different devices";
+    }
+    call.tensors.push_back(&t);
+  }
+  if (call.tensors.empty()) return "the fusion has no tensor input";
+  return {};
+}
+
+std::string deviceRefusal(c10::Device device) {
+  const DeviceSwitches& switches = deviceSwitches();
+  if (!switches.enabled.load(std::memory_order_relaxed)) return "torch_fuser is disabled";
+  if (device.is_cpu()) {
+    if (!switches.cpu.load(std::memory_order_relaxed)) return "CPU fusion is disabled";
+    return {};
+  }
+  if (device.is_cuda()) {
+    if (!switches.cuda.load(std::memory_order_relaxed)) return "CUDA fusion is disabled";
+    if (!backendAvailable(c10::DeviceType::CUDA)) return "this build has no CUDA backend";
+    return {};
+  }
+  return "no backend for this device type";
+}
+
+// Outputs computed from a subset of the inputs may have a smaller shape than the
+// iteration space; one kernel writes every output over the whole space, so such calls
+// fall back.
+bool outputsHaveIterationShape(const KernelSpec& spec, const Call& call) {
+  if (spec.outputsDependOnAllInputs()) return true;
+  for (size_t o = 0; o < spec.numOutputs(); ++o) {
+    Shape shape;
+    for (int t : spec.outputTensorDeps(o)) broadcastInto(shape, call.tensors[t]->sizes());
+    if (!c10::IntArrayRef(shape).equals(call.shape)) return false;
+  }
+  return true;
+}
+
+std::string launch(KernelSpec& spec, const Call& call, torch::jit::Stack& stack) {
+  ArgSpec arg_spec(*call.device, static_cast<int>(call.shape.size()),
+                   c10::typeMetaToScalarType(c10::get_default_dtype()));
+  for (const at::Tensor* t : call.tensors) {
+    arg_spec.addTensor(TensorDesc{t->scalar_type(), static_cast<uint8_t>(t->dim()),
+                                  layoutOf(*t, call.shape)});
+  }
+  for (const c10::IValue* s : call.scalars) arg_spec.addScalar(scalarKindOf(*s));
+
+  const std::shared_ptr<const CompiledKernel> compiled = spec.kernelFor(arg_spec);
+  if (!compiled->kernel) return compiled->fallback_reason;
+  if (current_recorder) current_recorder->record(compiled->source);
+
+  c10::SmallVector<at::Tensor, 4> outputs;
+  for (c10::ScalarType dtype : compiled->output_dtypes) {
+    outputs.push_back(at::empty(call.shape, at::TensorOptions().dtype(dtype).device(*call.device)));
+  }
+  const int64_t numel = c10::multiply_integers(call.shape);
+  if (numel > 0) {
+    const size_t rank = call.shape.size();
+    c10::SmallVector<void*, 12> data;
+    c10::SmallVector<int64_t, 48> strides(call.tensors.size() * rank, 0);
+    for (size_t t = 0; t < call.tensors.size(); ++t) {
+      const at::Tensor& tensor = *call.tensors[t];
+      data.push_back(const_cast<void*>(tensor.data_ptr()));
+      if (arg_spec.tensors()[t].layout != TensorLayout::kStrided) continue;
+      const size_t offset = rank - static_cast<size_t>(tensor.dim());
+      for (int64_t d = 0; d < tensor.dim(); ++d) {
+        strides[t * rank + offset + d] = tensor.size(d) == 1 ? 0 : tensor.stride(d);
+      }
+    }
+    for (at::Tensor& out : outputs) data.push_back(out.data_ptr());
+    c10::SmallVector<double, 4> fscalars;
+    c10::SmallVector<int64_t, 4> iscalars;
+    for (const c10::IValue* s : call.scalars) {
+      if (s->isDouble()) {
+        fscalars.push_back(s->toDouble());
+      } else {
+        iscalars.push_back(s->isInt() ? s->toInt() : static_cast<int64_t>(s->toBool()));
+      }
+    }
+    const TfKernelArgs args{data.data(), strides.data(), call.shape.data(), fscalars.data(),
+                            iscalars.data()};
+    compiled->kernel->launch(args, numel);
+  }
+  torch::jit::drop(stack, spec.numInputs());
+  for (at::Tensor& out : outputs) stack.emplace_back(std::move(out));
+  return {};
+}
+
+std::string tryRunKernel(KernelSpec& spec, torch::jit::Stack& stack) {
+  Call call;
+  std::string why = classifyInputs(spec, torch::jit::last(stack, spec.numInputs()), call);
+  if (!why.empty()) return why;
+  why = deviceRefusal(*call.device);
+  if (!why.empty()) return why;
+  for (const at::Tensor* t : call.tensors) {
+    if (!broadcastInto(call.shape, t->sizes())) {
+      return "input shapes do not broadcast (the interpreter raises eager's error)";
+    }
+  }
+  if (!outputsHaveIterationShape(spec, call)) {
+    return "an output is smaller than the iteration space (it depends on a broadcast input only)";
+  }
+  return launch(spec, call, stack);
+}
+
+}  // namespace
+
+void runKernelSpec(KernelSpec& spec, torch::jit::Stack& stack) {
+  const std::string why = tryRunKernel(spec, stack);
+  if (!why.empty()) {
+    spec.noteFallback(why);
+    runFallback(spec, stack);
+  }
+}
+
+KernelSourceRecorder::KernelSourceRecorder() : previous_(current_recorder) {
+  current_recorder = this;
+}
+
+KernelSourceRecorder::~KernelSourceRecorder() { current_recorder = previous_; }
+
+void KernelSourceRecorder::record(const std::string& source) {
+  if (std::find(sources_.begin(), sources_.end(), source) == sources_.end()) {
+    sources_.push_back(source);
+  }
+}
+
+}  // namespace torch_fuser

@@ -1,0 +1,223 @@
+#include "torch/csrc/jit/codegen/fuser/graph_fuser.h"
+
+#include "torch/csrc/jit/codegen/fuser/compiler.h"
+#include "torch/csrc/jit/codegen/fuser/lowering.h"
+#include "torch/csrc/jit/codegen/fuser/op_table.h"
+
+#include <torch/csrc/jit/ir/alias_analysis.h>
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/jit_log.h>
+#include <torch/csrc/jit/passes/utils/subgraph_utils.h>
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+namespace torch_fuser {
+
+using torch::jit::AliasDb;
+using torch::jit::Block;
+using torch::jit::Graph;
+using torch::jit::Node;
+using torch::jit::Value;
+namespace SubgraphUtils = torch::jit::SubgraphUtils;
+
+c10::Symbol fusionGroupKind() {
+  static const c10::Symbol kind = c10::Symbol::fromQualString("fuser::FusionGroup");
+  return kind;
+}
+
+namespace {
+
+bool isNumberType(const c10::TypePtr& type) {
+  return type->kind() == c10::TypeKind::FloatType || type->kind() == c10::TypeKind::IntType ||
+         type->kind() == c10::TypeKind::BoolType || type->kind() == c10::TypeKind::NumberType;
+}
+
+class ElementwiseFuser {
+ public:
+  ElementwiseFuser(std::shared_ptr<Graph> graph, FusionTargets targets)
+      : graph_(std::move(graph)), targets_(targets) {}
+
+  void run() {
+    dropProfilesAroundFusibleNodes(graph_->block());
+    alias_db_ = std::make_unique<AliasDb>(graph_);
+    fuseBlock(graph_->block());
+    // Only after all merging: unmerging invalidates the alias database.
+    finishGroups(graph_->block());
+    GRAPH_DUMP("After torch_fuser's elementwise fusion: ", graph_);
+  }
+
+ private:
+  bool isGroup(const Node* node) const { return node->kind() == fusionGroupKind(); }
+
+  bool deviceAllowed(const Value* v) const {
+    const auto type = v->type()->cast<c10::TensorType>();
+    if (!type) return true;
+    if (type->scalarType() && !isSupportedInputDtype(*type->scalarType())) return false;
+    const c10::optional<c10::Device> device = type->device();
+    if (!device) return true;  // decided per call; other devices fall back
+    if (device->is_cpu()) return targets_.cpu;
+    if (device->is_cuda()) return targets_.cuda && backendAvailable(c10::DeviceType::CUDA);
+    return false;
+  }
+
+  bool isFusible(const Node* node) const {
+    if (node->outputs().size() != 1 || !node->output()->type()->cast<c10::TensorType>()) {
+      return false;
+    }
+    if (!findFusibleOp(node)) return false;
+    for (const Value* input : node->inputs()) {
+      const c10::TypePtr& type = input->type();
+      if (type->cast<c10::TensorType>()) {
+        if (!deviceAllowed(input)) return false;
+      } else if (input->node()->kind() != c10::prim::Constant && !isNumberType(type)) {
+        return false;  // e.g. a non-constant Optional bound of clamp
+      }
+    }
+    return deviceAllowed(node->output());
+  }
+
+  // False only when both devices are known and differ.
+  static bool sameDevice(const Node* a, const Node* b) {
+    c10::optional<c10::Device> device;
+    for (const Node* node : {a, b}) {
+      for (const Value* v : node->outputs()) {
+        const auto type = v->type()->cast<c10::TensorType>();
+        if (!type || !type->device()) continue;
+        if (device && *device != *type->device()) return false;
+        device = type->device();
+      }
+    }
+    return true;
+  }
+
+  bool isProfileAdjacentToFusible(const Node* profile) const {
+    if (isFusible(profile->input()->node())) return true;
+    for (const torch::jit::Use& use : profile->output()->uses()) {
+      if (isFusible(use.user)) return true;
+    }
+    return false;
+  }
+
+  void dropProfilesAroundFusibleNodes(Block* block) {
+    for (auto it = block->nodes().begin(); it != block->nodes().end();) {
+      Node* node = *it++;
+      for (Block* sub : node->blocks()) dropProfilesAroundFusibleNodes(sub);
+      if (node->kind() == c10::prim::profile && node->inputs().size() == 1 &&
+          node->outputs().size() == 1 && isProfileAdjacentToFusible(node)) {
+        node->output()->replaceAllUsesWith(node->input());
+        node->destroy();
+      }
+    }
+  }
+
+  void fuseBlock(Block* block) {
+    for (Node* node : block->nodes()) {
+      for (Block* sub : node->blocks()) fuseBlock(sub);
+    }
+    bool changed = true;
+    while (changed) {
+      changed = false;
+      for (auto it = block->nodes().rbegin(); it != block->nodes().rend();) {
+        bool merged = false;
+        std::tie(it, merged) = scanNode(*it, block);
+        changed = changed || merged;
+      }
+    }
+  }
+
+  std::pair<torch::jit::graph_node_list_iterator, bool> scanNode(Node* consumer,
+                                                                         Block* block) {
+    if (isGroup(consumer) || isFusible(consumer)) {
+      for (Value* input : producersLastFirst(consumer, block)) {
+        if (Node* group = tryMerge(consumer, input->node())) {
+          return {group->reverseIterator(), true};
+        }
+      }
+    }
+    return {++consumer->reverseIterator(), false};
+  }
+
+  // The consumer's inputs produced in `block`, latest producer first, each once.
+  static std::vector<Value*> producersLastFirst(Node* consumer, Block* block) {
+    std::vector<Value*> inputs;
+    for (Value* v : consumer->inputs()) {
+      if (v->node()->owningBlock() != block) continue;
+      if (std::find(inputs.begin(), inputs.end(), v) == inputs.end()) inputs.push_back(v);
+    }
+    std::sort(inputs.begin(), inputs.end(),
+              [](Value* a, Value* b) { return a->node()->isAfter(b->node()); });
+    return inputs;
+  }
+
+  Node* tryMerge(Node* consumer, Node* producer) {
+    if (producer == consumer || producer->owningBlock() != consumer->owningBlock()) return nullptr;
+    if (!isGroup(producer) && !isFusible(producer)) return nullptr;
+    if (!sameDevice(producer, consumer)) return nullptr;
+    if (!alias_db_->moveBeforeTopologicallyValid(producer, consumer)) return nullptr;
+    Node* group = consumer;
+    if (!isGroup(consumer)) {
+      group = SubgraphUtils::createSingletonSubgraphAndUpdateAliasing(consumer, fusionGroupKind(),
+                                                                      *alias_db_);
+    }
+    GRAPH_UPDATE("Merging ", producer->kind().toQualString(), " into a fusion group");
+    SubgraphUtils::mergeNodeIntoSubgraphAndUpdateAliasing(producer, group, *alias_db_);
+    return group;
+  }
+
+  void finishGroups(Block* block) {
+    std::vector<Node*> groups;
+    for (Node* node : block->nodes()) {
+      for (Block* sub : node->blocks()) finishGroups(sub);
+      if (isGroup(node)) groups.push_back(node);
+    }
+    for (Node* group : groups) {
+      inlineScalarConstants(group);
+      if (countComputeNodes(group) < 2) {
+        SubgraphUtils::unmergeSubgraph(group);
+      }
+    }
+  }
+
+  // Scalar constants become literals inside the kernel instead of group inputs.
+  static void inlineScalarConstants(Node* group) {
+    Graph& subgraph = *group->g(c10::attr::Subgraph);
+    for (size_t i = group->inputs().size(); i-- > 0;) {
+      Value* outer = group->inputs()[i];
+      Node* constant = outer->node();
+      if (constant->kind() != c10::prim::Constant || outer->type()->cast<c10::TensorType>()) {
+        continue;
+      }
+      torch::jit::WithInsertPoint guard(subgraph.block()->nodes().front());
+      Node* inner = subgraph.createClone(constant, [](Value*) -> Value* {
+        TORCH_INTERNAL_ASSERT(false, "a constant has no inputs");
+      });
+      subgraph.insertNode(inner);
+      subgraph.inputs()[i]->replaceAllUsesWith(inner->output());
+      subgraph.eraseInput(i);
+      group->removeInput(i);
+    }
+  }
+
+  static size_t countComputeNodes(const Node* group) {
+    size_t count = 0;
+    for (const Node* node : group->g(c10::attr::Subgraph)->nodes()) {
+      if (node->kind() != c10::prim::Constant) ++count;
+    }
+    return count;
+  }
+
+  std::shared_ptr<Graph> graph_;
+  FusionTargets targets_;
+  std::unique_ptr<AliasDb> alias_db_;
+};
+
+}  // namespace
+
+void fuseElementwise(const std::shared_ptr<Graph>& graph, FusionTargets targets) {
+  GRAPH_DUMP("Before torch_fuser's elementwise fusion: ", graph);
+  ElementwiseFuser(graph, targets).run();
+}
+
+}  // namespace torch_fuser

@@ -1,0 +1,33 @@
+// The graph pass: wraps fusible elementwise subgraphs in fuser::FusionGroup nodes.
+//
+// Within each block (never across block boundaries) it walks nodes from last to first
+// and merges each fusible node's producers into it when they are fusible too, on the same
+// device, and the move is topologically valid under alias analysis (no reordering across
+// a write or side effect). Values still used outside a group become group outputs.
+// Scalar constants are moved inside groups; single-op groups are undone. prim::profile
+// nodes next to fusible ops are dropped (profiling executor with NNC off).
+#pragma once
+
+#include <ATen/core/interned_strings.h>
+
+#include <memory>
+
+namespace torch {
+namespace jit {
+struct Graph;
+}  // namespace jit
+}  // namespace torch
+
+namespace torch_fuser {
+
+// fuser::FusionGroup, the node kind of a fusion (subgraph in attr::Subgraph).
+c10::Symbol fusionGroupKind();
+
+struct FusionTargets {
+  bool cpu = true;
+  bool cuda = true;
+};
+
+void fuseElementwise(const std::shared_ptr<torch::jit::Graph>& graph, FusionTargets targets);
+
+}  // namespace torch_fuser

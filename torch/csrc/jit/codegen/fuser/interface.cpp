@@ -1,0 +1,127 @@
+#include "torch/csrc/jit/codegen/fuser/interface.h"
+
+#include "torch/csrc/jit/codegen/fuser/compat.h"
+#include "torch/csrc/jit/codegen/fuser/executor.h"
+#include "torch/csrc/jit/codegen/fuser/graph_fuser.h"
+#include "torch/csrc/jit/codegen/fuser/kernel_cache.h"
+#include "torch/csrc/jit/codegen/fuser/options.h"
+
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/passes/pass_manager.h>
+#include <torch/csrc/jit/passes/tensorexpr_fuser.h>
+#include <torch/csrc/jit/runtime/custom_operator.h>
+#include <torch/csrc/jit/runtime/interpreter.h>
+
+#include <mutex>
+
+namespace torch_fuser {
+namespace {
+
+// PyTorch's fuser settings from before enable(), restored by disable().
+struct SavedTorchFusers {
+  bool legacy_cpu;
+  bool legacy_gpu;
+  bool texpr;
+};
+
+std::mutex& switchMutex() {
+  static std::mutex m;
+  return m;
+}
+
+c10::optional<SavedTorchFusers>& savedTorchFusers() {
+  static c10::optional<SavedTorchFusers> saved;
+  return saved;
+}
+
+FusionTargets currentTargets() {
+  const DeviceSwitches& s = deviceSwitches();
+  return FusionTargets{s.cpu.load(), s.cuda.load()};
+}
+
+torch::jit::Operation createFusionOperation(const torch::jit::Node* node) {
+  const std::shared_ptr<KernelSpec> spec = retrieveFusion(registerFusion(node));
+  return [spec](torch::jit::Stack& stack) { runKernelSpec(*spec, stack); };
+}
+
+// Registered once when the library loads: the pass (a no-op while disabled) and the
+// operator that runs fuser::FusionGroup nodes.
+const bool registered = [] {
+  torch::jit::registerPostPass([](std::shared_ptr<torch::jit::Graph>& graph) {
+    if (isEnabled()) fuseElementwise(graph, currentTargets());
+  });
+  static torch::jit::RegisterOperators ops({torch::jit::Operator(
+      fusionGroupKind(), createFusionOperation, c10::AliasAnalysisKind::PURE_FUNCTION)});
+  return true;
+}();
+
+}  // namespace
+
+void enable(bool cpu, bool cuda) {
+  std::lock_guard<std::mutex> guard(switchMutex());
+  DeviceSwitches& s = deviceSwitches();
+  s.cpu = cpu;
+  s.cuda = cuda;
+  if (!savedTorchFusers()) {
+    savedTorchFusers() = SavedTorchFusers{torch::jit::canFuseOnCPU(), torch::jit::canFuseOnGPU(),
+                                          torch::jit::tensorExprFuserEnabled()};
+  }
+  torch::jit::overrideCanFuseOnCPU(false);
+  torch::jit::overrideCanFuseOnGPU(false);
+  torch::jit::setTensorExprFuserEnabled(false);
+  s.enabled = true;
+}
+
+void disable() {
+  std::lock_guard<std::mutex> guard(switchMutex());
+  deviceSwitches().enabled = false;
+  if (const auto& saved = savedTorchFusers()) {
+    torch::jit::overrideCanFuseOnCPU(saved->legacy_cpu);
+    torch::jit::overrideCanFuseOnGPU(saved->legacy_gpu);
+    torch::jit::setTensorExprFuserEnabled(saved->texpr);
+    savedTorchFusers().reset();
+  }
+}
+
+bool isEnabled() { return deviceSwitches().enabled.load(); }
+
+void fuseGraph(std::shared_ptr<torch::jit::Graph>& graph) {
+  fuseElementwise(graph, currentTargets());
+}
+
+int64_t registerFusion(const torch::jit::Node* fusion_group) {
+  TORCH_CHECK(fusion_group->kind() == fusionGroupKind(), "registerFusion expects a ",
+              fusionGroupKind().toQualString(), " node, found ",
+              fusion_group->kind().toQualString());
+  stats().fusion_groups_registered++;
+  return storeFusion(normalizeGraph(*fusion_group->g(c10::attr::Subgraph)));
+}
+
+void runFusion(int64_t key, torch::jit::Stack& stack) { runKernelSpec(*retrieveFusion(key), stack); }
+
+std::vector<std::string> debugGetFusedKernelCode(const std::shared_ptr<torch::jit::Graph>& graph,
+                                                 const std::vector<c10::IValue>& inputs) {
+  std::shared_ptr<torch::jit::Graph> copy = graph->copy();
+  fuseGraph(copy);
+  torch::jit::Code code(copy, "torch_fuser_debug");
+  torch::jit::Stack stack(inputs.begin(), inputs.end());
+  KernelSourceRecorder recorder;
+  torch::jit::InterpreterState(code).run(stack);
+  return recorder.sources();
+}
+
+Stats getStats() {
+  const FuserStats& s = stats();
+  return Stats{s.kernels_compiled.load(),
+               s.memory_cache_hits.load(),
+               s.disk_cache_hits.load(),
+               s.fallbacks.load(),
+               static_cast<double>(s.compile_nanoseconds.load()) * 1e-9,
+               s.fusion_groups_registered.load()};
+}
+
+int64_t nCompiledKernels() { return stats().kernels_compiled.load(); }
+
+void clearCache() { clearCompiledKernels(); }
+
+}  // namespace torch_fuser

@@ -1,0 +1,56 @@
+// torch_fuser's public C++ API (namespace torch_fuser). Loading libtorch_fuser registers
+// a TorchScript post-pass and the operator for fuser::FusionGroup; enable() turns the
+// pass on. See README.md for the Python API built on these.
+#pragma once
+
+#include <ATen/core/ivalue.h>
+#include <ATen/core/stack.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace torch {
+namespace jit {
+struct Graph;
+struct Node;
+}  // namespace jit
+}  // namespace torch
+
+namespace torch_fuser {
+
+// Turns fusion on for the given devices and switches PyTorch's own fusers (legacy and
+// NNC/TensorExpr) off so they do not take the nodes first. disable() restores their
+// settings from before the first enable().
+void enable(bool cpu = true, bool cuda = true);
+void disable();
+bool isEnabled();
+
+// Runs the fusion pass on `graph` in place (whether or not fusion is enabled).
+void fuseGraph(std::shared_ptr<torch::jit::Graph>& graph);
+
+// Registers the fusion of a fuser::FusionGroup node; equal subgraphs get equal keys.
+int64_t registerFusion(const torch::jit::Node* fusion_group);
+// Runs a registered fusion on the inputs on top of `stack`, replacing them by its outputs.
+void runFusion(int64_t key, torch::jit::Stack& stack);
+
+// Fuses a copy of `graph`, runs it on `inputs` and returns the source of every kernel
+// that ran (fallbacks have none).
+std::vector<std::string> debugGetFusedKernelCode(const std::shared_ptr<torch::jit::Graph>& graph,
+                                                 const std::vector<c10::IValue>& inputs);
+
+struct Stats {
+  int64_t kernels_compiled;
+  int64_t memory_cache_hits;
+  int64_t disk_cache_hits;
+  int64_t fallbacks;
+  double compile_seconds;
+  int64_t fusion_groups_registered;
+};
+Stats getStats();
+int64_t nCompiledKernels();
+// Drops all compiled kernels (the counters stay); fusions recompile on next use.
+void clearCache();
+
+}  // namespace torch_fuser

@@ -1,0 +1,119 @@
+#include "torch/csrc/jit/codegen/fuser/kernel_spec.h"
+
+#include "torch/csrc/jit/codegen/fuser/compiler.h"
+#include "torch/csrc/jit/codegen/fuser/options.h"
+
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/runtime/interpreter.h>
+
+#include <iostream>
+#include <unordered_map>
+
+namespace torch_fuser {
+namespace {
+
+// For each output, the tensor inputs (by index among tensor inputs) it is computed from.
+std::vector<std::vector<int>> tensorDependencies(const torch::jit::Graph& graph) {
+  std::unordered_map<const torch::jit::Value*, std::vector<bool>> reach;
+  size_t num_tensors = 0;
+  for (const torch::jit::Value* input : graph.inputs()) {
+    if (input->type()->cast<c10::TensorType>()) ++num_tensors;
+  }
+  size_t t = 0;
+  for (const torch::jit::Value* input : graph.inputs()) {
+    std::vector<bool> mask(num_tensors, false);
+    if (input->type()->cast<c10::TensorType>()) mask[t++] = true;
+    reach[input] = std::move(mask);
+  }
+  for (const torch::jit::Node* node : graph.nodes()) {
+    std::vector<bool> mask(num_tensors, false);
+    for (const torch::jit::Value* in : node->inputs()) {
+      auto it = reach.find(in);
+      if (it == reach.end()) continue;
+      for (size_t i = 0; i < num_tensors; ++i) mask[i] = mask[i] || it->second[i];
+    }
+    for (const torch::jit::Value* out : node->outputs()) reach[out] = mask;
+  }
+  std::vector<std::vector<int>> deps;
+  for (const torch::jit::Value* output : graph.outputs()) {
+    std::vector<int> list;
+    const std::vector<bool>& mask = reach[output];
+    for (size_t i = 0; i < mask.size(); ++i) {
+      if (mask[i]) list.push_back(static_cast<int>(i));
+    }
+    deps.push_back(std::move(list));
+  }
+  return deps;
+}
+
+}  // namespace
+
+KernelSpec::KernelSpec(int64_t key, std::shared_ptr<torch::jit::Graph> graph)
+    : key_(key), graph_(std::move(graph)) {
+  size_t num_tensors = 0;
+  for (const torch::jit::Value* input : graph_->inputs()) {
+    const bool is_tensor = static_cast<bool>(input->type()->cast<c10::TensorType>());
+    input_is_tensor_.push_back(is_tensor);
+    num_tensors += is_tensor ? 1 : 0;
+  }
+  output_tensor_deps_ = tensorDependencies(*graph_);
+  for (const std::vector<int>& deps : output_tensor_deps_) {
+    outputs_depend_on_all_ = outputs_depend_on_all_ && deps.size() == num_tensors;
+  }
+}
+
+KernelSpec::~KernelSpec() = default;
+
+std::shared_ptr<const CompiledKernel> KernelSpec::kernelFor(const ArgSpec& spec) {
+  std::shared_ptr<Slot> slot;
+  bool inserted = false;
+  {
+    std::lock_guard<std::mutex> guard(mutex_);
+    auto it = kernels_.find(spec);
+    if (it == kernels_.end()) {
+      it = kernels_.emplace(spec, std::make_shared<Slot>()).first;
+      inserted = true;
+    }
+    slot = it->second;
+  }
+  std::call_once(slot->compiled, [&] { slot->kernel = compileKernel(*this, spec); });
+  if (!inserted) stats().memory_cache_hits++;
+  return slot->kernel;
+}
+
+void KernelSpec::clearKernels() {
+  std::lock_guard<std::mutex> guard(mutex_);
+  kernels_.clear();
+}
+
+std::vector<std::string> KernelSpec::sources() const {
+  std::lock_guard<std::mutex> guard(mutex_);
+  std::vector<std::string> out;
+  for (const auto& entry : kernels_) {
+    if (entry.second->kernel) out.push_back(entry.second->kernel->source);
+  }
+  return out;
+}
+
+torch::jit::Code& KernelSpec::fallbackCode() {
+  std::call_once(fallback_built_, [this] {
+    fallback_code_ = std::make_unique<torch::jit::Code>(graph_->copy(), "torch_fuser_fallback");
+  });
+  return *fallback_code_;
+}
+
+void KernelSpec::noteFallback(const std::string& reason) {
+  stats().fallbacks++;
+  if (debugLevel() < 1) return;
+  {
+    std::lock_guard<std::mutex> guard(mutex_);
+    if (!reported_.insert(reason).second) return;
+  }
+  std::cerr << "[torch_fuser] fusion " << key_ << " runs in the interpreter: " << reason << "\n";
+}
+
+void KernelSpec::warnOnce(const std::string& message) {
+  std::call_once(warned_, [&] { TORCH_WARN("torch_fuser: ", message); });
+}
+
+}  // namespace torch_fuser

@@ -1,0 +1,87 @@
+// KernelSpec: one fusion (a normalized FusionGroup subgraph), device-independent, with its
+// own cache of compiled kernels keyed by ArgSpec.
+//
+// Thread-safety: kernelFor() may be called from any number of threads; the first caller
+// for an ArgSpec compiles while the others wait for its result, so a kernel is compiled
+// once. A kernel stays alive while any launch holds it, even across clearKernels().
+#pragma once
+
+#include "torch/csrc/jit/codegen/fuser/arg_spec.h"
+#include "torch/csrc/jit/codegen/fuser/fused_kernel.h"
+
+#include <c10/core/ScalarType.h>
+
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace torch {
+namespace jit {
+struct Code;
+struct Graph;
+}  // namespace jit
+}  // namespace torch
+
+namespace torch_fuser {
+
+// The outcome of compiling one KernelSpec for one ArgSpec.
+struct CompiledKernel {
+  std::shared_ptr<FusedKernel> kernel;  // null: calls with this ArgSpec fall back
+  std::vector<c10::ScalarType> output_dtypes;
+  std::string source;
+  std::string fallback_reason;
+};
+
+class KernelSpec {
+ public:
+  KernelSpec(int64_t key, std::shared_ptr<torch::jit::Graph> graph);
+  ~KernelSpec();
+
+  int64_t key() const { return key_; }
+  const std::shared_ptr<torch::jit::Graph>& graph() const { return graph_; }
+
+  size_t numInputs() const { return input_is_tensor_.size(); }
+  bool inputIsTensor(size_t i) const { return input_is_tensor_[i]; }
+  size_t numOutputs() const { return output_tensor_deps_.size(); }
+  // Indices (among tensor inputs) of the tensor inputs output `o` is computed from.
+  const std::vector<int>& outputTensorDeps(size_t o) const { return output_tensor_deps_[o]; }
+  // True when every output depends on every tensor input: then all outputs have the
+  // iteration shape and no per-output shape check is needed.
+  bool outputsDependOnAllInputs() const { return outputs_depend_on_all_; }
+
+  std::shared_ptr<const CompiledKernel> kernelFor(const ArgSpec& spec);
+  void clearKernels();
+  std::vector<std::string> sources() const;
+
+  // The interpreter's version of the subgraph, built on first use.
+  torch::jit::Code& fallbackCode();
+  // Counts a fallback; prints `reason` once per spec at PYTORCH_FUSION_DEBUG>=1.
+  void noteFallback(const std::string& reason);
+  // TORCH_WARN, at most once for this spec.
+  void warnOnce(const std::string& message);
+
+ private:
+  struct Slot {
+    std::once_flag compiled;
+    std::shared_ptr<const CompiledKernel> kernel;
+  };
+
+  const int64_t key_;
+  const std::shared_ptr<torch::jit::Graph> graph_;
+  std::vector<bool> input_is_tensor_;
+  std::vector<std::vector<int>> output_tensor_deps_;
+  bool outputs_depend_on_all_ = true;
+
+  mutable std::mutex mutex_;  // guards kernels_ and reported_
+  std::unordered_map<ArgSpec, std::shared_ptr<Slot>, ArgSpecHash> kernels_;
+  std::set<std::string> reported_;
+
+  std::once_flag fallback_built_;
+  std::unique_ptr<torch::jit::Code> fallback_code_;
+  std::once_flag warned_;
+};
+
+}  // namespace torch_fuser

@@ -1,0 +1,294 @@
+#include "torch/csrc/jit/codegen/fuser/lowering.h"
+
+#include "torch/csrc/jit/codegen/fuser/type_rules.h"
+
+#include <torch/csrc/jit/ir/ir.h>
+
+#include <algorithm>
+#include <sstream>
+#include <unordered_map>
+
+namespace torch_fuser {
+namespace {
+
+using c10::ScalarType;
+using torch::jit::Node;
+using torch::jit::Value;
+
+// Thrown inside lowering for input this version does not compile; becomes the reason.
+struct Unsupported {
+  std::string reason;
+};
+
+}  // namespace
+
+bool isSupportedInputDtype(ScalarType t) {
+  switch (t) {
+    case ScalarType::Float:
+    case ScalarType::Double:
+    case ScalarType::Bool:
+    case ScalarType::Byte:
+    case ScalarType::Char:
+    case ScalarType::Short:
+    case ScalarType::Int:
+    case ScalarType::Long:
+      return true;
+    default:
+      return false;
+  }
+}
+
+namespace {
+
+bool isSupportedComputeDtype(ScalarType t) {
+  return t == ScalarType::Float || t == ScalarType::Double;
+}
+
+class Lowerer {
+ public:
+  explicit Lowerer(const ArgSpec& spec) : spec_(spec) {}
+
+  LoweredKernel run(const torch::jit::Graph& graph) {
+    out_.rank = spec_.iterationRank();
+    out_.inputs.assign(spec_.tensors().begin(), spec_.tensors().end());
+    out_.scalars.assign(spec_.scalars().begin(), spec_.scalars().end());
+    lowerInputs(graph);
+    for (const Node* node : graph.nodes()) lowerNode(node);
+    for (const Value* output : graph.outputs()) {
+      const int id = valueOf(output);
+      if (id < 0 || out_.stmts[id].kind == StmtKind::kLiteral ||
+          out_.stmts[id].kind == StmtKind::kLoadScalar) {
+        throw Unsupported{"an output of the fusion is not a tensor computed by it"};
+      }
+      out_.outputs.push_back(id);
+      out_.output_dtypes.push_back(out_.stmts[id].dtype);
+    }
+    return std::move(out_);
+  }
+
+ private:
+  static constexpr int kNone = -1;  // an absent optional operand (a None constant)
+
+  struct Promotion {
+    OperandCategory category;
+    ScalarType dtype;  // what the value promotes as
+  };
+
+  int valueOf(const Value* v) const {
+    auto it = values_.find(v);
+    TORCH_INTERNAL_ASSERT(it != values_.end(), "value %", v->debugName(),
+                          " used before its definition in a fusion subgraph");
+    return it->second;
+  }
+
+  int add(Stmt stmt, Promotion promotion) {
+    out_.stmts.push_back(std::move(stmt));
+    promotions_.push_back(promotion);
+    return static_cast<int>(out_.stmts.size()) - 1;
+  }
+
+  void lowerInputs(const torch::jit::Graph& graph) {
+    size_t tensor_index = 0, scalar_index = 0;
+    int fslot = 0, islot = 0;
+    for (const Value* input : graph.inputs()) {
+      Stmt stmt;
+      Promotion promotion;
+      if (input->type()->cast<c10::TensorType>()) {
+        TORCH_INTERNAL_ASSERT(tensor_index < spec_.tensors().size(), "ArgSpec has ",
+                              spec_.tensors().size(), " tensors, the subgraph more");
+        const TensorDesc& desc = spec_.tensors()[tensor_index];
+        if (!isSupportedInputDtype(desc.dtype)) {
+          throw Unsupported{std::string("input dtype ") + c10::toString(desc.dtype) +
+                            " is not supported by this version"};
+        }
+        stmt.kind = StmtKind::kLoadTensor;
+        stmt.input = static_cast<int>(tensor_index++);
+        stmt.dtype = desc.dtype;
+        stmt.invariant = desc.layout == TensorLayout::kScalar;
+        promotion = {desc.rank == 0 ? OperandCategory::kZeroDim : OperandCategory::kDimensioned,
+                     desc.dtype};
+      } else {
+        TORCH_INTERNAL_ASSERT(scalar_index < spec_.scalars().size(), "ArgSpec has ",
+                              spec_.scalars().size(), " scalars, the subgraph more");
+        const ScalarKind kind = spec_.scalars()[scalar_index++];
+        stmt.kind = StmtKind::kLoadScalar;
+        stmt.dtype = kind == ScalarKind::kDouble ? ScalarType::Double
+                     : kind == ScalarKind::kInt  ? ScalarType::Long
+                                                 : ScalarType::Bool;
+        stmt.input = kind == ScalarKind::kDouble ? fslot++ : islot++;
+        stmt.invariant = true;
+        promotion = {OperandCategory::kWrappedScalar,
+                     wrappedScalarPromotionType(stmt.dtype, spec_.defaultDtype())};
+      }
+      values_[input] = add(std::move(stmt), promotion);
+    }
+  }
+
+  void lowerConstant(const Node* node) {
+    const Value* output = node->output();
+    const c10::IValue value = *torch::jit::toIValue(output);
+    if (value.isNone()) {
+      values_[output] = kNone;
+      return;
+    }
+    Stmt stmt;
+    stmt.kind = StmtKind::kLiteral;
+    stmt.invariant = true;
+    if (value.isDouble()) {
+      stmt.literal = value.toDouble();
+      stmt.dtype = ScalarType::Double;
+    } else if (value.isInt()) {
+      stmt.literal = value.toInt();
+      stmt.dtype = ScalarType::Long;
+    } else if (value.isBool()) {
+      stmt.literal = value.toBool();
+      stmt.dtype = ScalarType::Bool;
+    } else {
+      throw Unsupported{"constant of type " + output->type()->str() + " inside a fusion"};
+    }
+    const Promotion promotion{OperandCategory::kWrappedScalar,
+                              wrappedScalarPromotionType(stmt.dtype, spec_.defaultDtype())};
+    values_[output] = add(std::move(stmt), promotion);
+  }
+
+  int cast(int value, ScalarType to) {
+    if (out_.stmts[value].dtype == to) return value;
+    Stmt stmt;
+    stmt.kind = StmtKind::kCast;
+    stmt.args = {value};
+    stmt.dtype = to;
+    stmt.invariant = out_.stmts[value].invariant;
+    return add(std::move(stmt), promotions_[value]);
+  }
+
+  ScalarType promote(std::initializer_list<int> values) const {
+    c10::SmallVector<PromotionOperand, 3> operands;
+    for (int v : values) {
+      if (v != kNone) operands.push_back({promotions_[v].dtype, promotions_[v].category});
+    }
+    return promoteOperands(operands);
+  }
+
+  // Emits `op(operands...)` with every operand cast to `compute`.
+  int emit(OpKind op, ScalarType compute, std::initializer_list<int> operands) {
+    if (!isSupportedComputeDtype(compute)) {
+      throw Unsupported{std::string(opName(op)) + " computing in " + c10::toString(compute) +
+                        " is not supported by this version"};
+    }
+    Stmt stmt;
+    stmt.kind = StmtKind::kOp;
+    stmt.op = op;
+    stmt.invariant = true;
+    OperandCategory category = OperandCategory::kZeroDim;
+    int position = 0;
+    for (int v : operands) {
+      const bool keep = op == OpKind::Where && position == 0;  // the bool condition
+      ScalarType want = compute;
+      if (op == OpKind::PowScalar && position == 1) want = ScalarType::Double;
+      const int arg = keep ? v : cast(v, want);
+      stmt.args.push_back(arg);
+      stmt.invariant = stmt.invariant && out_.stmts[arg].invariant;
+      category = std::max(category, promotions_[v].category);
+      ++position;
+    }
+    stmt.dtype = opReturnsBool(op) ? ScalarType::Bool : compute;
+    const ScalarType result_dtype = stmt.dtype;
+    return add(std::move(stmt), Promotion{category, result_dtype});
+  }
+
+  ScalarType floatIfIntegral(ScalarType t) const {
+    return c10::isIntegralType(t, /*includeBool=*/true) ? spec_.defaultDtype() : t;
+  }
+
+  static bool isLiteralOne(const Stmt& s) {
+    return s.kind == StmtKind::kLiteral && !s.literal.isBoolean() && s.literal.toDouble() == 1.0;
+  }
+
+  void lowerNode(const Node* node) {
+    if (node->kind() == c10::prim::Constant) {
+      lowerConstant(node);
+      return;
+    }
+    const FusibleOp* fusible = findFusibleOp(node);
+    if (!fusible) {
+      throw Unsupported{std::string("node ") + node->kind().toQualString() +
+                        " has no entry in the op table"};
+    }
+    std::vector<int> in;
+    for (const Value* v : node->inputs()) in.push_back(valueOf(v));
+    values_[node->output()] = lowerPattern(*fusible, in);
+  }
+
+  int lowerPattern(const FusibleOp& fusible, const std::vector<int>& in) {
+    const OpKind op = fusible.op;
+    switch (fusible.pattern) {
+      case LoweringPattern::kUnary:
+        return emit(op, promote({in[0]}), {in[0]});
+      case LoweringPattern::kUnaryFloat:
+        return emit(op, floatIfIntegral(promote({in[0]})), {in[0]});
+      case LoweringPattern::kBinary:
+      case LoweringPattern::kCompare:
+        return emit(op, promote({in[0], in[1]}), {in[0], in[1]});
+      case LoweringPattern::kBinaryFloat:
+        return emit(op, floatIfIntegral(promote({in[0], in[1]})), {in[0], in[1]});
+      case LoweringPattern::kAlphaBinary:
+        return lowerAlpha(op, in[0], in[1], in[2]);
+      case LoweringPattern::kReverseAlpha:
+        return lowerAlpha(op, in[1], in[0], in[2]);
+      case LoweringPattern::kPowScalar:
+        return emit(op, promote({in[0], in[1]}), {in[0], in[1]});
+      case LoweringPattern::kClamp:
+        return lowerClamp(in[0], in[1], in[2]);
+      case LoweringPattern::kClampMin:
+        return lowerClamp(in[0], in[1], kNone);
+      case LoweringPattern::kClampMax:
+        return lowerClamp(in[0], kNone, in[1]);
+      case LoweringPattern::kWhere:
+        if (out_.stmts[in[0]].dtype != ScalarType::Bool) {
+          throw Unsupported{"where() with a non-bool condition"};
+        }
+        return emit(op, promote({in[1], in[2]}), {in[0], in[1], in[2]});
+    }
+    TORCH_INTERNAL_ASSERT(false, "unhandled lowering pattern");
+  }
+
+  // `lhs op alpha * rhs`, in the promoted dtype of lhs and rhs.
+  int lowerAlpha(OpKind op, int lhs, int rhs, int alpha) {
+    const ScalarType compute = promote({lhs, rhs});
+    int scaled = rhs;
+    if (!isLiteralOne(out_.stmts[alpha])) {
+      scaled = emit(OpKind::Mul, compute, {rhs, alpha});
+    }
+    return emit(op, compute, {lhs, scaled});
+  }
+
+  int lowerClamp(int self, int min, int max) {
+    if (min == kNone && max == kNone) {
+      throw Unsupported{"clamp() with neither min nor max (eager raises)"};
+    }
+    const ScalarType compute = promote({self, min, max});
+    int result = self;
+    if (min != kNone) result = emit(OpKind::Maximum, compute, {result, min});
+    if (max != kNone) result = emit(OpKind::Minimum, compute, {result, max});
+    return result;
+  }
+
+  const ArgSpec& spec_;
+  LoweredKernel out_;
+  std::vector<Promotion> promotions_;
+  std::unordered_map<const Value*, int> values_;
+};
+
+}  // namespace
+
+LoweringResult lowerFusion(const torch::jit::Graph& subgraph, const ArgSpec& spec) {
+  LoweringResult result;
+  try {
+    result.kernel = std::make_unique<LoweredKernel>(Lowerer(spec).run(subgraph));
+  } catch (const Unsupported& unsupported) {
+    result.failure = unsupported.reason;
+  }
+  return result;
+}
+
+}  // namespace torch_fuser

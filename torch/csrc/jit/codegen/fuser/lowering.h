@@ -1,0 +1,69 @@
+// Lowering: a FusionGroup's subgraph + the ArgSpec of one call -> a typed statement list.
+//
+// Every type decision of a kernel is made here, once, so printers only spell out what
+// was decided:
+//  * Each operation computes in eager's promoted dtype of its operands (type_rules.h);
+//    operands are cast to it first. Ops that always produce floats (div, sigmoid, exp, …)
+//    compute integral operands in the default float dtype, as eager does.
+//  * Comparisons compute in the promoted dtype and produce bool.
+//  * add/sub/rsub with alpha compute `self op alpha * other` (alpha skipped when 1).
+//  * clamp / clamp_min / clamp_max are NaN-propagating maximum / minimum; relu likewise,
+//    so NaN stays NaN as in eager.
+//  * pow(Tensor, Scalar) keeps the exponent in double: the preamble helper takes eager's
+//    special cases (0, 1, ±0.5, ±1, 2, 3, -2) on its value.
+//  * where requires a bool condition (eager rejects others; they fall back).
+//  * A value computed only from zero-dim tensors stays zero-dim for later promotion.
+// Compute dtypes supported by this version: float32 and float64 (plus bool results of
+// comparisons). Anything else fails lowering with a reason, and the call falls back.
+#pragma once
+
+#include "torch/csrc/jit/codegen/fuser/arg_spec.h"
+#include "torch/csrc/jit/codegen/fuser/op_table.h"
+
+#include <c10/core/Scalar.h>
+#include <c10/util/SmallVector.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace torch {
+namespace jit {
+struct Graph;
+}  // namespace jit
+}  // namespace torch
+
+namespace torch_fuser {
+
+enum class StmtKind : uint8_t { kLoadTensor, kLoadScalar, kLiteral, kCast, kOp };
+
+struct Stmt {
+  StmtKind kind;
+  OpKind op = OpKind::Add;         // kOp only
+  c10::SmallVector<int, 3> args;   // operand statements (kCast, kOp)
+  int input = -1;                  // kLoadTensor: tensor index; kLoadScalar: slot in its array
+  c10::Scalar literal;             // kLiteral only
+  c10::ScalarType dtype;           // the C type the value is held in
+  bool invariant = false;          // equal for every element: computed once, outside the loop
+};
+
+struct LoweredKernel {
+  int rank = 0;                         // iteration rank
+  std::vector<TensorDesc> inputs;       // tensor inputs, in order
+  std::vector<ScalarKind> scalars;      // scalar inputs, in order
+  std::vector<Stmt> stmts;              // in dependency order
+  std::vector<int> outputs;             // statement of each output
+  std::vector<c10::ScalarType> output_dtypes;
+};
+
+struct LoweringResult {
+  std::unique_ptr<LoweredKernel> kernel;  // null when lowering failed
+  std::string failure;                    // why, for the fallback message
+};
+
+LoweringResult lowerFusion(const torch::jit::Graph& subgraph, const ArgSpec& spec);
+
+// Tensor dtypes a kernel of this version can read (the pass avoids fusing others).
+bool isSupportedInputDtype(c10::ScalarType dtype);
+
+}  // namespace torch_fuser

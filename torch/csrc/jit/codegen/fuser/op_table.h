@@ -1,0 +1,91 @@
+// The op table: every operation a fused kernel can compute, written once.
+//
+// Two lists live here:
+//  * TORCH_FUSER_FORALL_OPS — the primitive operations of generated code with their
+//    spelling. `$0`, `$1`, `$2` are the operands, already named typed temporaries of
+//    the operation's compute type. Helpers (tf_*) come from the kernel preambles, which
+//    both the CPU and the CUDA flavour provide, so one spelling serves both.
+//  * the TorchScript schemas that lower onto them (op_table.cpp), each with the lowering
+//    pattern that decides its types (see lowering.h).
+// Adding an op = one line in each list + tests.
+#pragma once
+
+#include <ATen/core/function_schema.h>
+#include <ATen/core/interned_strings.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace torch {
+namespace jit {
+struct Node;
+}  // namespace jit
+}  // namespace torch
+
+namespace torch_fuser {
+
+// _(Name, arity, spelling, returns_bool)
+#define TORCH_FUSER_FORALL_OPS(_)                     \
+  _(Add, 2, "$0 + $1", false)                         \
+  _(Sub, 2, "$0 - $1", false)                         \
+  _(Mul, 2, "$0 * $1", false)                         \
+  _(Div, 2, "$0 / $1", false)                         \
+  _(Neg, 1, "-$0", false)                             \
+  _(Abs, 1, "tf_abs($0)", false)                      \
+  _(Reciprocal, 1, "tf_reciprocal($0)", false)        \
+  _(Relu, 1, "tf_relu($0)", false)                    \
+  _(Sigmoid, 1, "tf_sigmoid($0)", false)              \
+  _(Tanh, 1, "tf_math::tanh($0)", false)              \
+  _(Exp, 1, "tf_math::exp($0)", false)                \
+  _(Log, 1, "tf_math::log($0)", false)                \
+  _(Sqrt, 1, "tf_math::sqrt($0)", false)              \
+  _(Rsqrt, 1, "tf_rsqrt($0)", false)                  \
+  _(PowScalar, 2, "tf_pow_scalar($0, $1)", false)     \
+  _(Maximum, 2, "tf_maximum($0, $1)", false)          \
+  _(Minimum, 2, "tf_minimum($0, $1)", false)          \
+  _(Where, 3, "$0 ? $1 : $2", false)                  \
+  _(Eq, 2, "$0 == $1", true)                          \
+  _(Ne, 2, "$0 != $1", true)                          \
+  _(Lt, 2, "$0 < $1", true)                           \
+  _(Le, 2, "$0 <= $1", true)                          \
+  _(Gt, 2, "$0 > $1", true)                           \
+  _(Ge, 2, "$0 >= $1", true)
+
+enum class OpKind : uint8_t {
+#define TORCH_FUSER_DEFINE_OP(name, arity, spelling, returns_bool) name,
+  TORCH_FUSER_FORALL_OPS(TORCH_FUSER_DEFINE_OP)
+#undef TORCH_FUSER_DEFINE_OP
+};
+
+const char* opName(OpKind kind);
+int opArity(OpKind kind);
+const char* opSpelling(OpKind kind);
+bool opReturnsBool(OpKind kind);
+
+// How a TorchScript node's operands map onto primitive ops; the type decisions of each
+// pattern are written down in lowering.h.
+enum class LoweringPattern : uint8_t {
+  kUnary,         // op(self)
+  kUnaryFloat,    // op(self); integral inputs compute in the default float dtype
+  kBinary,        // op(self, other)
+  kBinaryFloat,   // op(self, other); integral operands compute in the default float dtype
+  kCompare,       // op(self, other) -> bool
+  kAlphaBinary,   // op(self, alpha * other)          add/sub with alpha
+  kReverseAlpha,  // op(other, alpha * self)          rsub
+  kPowScalar,     // self ** exponent (a Scalar)
+  kClamp,         // clamp(self, min?, max?)
+  kClampMin,      // clamp_min(self, min)
+  kClampMax,      // clamp_max(self, max)
+  kWhere,         // where(condition, self, other)
+};
+
+struct FusibleOp {
+  c10::FunctionSchema schema;
+  LoweringPattern pattern;
+  OpKind op;
+};
+
+// The FusibleOp a node matches, or nullptr. Matching is by full schema.
+const FusibleOp* findFusibleOp(const torch::jit::Node* node);
+
+}  // namespace torch_fuser

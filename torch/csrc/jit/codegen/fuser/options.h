@@ -1,0 +1,39 @@
+// Process-wide switches and counters of torch_fuser, in one place.
+//
+// The environment is read once (PYTORCH_FUSION_DEBUG) and cached; the device switches
+// are atomics so the graph pass and the executor may read them from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace torch_fuser {
+
+// PYTORCH_FUSION_DEBUG: 0 quiet, 1 print generated sources, 2 also compile commands,
+// timings, and keep intermediate files.
+int debugLevel();
+
+struct DeviceSwitches {
+  std::atomic<bool> enabled{false};
+  std::atomic<bool> cpu{true};
+  std::atomic<bool> cuda{true};
+};
+DeviceSwitches& deviceSwitches();
+
+// Counters behind torch_fuser.stats(). Monotonic; never reset by clear_cache().
+struct FuserStats {
+  std::atomic<int64_t> kernels_compiled{0};
+  std::atomic<int64_t> memory_cache_hits{0};
+  std::atomic<int64_t> disk_cache_hits{0};
+  std::atomic<int64_t> fallbacks{0};
+  std::atomic<int64_t> compile_nanoseconds{0};
+  std::atomic<int64_t> fusion_groups_registered{0};
+};
+FuserStats& stats();
+
+// The host compiler command: $CXX split on whitespace, else "c++". Read at each compile
+// so a test (or a user) can point it elsewhere at run time.
+std::string hostCompiler();
+
+}  // namespace torch_fuser

@@ -1,0 +1,13 @@
+// Kernel preambles embedded at build time (tools/embed_resources.cmake). Each is the
+// verbatim text of the file of the same name; codegen prints kernels around them.
+#pragma once
+
+namespace torch_fuser {
+namespace resources {
+
+extern const char* const kernel_abi;       // resources/kernel_abi.h
+extern const char* const common_preamble;  // resources/common_preamble.h
+extern const char* const cpu_preamble;     // cpu/cpu_preamble.h
+
+}  // namespace resources
+}  // namespace torch_fuser

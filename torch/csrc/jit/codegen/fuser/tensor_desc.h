@@ -1,0 +1,31 @@
+// What a compiled kernel assumes about one of its inputs: never sizes, only what
+// changes the generated code.
+#pragma once
+
+#include <c10/core/ScalarType.h>
+
+#include <cstdint>
+
+namespace torch_fuser {
+
+// How a kernel reads a tensor.
+enum class TensorLayout : uint8_t {
+  kFlat,     // contiguous with exactly the iteration shape: element i is data[i]
+  kScalar,   // one element broadcast everywhere: data[0], loaded once
+  kStrided,  // anything else: offsets from per-dimension (broadcast) strides
+};
+
+struct TensorDesc {
+  c10::ScalarType dtype;
+  uint8_t rank;  // the tensor's own rank; 0 marks a zero-dim tensor for type promotion
+  TensorLayout layout;
+
+  bool operator==(const TensorDesc& o) const {
+    return dtype == o.dtype && rank == o.rank && layout == o.layout;
+  }
+};
+
+// How a non-tensor input (a Python number) reaches the kernel.
+enum class ScalarKind : uint8_t { kDouble, kInt, kBool };
+
+}  // namespace torch_fuser
