@@ -63,6 +63,7 @@ class Lowerer {
       out_.outputs.push_back(id);
       out_.output_dtypes.push_back(out_.stmts[id].dtype);
     }
+    pruneDeadStatements();
     return std::move(out_);
   }
 
@@ -271,6 +272,28 @@ class Lowerer {
     if (min != kNone) result = emit(OpKind::Maximum, compute, {result, min});
     if (max != kNone) result = emit(OpKind::Minimum, compute, {result, max});
     return result;
+  }
+
+  // Drops statements no output depends on (an alpha of 1, an unused input) and renumbers
+  // the rest in order, so the printed source names only what it computes.
+  void pruneDeadStatements() {
+    std::vector<bool> live(out_.stmts.size(), false);
+    for (int id : out_.outputs) live[id] = true;
+    for (size_t id = out_.stmts.size(); id-- > 0;) {
+      if (!live[id]) continue;
+      for (int arg : out_.stmts[id].args) live[arg] = true;
+    }
+    std::vector<int> renumbered(out_.stmts.size(), -1);
+    std::vector<Stmt> kept;
+    for (size_t id = 0; id < out_.stmts.size(); ++id) {
+      if (!live[id]) continue;
+      Stmt stmt = std::move(out_.stmts[id]);
+      for (int& arg : stmt.args) arg = renumbered[arg];
+      renumbered[id] = static_cast<int>(kept.size());
+      kept.push_back(std::move(stmt));
+    }
+    out_.stmts = std::move(kept);
+    for (int& id : out_.outputs) id = renumbered[id];
   }
 
   const ArgSpec& spec_;

@@ -1,0 +1,42 @@
+# torch_fuser — the commands a new user (and CI) runs:
+#   make         build in place (PYTHONPATH=$PWD python3 -c 'import torch_fuser' works)
+#   make test    install missing Debian packages (as root), build, run C++ and Python tests
+#   make demo    build and show a fused graph, its kernel, and eager vs fused timings
+#   make bench   build and run the benchmark suite (JSON + PNG under benchmarks/results)
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+PYTHON_FINDER := tools/find_python.sh
+
+.PHONY: all build deps configure test test-cpp test-python demo bench format clean
+
+all: build
+
+deps:
+	@tools/install_deps.sh
+
+configure: deps
+	@py=$$($(PYTHON_FINDER)) && \
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DPython3_EXECUTABLE=$$py
+
+build: configure
+	cmake --build $(BUILD_DIR)
+
+test: build test-cpp test-python
+
+test-cpp:
+	./$(BUILD_DIR)/bin/test_jit --gtest_filter='*Fusion*:*Codegen*:*Pass*'
+
+test-python:
+	@py=$$($(PYTHON_FINDER)) && PYTHONPATH=$(CURDIR) $$py -m pytest -q test/test_jit_fuser.py
+
+demo: build
+	@py=$$($(PYTHON_FINDER)) && PYTHONPATH=$(CURDIR) $$py benchmarks/demo.py
+
+bench: build
+	@py=$$($(PYTHON_FINDER)) && PYTHONPATH=$(CURDIR) $$py benchmarks/run.py
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+clean:
+	rm -rf $(BUILD_DIR) torch_fuser/*.so

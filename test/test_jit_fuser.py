@@ -1,0 +1,233 @@
+"""Python-level tests of torch_fuser: the API of DESIGN.md and torch.jit.script in both
+graph executors. Run: PYTHONPATH=$PWD python3 -m pytest -q test/test_jit_fuser.py"""
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import unittest
+
+import torch
+
+import torch_fuser
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def chain(x, y, z):
+    return torch.sigmoid(x * y + z).tanh() * 0.5 + x.relu()
+
+
+def chain_unoptimized(x, y, z):
+    # A separate function: torch.jit.script caches compiled functions per Python function.
+    return torch.sigmoid(x * y + z).tanh() * 0.5 + x.relu()
+
+
+def bias_relu(x, b):
+    return (x + b).relu() * 2.0
+
+
+def two_outputs(x, y):
+    a = x * y
+    return a.sigmoid(), a.tanh() - 1.0
+
+
+def with_scalar(x, alpha: float):
+    return (x * alpha).exp() - alpha
+
+
+def fusion_groups(graph):
+    return [n for n in graph.nodes() if n.kind() == "fuser::FusionGroup"]
+
+
+@contextlib.contextmanager
+def legacy_executor():
+    old_executor = torch._C._jit_set_profiling_executor(False)
+    old_mode = torch._C._get_graph_executor_optimize()
+    try:
+        yield
+    finally:
+        torch._C._jit_set_profiling_executor(old_executor)
+        torch._C._set_graph_executor_optimize(old_mode)
+
+
+def run_warm(fn, *args):
+    out = None
+    for _ in range(3):
+        out = fn(*args)
+    return out
+
+
+class TestAPI(unittest.TestCase):
+    def test_import_enables_fusion(self):
+        self.assertTrue(torch_fuser.is_enabled())
+
+    def test_enable_switches_pytorch_fusers_off_and_disable_restores_them(self):
+        torch_fuser.disable()
+        torch._C._jit_set_texpr_fuser_enabled(True)
+        torch._C._jit_override_can_fuse_on_cpu(True)
+        try:
+            torch_fuser.enable()
+            self.assertFalse(torch._C._jit_texpr_fuser_enabled())
+            self.assertFalse(torch._C._jit_can_fuse_on_cpu())
+            torch_fuser.disable()
+            self.assertFalse(torch_fuser.is_enabled())
+            self.assertTrue(torch._C._jit_texpr_fuser_enabled())
+            self.assertTrue(torch._C._jit_can_fuse_on_cpu())
+        finally:
+            torch._C._jit_override_can_fuse_on_cpu(False)
+            torch_fuser.enable()
+
+    def test_fuse_graph_rewrites_a_graph_in_place(self):
+        graph = torch.jit.script(chain).graph.copy()
+        self.assertEqual(len(fusion_groups(graph)), 0)
+        torch_fuser.fuse_graph(graph)
+        self.assertEqual(len(fusion_groups(graph)), 1)
+
+    def test_stats_has_the_documented_counters(self):
+        s = torch_fuser.stats()
+        for key in ("kernels_compiled", "memory_cache_hits", "disk_cache_hits", "fallbacks",
+                    "compile_seconds"):
+            self.assertIn(key, s)
+
+    def test_kernel_source_returns_the_generated_kernel(self):
+        x = torch.randn(8, 8)
+        sources = torch_fuser.kernel_source(chain, x, x, x)
+        self.assertEqual(len(sources), 1)
+        self.assertIn('extern "C" void tf_kernel', sources[0])
+        self.assertIn("tf_sigmoid", sources[0])
+
+    def test_clear_cache_forces_a_recompile(self):
+        fn = torch.jit.script(bias_relu)
+        x, b = torch.randn(4, 5), torch.randn(5)
+        run_warm(fn, x, b)
+        before = torch_fuser.stats()["kernels_compiled"]
+        torch_fuser.clear_cache()
+        torch.testing.assert_close(fn(x, b), bias_relu(x, b))
+        self.assertEqual(torch_fuser.stats()["kernels_compiled"], before + 1)
+
+
+class TestScript(unittest.TestCase):
+    def check_fused(self, fn, *args, groups=1):
+        scripted = torch.jit.script(fn)
+        out = run_warm(scripted, *args)
+        graph = torch.jit.last_executed_optimized_graph()
+        self.assertEqual(len(fusion_groups(graph)), groups, str(graph))
+        expected = fn(*args)
+        if isinstance(out, tuple):
+            for a, e in zip(out, expected):
+                torch.testing.assert_close(a, e)
+        else:
+            torch.testing.assert_close(out, expected)
+        return scripted
+
+    def test_chain_is_one_kernel_and_new_sizes_do_not_recompile(self):
+        x, y, z = (torch.randn(1024, 1024) for _ in range(3))
+        scripted = self.check_fused(chain, x, y, z)
+        compiled = torch_fuser.stats()["kernels_compiled"]
+        a, b, c = (torch.randn(2048, 512) for _ in range(3))
+        torch.testing.assert_close(scripted(a, b, c), chain(a, b, c), atol=1e-5, rtol=1e-5)
+        self.assertEqual(torch_fuser.stats()["kernels_compiled"], compiled)
+
+    def test_profiling_executor(self):
+        self.check_fused(bias_relu, torch.randn(16, 8), torch.randn(8))
+        self.check_fused(two_outputs, torch.randn(3, 4), torch.randn(3, 4))
+        self.check_fused(with_scalar, torch.randn(10), 0.5)
+
+    def test_legacy_executor(self):
+        with legacy_executor():
+            self.check_fused(chain, *(torch.randn(7, 9) for _ in range(3)))
+            self.check_fused(bias_relu, torch.randn(16, 8), torch.randn(8))
+
+    def test_graph_optimization_off_means_no_fusion(self):
+        old = torch._C._get_graph_executor_optimize()
+        torch._C._set_graph_executor_optimize(False)
+        try:
+            self.check_fused(chain_unoptimized, *(torch.randn(5, 5) for _ in range(3)), groups=0)
+        finally:
+            torch._C._set_graph_executor_optimize(old)
+
+    def test_double_transposed_and_broadcast_inputs(self):
+        x = torch.randn(6, 10, dtype=torch.double)
+        self.check_fused(chain, x.t(), torch.randn(10, 1, dtype=torch.double),
+                         torch.randn(6, dtype=torch.double))
+
+    def test_non_broadcastable_shapes_raise_eagers_error(self):
+        scripted = torch.jit.script(chain)
+        run_warm(scripted, *(torch.randn(3) for _ in range(3)))
+        with self.assertRaisesRegex(RuntimeError, "must match the size"):
+            scripted(torch.randn(3), torch.randn(4), torch.randn(3))
+
+    def test_eight_threads_share_one_function(self):
+        scripted = torch.jit.script(chain)
+        run_warm(scripted, *(torch.randn(8, 8) for _ in range(3)))
+        errors = []
+
+        def work(seed):
+            gen = torch.Generator().manual_seed(seed)
+            for i in range(20):
+                args = [torch.randn(1 + i, 33, generator=gen) for _ in range(3)]
+                if not torch.allclose(scripted(*args), chain(*args), atol=1e-6):
+                    errors.append(seed)
+
+        threads = [threading.Thread(target=work, args=(s,)) for s in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+
+
+def run_script(code, **env):
+    """Runs `code` in a fresh interpreter (from a real file: TorchScript reads sources)."""
+    full_env = dict(os.environ, PYTHONPATH=REPO, **env)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "script.py")
+        with open(path, "w") as f:
+            f.write(textwrap.dedent(code))
+        return subprocess.run([sys.executable, path], env=full_env, capture_output=True,
+                              text=True, timeout=300)
+
+
+FUSE_ONE = """
+import torch, torch_fuser
+def f(x, y):
+    return (x * y).sigmoid() + 1.0
+x = torch.randn(5)
+print(torch_fuser.kernel_source(f, x, x) and 'ran')
+print(torch_fuser.stats()['fallbacks'])
+"""
+
+
+class TestEnvironment(unittest.TestCase):
+    def test_debug_1_prints_kernel_source(self):
+        result = run_script(FUSE_ONE, PYTORCH_FUSION_DEBUG="1")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("tf_kernel", result.stderr)
+
+    def test_debug_2_prints_command_and_keeps_files(self):
+        result = run_script(FUSE_ONE, PYTORCH_FUSION_DEBUG="2")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("compile:", result.stderr)
+        kept = [line.split("files kept in ")[1].strip() for line in result.stderr.splitlines()
+                if "files kept in" in line]
+        self.assertTrue(kept)
+        self.assertTrue(os.path.exists(os.path.join(kept[0], "kernel.cpp")))
+
+    def test_missing_compiler_falls_back_with_one_warning(self):
+        code = FUSE_ONE.replace("print(torch_fuser.kernel_source(f, x, x) and 'ran')", """
+s = torch.jit.script(f)
+for _ in range(5):
+    torch.testing.assert_close(s(x, x), f(x, x))
+print('ok')""")
+        result = run_script(code, CXX="/nonexistent/c++")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("ok", result.stdout)
+        self.assertEqual(result.stderr.count("cannot run the C++ compiler"), 1, result.stderr)
+        self.assertGreater(int(result.stdout.split()[-1]), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
