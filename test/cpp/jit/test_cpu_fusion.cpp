@@ -421,7 +421,12 @@ TEST(CPUFusion, GeneratesIdenticalSourceForEqualGraphs) {
   const auto second = debugGetFusedKernelCode(parseIR(kChainIR), inputs);
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(first, second);
-  FileCheck().check("extern \"C\" void tf_kernel")->check("tf_sigmoid")->check("tanh")->run(first[0]);
+  FileCheck()
+      .check("static void tf_compute")
+      ->check("tf_sigmoid(v")
+      ->check("tf_math::tanh(v")
+      ->check("extern \"C\" void tf_kernel")
+      ->run(first[0]);
 }
 
 TEST(CPUFusion, EightThreadsRunOneFusionAtOnce) {

@@ -97,22 +97,30 @@ void KernelPrinter::printStores(std::ostream& os, const LoweredKernel& kernel,
   }
 }
 
-void KernelPrinter::printTensorPointers(std::ostream& os, const LoweredKernel& kernel, int indent,
-                                        const std::string& qualifier) const {
-  const std::string pad(indent, ' ');
-  size_t t = 0;
+std::vector<std::string> KernelPrinter::tensorParameters(const LoweredKernel& kernel,
+                                                        const std::string& qualifier) const {
+  std::vector<std::string> out;
   for (const TensorDesc& input : kernel.inputs) {
-    const std::string type = typeName(input.dtype);
-    os << pad << "const " << type << "* " << qualifier << " t" << t << " = static_cast<const "
-       << type << "*>(args->data[" << t << "]);\n";
-    ++t;
+    out.push_back("const " + typeName(input.dtype) + "* " + qualifier + " t" +
+                  std::to_string(out.size()));
   }
   for (c10::ScalarType dtype : kernel.output_dtypes) {
-    const std::string type = typeName(dtype);
-    os << pad << type << "* " << qualifier << " t" << t << " = static_cast<" << type
-       << "*>(args->data[" << t << "]);\n";
-    ++t;
+    out.push_back(typeName(dtype) + "* " + qualifier + " t" + std::to_string(out.size()));
   }
+  return out;
+}
+
+std::vector<std::string> KernelPrinter::tensorArguments(const LoweredKernel& kernel) const {
+  std::vector<std::string> out;
+  for (const TensorDesc& input : kernel.inputs) {
+    out.push_back("static_cast<const " + typeName(input.dtype) + "*>(args->data[" +
+                  std::to_string(out.size()) + "])");
+  }
+  for (c10::ScalarType dtype : kernel.output_dtypes) {
+    out.push_back("static_cast<" + typeName(dtype) + "*>(args->data[" +
+                  std::to_string(out.size()) + "])");
+  }
+  return out;
 }
 
 }  // namespace torch_fuser

@@ -12,6 +12,7 @@
 #include <functional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace torch_fuser {
 
@@ -37,9 +38,11 @@ class KernelPrinter {
   // Prints `t<k>[index] = v<j>;` for every output.
   void printStores(std::ostream& os, const LoweredKernel& kernel, const std::string& index,
                    int indent) const;
-  // Declares the data pointer of every tensor (inputs const) from `args->data`.
-  void printTensorPointers(std::ostream& os, const LoweredKernel& kernel, int indent,
-                           const std::string& qualifier) const;
+  // One typed pointer per tensor (inputs const, then outputs), as parameter declarations
+  // `const float* <qualifier> t0` and as the matching casts of `args->data[k]`.
+  std::vector<std::string> tensorParameters(const LoweredKernel& kernel,
+                                            const std::string& qualifier) const;
+  std::vector<std::string> tensorArguments(const LoweredKernel& kernel) const;
 
   std::string literal(const c10::Scalar& value, c10::ScalarType dtype) const;
 

@@ -32,6 +32,12 @@ namespace {
 const char* const kCompileFlags[] = {"-O3",         "-std=c++17",        "-fPIC",
                                      "-shared",     "-march=native",     "-fno-math-errno",
                                      "-ffp-contract=off", "-w"};
+#if defined(__x86_64__) && defined(__GLIBC__)
+// libmvec: the vector math the preamble declares (see cpu_preamble.h).
+const char* const kLinkLibraries[] = {"-lmvec", "-lm"};
+#else
+const char* const kLinkLibraries[] = {"-lm"};
+#endif
 
 // A private directory (mkdtemp makes it 0700) removed with its files on destruction.
 class TempDir {
@@ -143,6 +149,7 @@ std::unique_ptr<LoadedLibrary> compileAndLoad(const std::string& source) {
   TORCH_CHECK(!argv.empty(), "torch_fuser: CXX is set but empty");
   for (const char* flag : kCompileFlags) argv.emplace_back(flag);
   argv.insert(argv.end(), {"-o", so, cpp});
+  for (const char* lib : kLinkLibraries) argv.emplace_back(lib);
   if (debug >= 2) {
     dir.keep();
     std::cerr << "[torch_fuser] compile: " << joined(argv) << "\n";
