@@ -255,6 +255,10 @@ class Lowerer {
 
   // `lhs op alpha * rhs`, in the promoted dtype of lhs and rhs.
   int lowerAlpha(OpKind op, int lhs, int rhs, int alpha) {
+    if (op == OpKind::Sub && (out_.stmts[lhs].dtype == ScalarType::Bool ||
+                              out_.stmts[rhs].dtype == ScalarType::Bool)) {
+      throw Unsupported{"subtraction with a bool operand (eager raises)"};
+    }
     const ScalarType compute = promote({lhs, rhs});
     int scaled = rhs;
     if (!isLiteralOne(out_.stmts[alpha])) {

@@ -1,0 +1,35 @@
+// A seeded generator of random fusible graphs and inputs, for differential tests: every
+// case runs fused and unfused (eager ops in the interpreter) and must agree.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <ATen/core/ivalue.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace torch_fuser {
+namespace testing {
+
+struct RandomCase {
+  uint64_t seed;
+  std::string ir;                   // the graph, as IR text
+  std::vector<c10::IValue> inputs;  // tensors (varied shapes, strides, dtypes) and scalars
+  std::string describe() const;     // seed, IR and input layouts, for failure messages
+};
+
+// Deterministic in `seed`; `device` is where input tensors live.
+RandomCase makeRandomCase(uint64_t seed, c10::Device device = c10::kCPU);
+
+// The relative tolerance for a case's float outputs: float32 math anywhere in the graph
+// (different vector math libraries round differently) bounds the precision of all outputs.
+double caseTolerance(const RandomCase& c);
+
+// Compares one output pair; empty when equal (NaN == NaN; floats within `rtol`), else a
+// description of the first mismatch.
+std::string compareOutputs(const at::Tensor& fused, const at::Tensor& eager, double rtol);
+
+}  // namespace testing
+}  // namespace torch_fuser
