@@ -112,7 +112,10 @@ class TestAPI(unittest.TestCase):
 class TestScript(unittest.TestCase):
     def check_fused(self, fn, *args, groups=1):
         scripted = torch.jit.script(fn)
-        out = run_warm(scripted, *args)
+        run_warm(scripted, *args)
+        fallbacks = torch_fuser.stats()["fallbacks"]
+        out = scripted(*args)
+        self.assertEqual(torch_fuser.stats()["fallbacks"], fallbacks, "a fusion fell back")
         graph = torch.jit.last_executed_optimized_graph()
         self.assertEqual(len(fusion_groups(graph)), groups, str(graph))
         expected = fn(*args)

@@ -334,6 +334,28 @@ graph(%x : Tensor, %y : Tensor):
   checkFusedMatchesEager(ir, {at::randn({5}) > 0, at::randn({5})});
 }
 
+TEST(CPUFusion, ComputesHalfAndBFloat16InFloat) {
+  FusionGuard fusion;
+  auto graph = parseIR(kChainIR);
+  fuseGraph(graph);
+  ASSERT_EQ(countGroups(*graph), 1u);
+  for (at::ScalarType dtype : {at::kHalf, at::kBFloat16}) {
+    auto wide = randn3({37, 5});
+    std::vector<IValue> narrow;
+    for (const IValue& v : wide) narrow.push_back(v.toTensor().to(dtype));
+    std::vector<IValue> widened;  // the narrow values, exactly, in float
+    for (const IValue& v : narrow) widened.push_back(v.toTensor().to(at::kFloat));
+    const int64_t fallbacks = getStats().fallbacks;
+    const at::Tensor out = runGraph(graph, narrow)[0].toTensor();
+    EXPECT_EQ(getStats().fallbacks, fallbacks);
+    EXPECT_EQ(out.scalar_type(), dtype);
+    // Computing in float and rounding once: within one rounding of the float result.
+    const at::Tensor reference = runGraph(parseIR(kChainIR), widened)[0].toTensor();
+    const double ulp = dtype == at::kHalf ? 1e-3 : 8e-3;
+    expectSameTensor(out.to(at::kFloat), reference.to(dtype).to(at::kFloat), ulp, ulp);
+  }
+}
+
 TEST(CPUFusion, FallsBackForDtypesWithoutKernel) {
   FusionGuard fusion;
   const char* ir = R"IR(
@@ -346,7 +368,8 @@ graph(%x : Tensor, %y : Tensor):
   const int64_t fallbacks = getStats().fallbacks;
   // Integer arithmetic is not compiled by this version: the interpreter computes it.
   auto fused = checkFusedMatchesEager(
-      ir, {at::randint(-100, 100, {6}, at::kLong), at::randint(-100, 100, {6}, at::kLong)});
+      ir, {at::randint(-100, 100, {6}, at::kLong), at::randint(-100, 100, {6}, at::kLong)},
+      Expect::kFallback);
   EXPECT_EQ(countGroups(*fused), 1u);
   EXPECT_GT(getStats().fallbacks, fallbacks);
 }
@@ -357,7 +380,7 @@ TEST(CPUFusion, FallsBackWhenCompilerIsMissing) {
   clearCache();
   const int64_t compiled = nCompiledKernels();
   const int64_t fallbacks = getStats().fallbacks;
-  auto fused = checkFusedMatchesEager(kChainIR, randn3({12, 3}));
+  auto fused = checkFusedMatchesEager(kChainIR, randn3({12, 3}), Expect::kFallback);
   EXPECT_EQ(countGroups(*fused), 1u);
   EXPECT_EQ(nCompiledKernels(), compiled);
   EXPECT_GT(getStats().fallbacks, fallbacks);
@@ -369,7 +392,7 @@ TEST(CPUFusion, FallsBackWhenCompilationFails) {
   EnvGuard cxx("CXX", "false");  // exits 1 like a compiler that rejects the source
   clearCache();
   const int64_t compiled = nCompiledKernels();
-  checkFusedMatchesEager(kChainIR, randn3({2, 3}, at::kDouble));
+  checkFusedMatchesEager(kChainIR, randn3({2, 3}, at::kDouble), Expect::kFallback);
   EXPECT_EQ(nCompiledKernels(), compiled);
   clearCache();
 }

@@ -6,6 +6,7 @@
 #include "test/cpp/jit/test_utils.h"
 
 #include <cstdlib>
+#include <iostream>
 
 namespace torch_fuser {
 namespace testing {
@@ -18,8 +19,9 @@ int64_t envInt(const char* name, int64_t fallback) {
   return value ? std::atoll(value) : fallback;
 }
 
-// Runs one case; returns "" or what went wrong.
-std::string runCase(const RandomCase& c) {
+// Runs one case; returns "" or what went wrong. Sets `ran_kernel` when the fused graph
+// ran as a compiled kernel (not the interpreter fallback).
+std::string runCase(const RandomCase& c, bool& ran_kernel) {
   auto reference = parseIR(c.ir);
   auto fused = reference->copy();
   fuseGraph(fused);
@@ -33,8 +35,10 @@ std::string runCase(const RandomCase& c) {
     eager_error = e.what();
   }
   std::vector<IValue> actual;
+  const int64_t fallbacks = getStats().fallbacks;
   try {
     actual = runGraph(fused, c.inputs);
+    ran_kernel = getStats().fallbacks == fallbacks;
   } catch (const std::exception& e) {
     if (!eager_error.empty()) return "";  // both raise
     return std::string("fused raised but eager did not: ") + e.what();
@@ -53,16 +57,22 @@ TEST(CPUFusion, RandomGraphsMatchEager) {
   FusionGuard fusion;
   const int64_t cases = envInt("FUSER_FUZZ_CASES", kDefaultCases);
   const uint64_t first_seed = static_cast<uint64_t>(envInt("FUSER_FUZZ_SEED", 1));
-  int64_t failures = 0;
+  int64_t failures = 0, kernel_cases = 0;
   for (int64_t i = 0; i < cases; ++i) {
     const RandomCase c = makeRandomCase(first_seed + static_cast<uint64_t>(i));
-    const std::string problem = runCase(c);
+    bool ran_kernel = false;
+    const std::string problem = runCase(c, ran_kernel);
+    kernel_cases += ran_kernel ? 1 : 0;
     if (problem.empty()) continue;
     ADD_FAILURE() << problem << "\nreplay: FUSER_FUZZ_SEED=" << c.seed
                   << " FUSER_FUZZ_CASES=1\n" << c.describe();
     if (++failures >= 5) break;
   }
   EXPECT_EQ(failures, 0);
+  // The generator favours float inputs: most cases must exercise compiled kernels, not
+  // only the fallback.
+  std::cout << "[fuzz] " << cases << " cases, " << kernel_cases << " ran compiled kernels\n";
+  EXPECT_GE(kernel_cases * 2, cases);
 }
 
 }  // namespace

@@ -114,15 +114,25 @@ inline void expectSameTensor(const at::Tensor& actual, const at::Tensor& expecte
       << actual << "\nexpected:\n" << expected;
 }
 
+enum class Expect { kKernel, kFallback };
+
 // Runs `ir` unfused (the reference: eager ops in the interpreter) and fused, compares all
-// outputs, and returns the fused graph for IR checks.
+// outputs, checks that a compiled kernel ran (or that the call fell back, as expected),
+// and returns the fused graph for IR checks.
 inline std::shared_ptr<Graph> checkFusedMatchesEager(const std::string& ir,
-                                                     const std::vector<IValue>& inputs) {
+                                                     const std::vector<IValue>& inputs,
+                                                     Expect expect = Expect::kKernel) {
   auto reference_graph = parseIR(ir);
   auto fused_graph = reference_graph->copy();
   fuseGraph(fused_graph);
   const std::vector<IValue> expected = runGraph(reference_graph, inputs);
+  const int64_t fallbacks = getStats().fallbacks;
   const std::vector<IValue> actual = runGraph(fused_graph, inputs);
+  if (expect == Expect::kKernel) {
+    EXPECT_EQ(getStats().fallbacks, fallbacks) << "a fusion fell back instead of running a kernel";
+  } else {
+    EXPECT_GT(getStats().fallbacks, fallbacks) << "expected a fallback";
+  }
   EXPECT_EQ(actual.size(), expected.size());
   for (size_t i = 0; i < std::min(actual.size(), expected.size()); ++i) {
     expectSameTensor(actual[i].toTensor(), expected[i].toTensor());

@@ -26,6 +26,8 @@ bool isSupportedInputDtype(ScalarType t) {
   switch (t) {
     case ScalarType::Float:
     case ScalarType::Double:
+    case ScalarType::Half:
+    case ScalarType::BFloat16:
     case ScalarType::Bool:
     case ScalarType::Byte:
     case ScalarType::Char:
@@ -41,7 +43,15 @@ bool isSupportedInputDtype(ScalarType t) {
 namespace {
 
 bool isSupportedComputeDtype(ScalarType t) {
-  return t == ScalarType::Float || t == ScalarType::Double;
+  return t == ScalarType::Float || t == ScalarType::Double || t == ScalarType::Half ||
+         t == ScalarType::BFloat16;
+}
+
+// The C type arithmetic of a compute dtype happens in: reduced-precision floats compute
+// in float (each intermediate stays float; only outputs round to half / bfloat16).
+ScalarType arithmeticType(ScalarType compute) {
+  return (compute == ScalarType::Half || compute == ScalarType::BFloat16) ? ScalarType::Float
+                                                                          : compute;
 }
 
 class Lowerer {
@@ -60,8 +70,10 @@ class Lowerer {
           out_.stmts[id].kind == StmtKind::kLoadScalar) {
         throw Unsupported{"an output of the fusion is not a tensor computed by it"};
       }
-      out_.outputs.push_back(id);
-      out_.output_dtypes.push_back(out_.stmts[id].dtype);
+      // An output is stored in the dtype eager gives it (half results round here).
+      const int stored = cast(id, promotions_[id].dtype);
+      out_.outputs.push_back(stored);
+      out_.output_dtypes.push_back(out_.stmts[stored].dtype);
     }
     pruneDeadStatements();
     return std::move(out_);
@@ -184,7 +196,7 @@ class Lowerer {
     int position = 0;
     for (int v : operands) {
       const bool keep = op == OpKind::Where && position == 0;  // the bool condition
-      ScalarType want = compute;
+      ScalarType want = arithmeticType(compute);
       if (op == OpKind::PowScalar && position == 1) want = ScalarType::Double;
       const int arg = keep ? v : cast(v, want);
       stmt.args.push_back(arg);
@@ -192,9 +204,9 @@ class Lowerer {
       category = std::max(category, promotions_[v].category);
       ++position;
     }
-    stmt.dtype = opReturnsBool(op) ? ScalarType::Bool : compute;
-    const ScalarType result_dtype = stmt.dtype;
-    return add(std::move(stmt), Promotion{category, result_dtype});
+    stmt.dtype = opReturnsBool(op) ? ScalarType::Bool : arithmeticType(compute);
+    const ScalarType promotes_as = opReturnsBool(op) ? ScalarType::Bool : compute;
+    return add(std::move(stmt), Promotion{category, promotes_as});
   }
 
   ScalarType floatIfIntegral(ScalarType t) const {

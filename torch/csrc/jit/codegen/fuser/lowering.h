@@ -13,8 +13,11 @@
 //    special cases (0, 1, ±0.5, ±1, 2, 3, -2) on its value.
 //  * where requires a bool condition (eager rejects others; they fall back).
 //  * A value computed only from zero-dim tensors stays zero-dim for later promotion.
-// Compute dtypes supported by this version: float32 and float64 (plus bool results of
-// comparisons). Anything else fails lowering with a reason, and the call falls back.
+//  * float16 / bfloat16 compute in float: loads widen, intermediates stay float, and
+//    only outputs round back (more accurate than eager, which rounds after every op).
+// Compute dtypes supported by this version: float64, float32, float16, bfloat16 (plus
+// bool results of comparisons). Integer and bool arithmetic fails lowering with a
+// reason, and the call falls back.
 #pragma once
 
 #include "torch/csrc/jit/codegen/fuser/arg_spec.h"

@@ -17,6 +17,8 @@ class CPUKernelPrinter : public KernelPrinter {
     switch (dtype) {
       case c10::ScalarType::Float: return "float";
       case c10::ScalarType::Double: return "double";
+      case c10::ScalarType::Half: return "tf_half";
+      case c10::ScalarType::BFloat16: return "tf_bfloat16";
       case c10::ScalarType::Bool: return "bool";
       case c10::ScalarType::Byte: return "uint8_t";
       case c10::ScalarType::Char: return "int8_t";

@@ -17,7 +17,7 @@
 #include <cstdint>
 #include <limits>
 
-#define TF_INLINE static inline
+#define TF_INLINE inline
 
 namespace tf_math {
 using std::exp;
@@ -30,3 +30,27 @@ using std::tanh;
 
 static inline double tf_infinity() { return std::numeric_limits<double>::infinity(); }
 static inline double tf_nan() { return std::numeric_limits<double>::quiet_NaN(); }
+
+// float16: the compiler's IEEE binary16 (_Float16: GCC >= 12, Clang), whose conversions
+// round to nearest even as c10::Half does, and vectorize (F16C / AVX-512 FP16).
+typedef _Float16 tf_half;
+static inline float tf_half_to_float(tf_half x) { return static_cast<float>(x); }
+static inline tf_half tf_float_to_half(float x) { return static_cast<tf_half>(x); }
+
+// bfloat16: the upper half of a float's bits.
+struct tf_bfloat16 {
+  uint16_t bits;
+};
+static inline float tf_bfloat16_to_float(tf_bfloat16 x) {
+  const uint32_t bits = static_cast<uint32_t>(x.bits) << 16;
+  float out;
+  __builtin_memcpy(&out, &bits, sizeof(out));
+  return out;
+}
+static inline tf_bfloat16 tf_float_to_bfloat16(float x) {
+  uint32_t bits;
+  __builtin_memcpy(&bits, &x, sizeof(bits));
+  if (x != x) return tf_bfloat16{0x7fc0};  // quiet NaN, as c10::BFloat16
+  bits += 0x7fffu + ((bits >> 16) & 1u);   // round to nearest even
+  return tf_bfloat16{static_cast<uint16_t>(bits >> 16)};
+}

@@ -3,11 +3,56 @@
 //   TF_INLINE            the qualifiers of a helper (host inline / __device__ inline)
 //   namespace tf_math    exp, log, tanh, sqrt, pow, fabs for float and double
 //   tf_infinity(), tf_nan()
+//   tf_half, tf_bfloat16 (2-byte storage types) with tf_half_to_float,
+//   tf_float_to_half, tf_bfloat16_to_float, tf_float_to_bfloat16 (round to nearest even)
 // Semantics follow eager PyTorch: NaN propagates through maximum/minimum/relu/clamp.
+
+// Conversions. Reduced-precision floats convert through float, as c10::Half and
+// c10::BFloat16 do.
+template <typename To, typename From>
+struct TfCast {
+  static TF_INLINE To apply(From x) { return static_cast<To>(x); }
+};
+template <typename To>
+struct TfCast<To, tf_half> {
+  static TF_INLINE To apply(tf_half x) { return static_cast<To>(tf_half_to_float(x)); }
+};
+template <typename From>
+struct TfCast<tf_half, From> {
+  static TF_INLINE tf_half apply(From x) { return tf_float_to_half(static_cast<float>(x)); }
+};
+template <>
+struct TfCast<tf_half, tf_half> {
+  static TF_INLINE tf_half apply(tf_half x) { return x; }
+};
+template <typename To>
+struct TfCast<To, tf_bfloat16> {
+  static TF_INLINE To apply(tf_bfloat16 x) { return static_cast<To>(tf_bfloat16_to_float(x)); }
+};
+template <typename From>
+struct TfCast<tf_bfloat16, From> {
+  static TF_INLINE tf_bfloat16 apply(From x) {
+    return tf_float_to_bfloat16(static_cast<float>(x));
+  }
+};
+template <>
+struct TfCast<tf_bfloat16, tf_bfloat16> {
+  static TF_INLINE tf_bfloat16 apply(tf_bfloat16 x) { return x; }
+};
+template <>
+struct TfCast<tf_half, tf_bfloat16> {
+  static TF_INLINE tf_half apply(tf_bfloat16 x) { return tf_float_to_half(tf_bfloat16_to_float(x)); }
+};
+template <>
+struct TfCast<tf_bfloat16, tf_half> {
+  static TF_INLINE tf_bfloat16 apply(tf_half x) {
+    return tf_float_to_bfloat16(tf_half_to_float(x));
+  }
+};
 
 template <typename To, typename From>
 TF_INLINE To tf_cast(From x) {
-  return static_cast<To>(x);
+  return TfCast<To, From>::apply(x);
 }
 
 template <typename T>
