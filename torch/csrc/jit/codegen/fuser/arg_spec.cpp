@@ -4,12 +4,18 @@
 
 namespace torch_fuser {
 
-ArgSpec::ArgSpec(c10::Device device, int iteration_rank, c10::ScalarType default_dtype)
-    : device_(device), iteration_rank_(iteration_rank), default_dtype_(default_dtype), hash_(0) {
+ArgSpec::ArgSpec(c10::Device device, int iteration_rank, c10::ScalarType default_dtype,
+                 bool index32)
+    : device_(device),
+      iteration_rank_(iteration_rank),
+      default_dtype_(default_dtype),
+      index32_(index32),
+      hash_(0) {
   mix(static_cast<size_t>(device.type()));
   mix(static_cast<size_t>(device.index() + 1));
   mix(static_cast<size_t>(iteration_rank));
   mix(static_cast<size_t>(default_dtype));
+  mix(index32 ? 32 : 64);
 }
 
 void ArgSpec::mix(size_t value) {
@@ -36,6 +42,7 @@ bool ArgSpec::allTensorsFlatOrScalar() const {
 bool ArgSpec::operator==(const ArgSpec& other) const {
   return hash_ == other.hash_ && device_ == other.device_ &&
          iteration_rank_ == other.iteration_rank_ && default_dtype_ == other.default_dtype_ &&
+         index32_ == other.index32_ &&
          std::equal(tensors_.begin(), tensors_.end(), other.tensors_.begin(),
                     other.tensors_.end()) &&
          std::equal(scalars_.begin(), scalars_.end(), other.scalars_.begin(),

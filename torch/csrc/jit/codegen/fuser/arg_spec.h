@@ -16,7 +16,9 @@ namespace torch_fuser {
 
 class ArgSpec {
  public:
-  ArgSpec(c10::Device device, int iteration_rank, c10::ScalarType default_dtype);
+  // index32: every offset fits 32-bit index math (GPU kernels are specialized on it).
+  ArgSpec(c10::Device device, int iteration_rank, c10::ScalarType default_dtype,
+          bool index32 = false);
 
   void addTensor(TensorDesc desc);
   void addScalar(ScalarKind kind);
@@ -24,6 +26,7 @@ class ArgSpec {
   c10::Device device() const { return device_; }
   int iterationRank() const { return iteration_rank_; }
   c10::ScalarType defaultDtype() const { return default_dtype_; }
+  bool index32() const { return index32_; }
   const c10::SmallVectorImpl<TensorDesc>& tensors() const { return tensors_; }
   const c10::SmallVectorImpl<ScalarKind>& scalars() const { return scalars_; }
   bool allTensorsFlatOrScalar() const;
@@ -37,6 +40,7 @@ class ArgSpec {
   c10::Device device_;
   int iteration_rank_;
   c10::ScalarType default_dtype_;
+  bool index32_;
   c10::SmallVector<TensorDesc, 8> tensors_;
   c10::SmallVector<ScalarKind, 4> scalars_;
   size_t hash_;

@@ -55,14 +55,12 @@ std::string KernelPrinter::literal(const c10::Scalar& value, c10::ScalarType dty
   return buffer;
 }
 
-std::string KernelPrinter::expression(const LoweredKernel& kernel, const Stmt& stmt,
-                                      const IndexOf& index_of) const {
+std::string KernelPrinter::expression(const Stmt& stmt, const LoadOf& load_of) const {
   switch (stmt.kind) {
     case StmtKind::kLoadTensor:
-      return "t" + std::to_string(stmt.input) + "[" + index_of(stmt.input) + "]";
+      return load_of(stmt.input);
     case StmtKind::kLoadScalar:
-      return std::string(stmt.dtype == c10::ScalarType::Double ? "args->fscalars[" : "args->iscalars[") +
-             std::to_string(stmt.input) + "]";
+      return scalarSource(stmt.dtype == c10::ScalarType::Double) + std::to_string(stmt.input) + "]";
     case StmtKind::kLiteral:
       return literal(stmt.literal, stmt.dtype);
     case StmtKind::kCast:
@@ -77,13 +75,13 @@ std::string KernelPrinter::expression(const LoweredKernel& kernel, const Stmt& s
 }
 
 void KernelPrinter::printStatements(std::ostream& os, const LoweredKernel& kernel, bool invariant,
-                                    const IndexOf& index_of, int indent) const {
+                                    const LoadOf& load_of, int indent) const {
   const std::string pad(indent, ' ');
   for (size_t id = 0; id < kernel.stmts.size(); ++id) {
     const Stmt& stmt = kernel.stmts[id];
     if (stmt.invariant != invariant) continue;
     os << pad << "const " << typeName(stmt.dtype) << " " << valueName(static_cast<int>(id))
-       << " = " << expression(kernel, stmt, index_of) << ";\n";
+       << " = " << expression(stmt, load_of) << ";\n";
   }
 }
 

@@ -28,13 +28,17 @@ class KernelPrinter {
   virtual void printPreamble(std::ostream& os) const = 0;
   virtual void printKernel(std::ostream& os, const LoweredKernel& kernel) const = 0;
 
-  // The element index expression of tensor input `t` inside the loop body.
-  using IndexOf = std::function<std::string(int tensor)>;
+  // How the loop body reads tensor input `t` (e.g. "t0[i]", "in0.val[k]").
+  using LoadOf = std::function<std::string(int tensor)>;
+  // The common case: `t<k>[<index>]`.
+  static std::string element(int tensor, const std::string& index) {
+    return "t" + std::to_string(tensor) + "[" + index + "]";
+  }
 
   // Prints the statements whose invariance equals `invariant` (so a flavour can hoist
   // loop-invariant ones), one per line at `indent` spaces.
   void printStatements(std::ostream& os, const LoweredKernel& kernel, bool invariant,
-                       const IndexOf& index_of, int indent) const;
+                       const LoadOf& load_of, int indent) const;
   // Prints `t<k>[index] = v<j>;` for every output.
   void printStores(std::ostream& os, const LoweredKernel& kernel, const std::string& index,
                    int indent) const;
@@ -45,10 +49,13 @@ class KernelPrinter {
   std::vector<std::string> tensorArguments(const LoweredKernel& kernel) const;
 
   std::string literal(const c10::Scalar& value, c10::ScalarType dtype) const;
+  // Where scalar inputs are read from: "<array>[" for floating or integer scalars.
+  virtual std::string scalarSource(bool floating) const {
+    return floating ? "args->fscalars[" : "args->iscalars[";
+  }
 
  private:
-  std::string expression(const LoweredKernel& kernel, const Stmt& stmt,
-                         const IndexOf& index_of) const;
+  std::string expression(const Stmt& stmt, const LoadOf& load_of) const;
 };
 
 }  // namespace torch_fuser

@@ -2,6 +2,8 @@
 
 #include "torch/csrc/jit/codegen/fuser/cpu/codegen_cpu.h"
 #include "torch/csrc/jit/codegen/fuser/cpu/fused_kernel_cpu.h"
+#include "torch/csrc/jit/codegen/fuser/cuda/codegen_cuda.h"
+#include "torch/csrc/jit/codegen/fuser/cuda/fused_kernel_cuda.h"
 #include "torch/csrc/jit/codegen/fuser/lowering.h"
 #include "torch/csrc/jit/codegen/fuser/options.h"
 
@@ -16,14 +18,24 @@ namespace {
 // One entry per device backend: how it spells a kernel and how it builds one.
 struct Backend {
   std::string (*generate)(const LoweredKernel&);
-  std::shared_ptr<FusedKernel> (*compile)(const std::string& source);
+  std::shared_ptr<FusedKernel> (*compile)(const LoweredKernel&, const std::string& source,
+                                          c10::Device device);
 };
 
+std::shared_ptr<FusedKernel> compileForCPU(const LoweredKernel&, const std::string& source,
+                                           c10::Device) {
+  return cpu::compileCPUKernel(source);
+}
+
+// The backend table. CUDA is listed only where its kernels can run.
 const Backend* backendFor(c10::DeviceType type) {
-  static const Backend cpu_backend{&cpu::generateSource, &cpu::compileCPUKernel};
+  static const Backend cpu_backend{&cpu::generateSource, &compileForCPU};
+  static const Backend cuda_backend{&cuda::generateSource, &cuda::compileCUDAKernel};
   switch (type) {
     case c10::DeviceType::CPU:
       return &cpu_backend;
+    case c10::DeviceType::CUDA:
+      return cuda::available() ? &cuda_backend : nullptr;
     default:
       return nullptr;
   }
@@ -57,7 +69,7 @@ std::shared_ptr<const CompiledKernel> compileKernel(KernelSpec& spec, const ArgS
   }
   const auto start = std::chrono::steady_clock::now();
   try {
-    result->kernel = backend->compile(result->source);
+    result->kernel = backend->compile(*lowered.kernel, result->source, arg_spec.device());
   } catch (const c10::Error& error) {
     spec.warnOnce(std::string("running fusion in the interpreter: ") + error.what_without_backtrace());
     result->fallback_reason = error.what_without_backtrace();

@@ -12,6 +12,7 @@
 #include <c10/core/GradMode.h>
 
 #include <algorithm>
+#include <limits>
 
 namespace torch_fuser {
 namespace {
@@ -107,9 +108,23 @@ bool outputsHaveIterationShape(const KernelSpec& spec, const Call& call) {
   return true;
 }
 
+// Whether every element offset of the call fits 32-bit index math (GPU kernels use it
+// when they can: 64-bit division is several times slower there).
+bool fitsIndex32(const Call& call) {
+  constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
+  if (c10::multiply_integers(call.shape) > kMax) return false;
+  for (const at::Tensor* t : call.tensors) {
+    int64_t furthest = 0;
+    for (int64_t d = 0; d < t->dim(); ++d) furthest += (t->size(d) - 1) * t->stride(d);
+    if (furthest > kMax) return false;
+  }
+  return true;
+}
+
 std::string launch(KernelSpec& spec, const Call& call, torch::jit::Stack& stack) {
+  const bool index32 = call.device->is_cuda() && fitsIndex32(call);
   ArgSpec arg_spec(*call.device, static_cast<int>(call.shape.size()),
-                   c10::typeMetaToScalarType(c10::get_default_dtype()));
+                   c10::typeMetaToScalarType(c10::get_default_dtype()), index32);
   for (const at::Tensor* t : call.tensors) {
     arg_spec.addTensor(TensorDesc{t->scalar_type(), static_cast<uint8_t>(t->dim()),
                                   layoutOf(*t, call.shape)});

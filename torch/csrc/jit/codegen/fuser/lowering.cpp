@@ -60,6 +60,7 @@ class Lowerer {
 
   LoweredKernel run(const torch::jit::Graph& graph) {
     out_.rank = spec_.iterationRank();
+    out_.index32 = spec_.index32();
     out_.inputs.assign(spec_.tensors().begin(), spec_.tensors().end());
     out_.scalars.assign(spec_.scalars().begin(), spec_.scalars().end());
     lowerInputs(graph);

@@ -52,6 +52,7 @@ struct Stmt {
 
 struct LoweredKernel {
   int rank = 0;                         // iteration rank
+  bool index32 = false;                 // offsets fit 32-bit index math
   std::vector<TensorDesc> inputs;       // tensor inputs, in order
   std::vector<ScalarKind> scalars;      // scalar inputs, in order
   std::vector<Stmt> stmts;              // in dependency order

@@ -42,7 +42,7 @@ class CPUKernelPrinter : public KernelPrinter {
     os << "static void tf_compute(const TfKernelArgs* args, int64_t begin, int64_t end";
     for (const std::string& param : tensorParameters(kernel, "__restrict__")) os << ",\n    " << param;
     os << ") {\n";
-    printStatements(os, kernel, /*invariant=*/true, [](int) { return std::string("0"); }, 2);
+    printStatements(os, kernel, /*invariant=*/true, [](int t) { return element(t, "0"); }, 2);
     if (allFlatOrScalar(kernel)) {
       printFlatLoop(os, kernel);
     } else {
@@ -67,7 +67,7 @@ class CPUKernelPrinter : public KernelPrinter {
   // Every tensor is contiguous with the iteration shape: one flat loop.
   void printFlatLoop(std::ostream& os, const LoweredKernel& kernel) const {
     os << "  for (int64_t i = begin; i < end; ++i) {\n";
-    printStatements(os, kernel, false, [](int) { return std::string("i"); }, 4);
+    printStatements(os, kernel, false, [](int t) { return element(t, "i"); }, 4);
     printStores(os, kernel, "i", 4);
     os << "  }\n";
   }
@@ -103,9 +103,9 @@ class CPUKernelPrinter : public KernelPrinter {
     printStatements(os, kernel, false,
                     [&kernel](int t) {
                       const std::string name = std::to_string(t);
-                      return kernel.inputs[t].layout == TensorLayout::kStrided
-                                 ? "o" + name + " + j * s" + name
-                                 : std::string("base + j");
+                      return element(t, kernel.inputs[t].layout == TensorLayout::kStrided
+                                            ? "o" + name + " + j * s" + name
+                                            : std::string("base + j"));
                     },
                     6);
     printStores(os, kernel, "base + j", 6);

@@ -8,6 +8,7 @@ namespace resources {
 extern const char* const kernel_abi;       // resources/kernel_abi.h
 extern const char* const common_preamble;  // resources/common_preamble.h
 extern const char* const cpu_preamble;     // cpu/cpu_preamble.h
+extern const char* const cuda_preamble;    // cuda/cuda_preamble.h
 
 }  // namespace resources
 }  // namespace torch_fuser

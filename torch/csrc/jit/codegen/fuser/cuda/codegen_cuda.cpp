@@ -1,0 +1,189 @@
+#include "torch/csrc/jit/codegen/fuser/cuda/codegen_cuda.h"
+
+#include "torch/csrc/jit/codegen/fuser/codegen.h"
+#include "torch/csrc/jit/codegen/fuser/resources/embedded.h"
+
+#include <c10/core/ScalarType.h>
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+
+namespace torch_fuser {
+namespace cuda {
+namespace {
+
+bool hasStridedInput(const LoweredKernel& kernel) {
+  return std::any_of(kernel.inputs.begin(), kernel.inputs.end(),
+                     [](const TensorDesc& t) { return t.layout == TensorLayout::kStrided; });
+}
+
+class CUDAKernelPrinter : public KernelPrinter {
+ protected:
+  std::string typeName(c10::ScalarType dtype) const override {
+    switch (dtype) {
+      case c10::ScalarType::Float: return "float";
+      case c10::ScalarType::Double: return "double";
+      case c10::ScalarType::Half: return "tf_half";
+      case c10::ScalarType::BFloat16: return "tf_bfloat16";
+      case c10::ScalarType::Bool: return "bool";
+      case c10::ScalarType::Byte: return "uint8_t";
+      case c10::ScalarType::Char: return "int8_t";
+      case c10::ScalarType::Short: return "int16_t";
+      case c10::ScalarType::Int: return "int32_t";
+      case c10::ScalarType::Long: return "int64_t";
+      default:
+        TORCH_INTERNAL_ASSERT(false, "no CUDA spelling for dtype ", c10::toString(dtype));
+    }
+  }
+
+  void printPreamble(std::ostream& os) const override {
+    os << resources::cuda_preamble << "\n" << resources::common_preamble << "\n";
+  }
+
+  void printKernel(std::ostream& os, const LoweredKernel& kernel) const override {
+    const CudaParamLayout layout = cudaParamLayout(kernel);
+    printParams(os, layout);
+    os << "extern \"C\" __global__ void __launch_bounds__(" << kBlockSize << ") " << kKernelName
+       << "(const TfParams p) {\n"
+       << "  typedef " << (kernel.index32 ? "int32_t" : "int64_t") << " tf_index;\n";
+    const std::vector<std::string> params = tensorParameters(kernel, "__restrict__");
+    for (size_t t = 0; t < params.size(); ++t) {
+      const bool input = t < kernel.inputs.size();
+      const std::string type =
+          typeName(input ? kernel.inputs[t].dtype : kernel.output_dtypes[t - kernel.inputs.size()]);
+      os << "  " << params[t] << " = static_cast<" << (input ? "const " : "") << type
+         << "*>(p.data[" << t << "]);\n";
+    }
+    os << "  const tf_index numel = static_cast<tf_index>(p.numel);\n"
+       << "  const tf_index step = static_cast<tf_index>(blockDim.x) * gridDim.x;\n"
+       << "  const tf_index first = static_cast<tf_index>(blockIdx.x) * blockDim.x + threadIdx.x;\n";
+    printStatements(os, kernel, /*invariant=*/true, [](int t) { return element(t, "0"); }, 2);
+    if (hasStridedInput(kernel)) {
+      printStridedLoop(os, kernel, layout);
+    } else {
+      if (layout.vector_width > 1) printVectorLoop(os, kernel, layout);
+      printFlatLoop(os, kernel, "first");
+    }
+    os << "}\n";
+  }
+
+ private:
+  static void printParams(std::ostream& os, const CudaParamLayout& layout) {
+    os << "struct TfParams {\n  int64_t numel;\n  void* data[" << layout.tensors << "];\n";
+    if (layout.rank > 0) os << "  int64_t sizes[" << layout.rank << "];\n";
+    if (layout.rank > 0 && !layout.strided.empty()) {
+      os << "  int64_t strides[" << layout.strided.size() << "][" << layout.rank << "];\n";
+    }
+    if (layout.fscalars > 0) os << "  double fscalars[" << layout.fscalars << "];\n";
+    if (layout.iscalars > 0) os << "  int64_t iscalars[" << layout.iscalars << "];\n";
+    os << "};\n\n";
+  }
+
+  // Scalars live in the parameter block rather than behind an args pointer.
+  std::string scalarSource(bool floating) const override {
+    return floating ? "p.fscalars[" : "p.iscalars[";
+  }
+
+  // Grid-stride loop, one element per iteration, from `start`.
+  void printFlatLoop(std::ostream& os, const LoweredKernel& kernel, const std::string& start) const {
+    os << "  for (tf_index i = " << start << "; i < numel; i += step) {\n";
+    printStatements(os, kernel, false, [](int t) { return element(t, "i"); }, 4);
+    printStores(os, kernel, "i", 4);
+    os << "  }\n";
+  }
+
+  // Every tensor contiguous: when all pointers are 16-byte aligned, each thread moves
+  // vector_width elements per tensor with one 128-bit (or narrower) access; the
+  // remainder goes to the scalar loop that follows.
+  void printVectorLoop(std::ostream& os, const LoweredKernel& kernel,
+                       const CudaParamLayout& layout) const {
+    const int width = layout.vector_width;
+    os << "  constexpr int kVec = " << width << ";\n"
+       << "  const uintptr_t addresses = 0";
+    for (int t = 0; t < layout.tensors; ++t) os << " | reinterpret_cast<uintptr_t>(t" << t << ")";
+    os << ";\n  if (addresses % 16 == 0) {\n"
+       << "    const tf_index vectors = numel / kVec;\n"
+       << "    for (tf_index v = first; v < vectors; v += step) {\n"
+       << "      const tf_index base = v * kVec;\n";
+    for (size_t t = 0; t < kernel.inputs.size(); ++t) {
+      if (kernel.inputs[t].layout != TensorLayout::kFlat) continue;
+      const std::string type = typeName(kernel.inputs[t].dtype);
+      os << "      const TfVec<" << type << ", kVec> in" << t << " = *reinterpret_cast<const TfVec<"
+         << type << ", kVec>*>(t" << t << " + base);\n";
+    }
+    for (size_t o = 0; o < kernel.output_dtypes.size(); ++o) {
+      os << "      TfVec<" << typeName(kernel.output_dtypes[o]) << ", kVec> out" << o << ";\n";
+    }
+    os << "#pragma unroll\n      for (int k = 0; k < kVec; ++k) {\n";
+    // Flat inputs read from the loaded vectors (scalar-layout inputs were hoisted).
+    printStatements(os, kernel, false,
+                    [](int t) { return "in" + std::to_string(t) + ".val[k]"; }, 8);
+    for (size_t o = 0; o < kernel.outputs.size(); ++o) {
+      os << "        out" << o << ".val[k] = v" << kernel.outputs[o] << ";\n";
+    }
+    os << "      }\n";
+    const size_t first_output = kernel.inputs.size();
+    for (size_t o = 0; o < kernel.output_dtypes.size(); ++o) {
+      const std::string type = typeName(kernel.output_dtypes[o]);
+      os << "      *reinterpret_cast<TfVec<" << type << ", kVec>*>(t" << first_output + o
+         << " + base) = out" << o << ";\n";
+    }
+    os << "    }\n"
+       << "    for (tf_index i = vectors * kVec + first; i < numel; i += step) {\n";
+    printStatements(os, kernel, false, [](int t) { return element(t, "i"); }, 6);
+    printStores(os, kernel, "i", 6);
+    os << "    }\n    return;\n  }\n";
+  }
+
+  // Broadcast or strided inputs: each element's offsets come from its multi-index.
+  void printStridedLoop(std::ostream& os, const LoweredKernel& kernel,
+                        const CudaParamLayout& layout) const {
+    os << "  for (tf_index i = first; i < numel; i += step) {\n"
+       << "    tf_index rest = i;\n";
+    for (size_t s = 0; s < layout.strided.size(); ++s) os << "    tf_index o" << layout.strided[s] << " = 0;\n";
+    os << "#pragma unroll\n"
+       << "    for (int d = " << layout.rank - 1 << "; d >= 0; --d) {\n"
+       << "      const tf_index size = static_cast<tf_index>(p.sizes[d]);\n"
+       << "      const tf_index index = rest % size;\n"
+       << "      rest /= size;\n";
+    for (size_t s = 0; s < layout.strided.size(); ++s) {
+      os << "      o" << layout.strided[s] << " += index * static_cast<tf_index>(p.strides[" << s
+         << "][d]);\n";
+    }
+    os << "    }\n";
+    printStatements(os, kernel, false,
+                    [&kernel](int t) {
+                      return element(t, kernel.inputs[t].layout == TensorLayout::kStrided
+                                            ? "o" + std::to_string(t)
+                                            : std::string("i"));
+                    },
+                    4);
+    printStores(os, kernel, "i", 4);
+    os << "  }\n";
+  }
+};
+
+}  // namespace
+
+CudaParamLayout cudaParamLayout(const LoweredKernel& kernel) {
+  CudaParamLayout layout;
+  layout.tensors = static_cast<int>(kernel.inputs.size() + kernel.output_dtypes.size());
+  size_t widest = 1;
+  for (size_t t = 0; t < kernel.inputs.size(); ++t) {
+    const TensorDesc& input = kernel.inputs[t];
+    if (input.layout == TensorLayout::kStrided) layout.strided.push_back(static_cast<int>(t));
+    if (input.layout == TensorLayout::kFlat) widest = std::max(widest, c10::elementSize(input.dtype));
+  }
+  for (c10::ScalarType dtype : kernel.output_dtypes) widest = std::max(widest, c10::elementSize(dtype));
+  layout.rank = layout.strided.empty() ? 0 : kernel.rank;
+  for (ScalarKind kind : kernel.scalars) {
+    (kind == ScalarKind::kDouble ? layout.fscalars : layout.iscalars)++;
+  }
+  layout.vector_width = layout.strided.empty() ? static_cast<int>(16 / widest) : 1;
+  return layout;
+}
+
+std::string generateSource(const LoweredKernel& kernel) { return CUDAKernelPrinter().print(kernel); }
+
+}  // namespace cuda
+}  // namespace torch_fuser

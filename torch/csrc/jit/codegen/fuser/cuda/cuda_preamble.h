@@ -1,0 +1,66 @@
+// The CUDA flavour's preamble, for NVRTC (no standard headers): what
+// common_preamble.h needs, plus the vector type of the 128-bit fast path.
+// Embedded at build time; printed before common_preamble.h.
+typedef signed char int8_t;
+typedef short int16_t;
+typedef int int32_t;
+typedef long long int64_t;
+typedef unsigned char uint8_t;
+typedef unsigned short uint16_t;
+typedef unsigned int uint32_t;
+typedef unsigned long long uint64_t;
+typedef unsigned long long uintptr_t;
+#define INT64_C(c) c##LL
+
+#define TF_INLINE __device__ __forceinline__
+
+namespace tf_math {
+TF_INLINE float exp(float x) { return ::expf(x); }
+TF_INLINE double exp(double x) { return ::exp(x); }
+TF_INLINE float log(float x) { return ::logf(x); }
+TF_INLINE double log(double x) { return ::log(x); }
+TF_INLINE float tanh(float x) { return ::tanhf(x); }
+TF_INLINE double tanh(double x) { return ::tanh(x); }
+TF_INLINE float sqrt(float x) { return ::sqrtf(x); }
+TF_INLINE double sqrt(double x) { return ::sqrt(x); }
+TF_INLINE float pow(float x, float y) { return ::powf(x, y); }
+TF_INLINE double pow(double x, double y) { return ::pow(x, y); }
+TF_INLINE float fabs(float x) { return ::fabsf(x); }
+TF_INLINE double fabs(double x) { return ::fabs(x); }
+}  // namespace tf_math
+
+TF_INLINE double tf_infinity() { return __longlong_as_double(0x7ff0000000000000LL); }
+TF_INLINE double tf_nan() { return __longlong_as_double(0x7ff8000000000000LL); }
+
+// float16 and bfloat16 as 2-byte storage; arithmetic happens in float.
+struct tf_half {
+  unsigned short bits;
+};
+struct tf_bfloat16 {
+  unsigned short bits;
+};
+TF_INLINE float tf_half_to_float(tf_half x) {
+  float out;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(out) : "h"(x.bits));
+  return out;
+}
+TF_INLINE tf_half tf_float_to_half(float x) {
+  tf_half out;
+  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(out.bits) : "f"(x));
+  return out;
+}
+TF_INLINE float tf_bfloat16_to_float(tf_bfloat16 x) {
+  return __uint_as_float(static_cast<unsigned>(x.bits) << 16);
+}
+TF_INLINE tf_bfloat16 tf_float_to_bfloat16(float x) {
+  if (x != x) return tf_bfloat16{0x7fc0};  // quiet NaN, as c10::BFloat16
+  unsigned bits = __float_as_uint(x);
+  bits += 0x7fffu + ((bits >> 16) & 1u);  // round to nearest even
+  return tf_bfloat16{static_cast<unsigned short>(bits >> 16)};
+}
+
+// N elements of T loaded or stored as one aligned access (16 bytes in the fast path).
+template <typename T, int N>
+struct alignas(sizeof(T) * N) TfVec {
+  T val[N];
+};

@@ -1,0 +1,102 @@
+#include "torch/csrc/jit/codegen/fuser/cuda/nvrtc_compiler.h"
+
+#include "torch/csrc/jit/codegen/fuser/cuda/cuda_api.h"
+#include "torch/csrc/jit/codegen/fuser/options.h"
+
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <vector>
+
+namespace torch_fuser {
+namespace cuda {
+namespace {
+
+void checkNvrtc(const NvrtcApi& api, nvrtcResult result, const char* call) {
+  TORCH_CHECK(result == 0, "torch_fuser: ", call, " failed: ", api.nvrtcGetErrorString(result));
+}
+
+// Destroys the program on every path out of compileWithNvrtc.
+class ProgramGuard {
+ public:
+  ProgramGuard(const NvrtcApi& api, nvrtcProgram program) : api_(api), program_(program) {}
+  ~ProgramGuard() { api_.nvrtcDestroyProgram(&program_); }
+  ProgramGuard(const ProgramGuard&) = delete;
+  ProgramGuard& operator=(const ProgramGuard&) = delete;
+
+ private:
+  const NvrtcApi& api_;
+  nvrtcProgram program_;
+};
+
+// The arch to compile for: (value, true) for a cubin of exactly the device's arch,
+// (value, false) for PTX of the newest supported arch below it.
+std::pair<int, bool> pickArch(const NvrtcApi& api, int device_arch) {
+  int count = 0;
+  checkNvrtc(api, api.nvrtcGetNumSupportedArchs(&count), "nvrtcGetNumSupportedArchs");
+  std::vector<int> archs(static_cast<size_t>(count));
+  checkNvrtc(api, api.nvrtcGetSupportedArchs(archs.data()), "nvrtcGetSupportedArchs");
+  if (std::find(archs.begin(), archs.end(), device_arch) != archs.end()) return {device_arch, true};
+  int best = 0;
+  for (int arch : archs) {
+    if (arch <= device_arch) best = std::max(best, arch);
+  }
+  TORCH_CHECK(best > 0, "torch_fuser: this NVRTC supports no architecture at or below sm_",
+              device_arch);
+  return {best, false};
+}
+
+}  // namespace
+
+CudaBinary compileWithNvrtc(const std::string& source, int major, int minor) {
+  std::string why;
+  const NvrtcApi* api = nvrtc(&why);
+  TORCH_CHECK(api != nullptr, "torch_fuser: NVRTC is unavailable: ", why);
+  const auto arch = pickArch(*api, major * 10 + minor);
+
+  CudaBinary binary;
+  binary.is_cubin = arch.second;
+  binary.target = std::string(arch.second ? "sm_" : "compute_") + std::to_string(arch.first);
+  const std::string arch_flag = "--gpu-architecture=" + binary.target;
+  const std::vector<const char*> options = {arch_flag.c_str(), "--std=c++17",
+                                            "--device-as-default-execution-space"};
+
+  nvrtcProgram program = nullptr;
+  checkNvrtc(*api, api->nvrtcCreateProgram(&program, source.c_str(), "torch_fuser_kernel.cu", 0,
+                                           nullptr, nullptr),
+             "nvrtcCreateProgram");
+  ProgramGuard guard(*api, program);
+  const auto start = std::chrono::steady_clock::now();
+  const nvrtcResult result =
+      api->nvrtcCompileProgram(program, static_cast<int>(options.size()), options.data());
+  if (debugLevel() >= 2) {
+    std::cerr << "[torch_fuser] nvrtc " << arch_flag << " --std=c++17: "
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
+              << " s\n";
+  }
+  if (result != 0) {
+    size_t log_size = 0;
+    api->nvrtcGetProgramLogSize(program, &log_size);
+    std::string log(log_size, '\0');
+    if (log_size > 0) api->nvrtcGetProgramLog(program, &log[0]);
+    TORCH_CHECK(false, "torch_fuser: NVRTC failed to compile a kernel (", arch_flag,
+                "): ", api->nvrtcGetErrorString(result), "\n", log,
+                "\nset PYTORCH_FUSION_DEBUG=1 to print the source");
+  }
+  size_t size = 0;
+  if (binary.is_cubin) {
+    checkNvrtc(*api, api->nvrtcGetCUBINSize(program, &size), "nvrtcGetCUBINSize");
+    binary.image.resize(size);
+    checkNvrtc(*api, api->nvrtcGetCUBIN(program, &binary.image[0]), "nvrtcGetCUBIN");
+  } else {
+    checkNvrtc(*api, api->nvrtcGetPTXSize(program, &size), "nvrtcGetPTXSize");
+    binary.image.resize(size);
+    checkNvrtc(*api, api->nvrtcGetPTX(program, &binary.image[0]), "nvrtcGetPTX");
+  }
+  return binary;
+}
+
+}  // namespace cuda
+}  // namespace torch_fuser
