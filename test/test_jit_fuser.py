@@ -183,6 +183,74 @@ class TestScript(unittest.TestCase):
         self.assertEqual(errors, [])
 
 
+CUDA = torch.cuda.is_available()
+
+
+def cuda_chain(x, y, z):
+    return torch.sigmoid(x * y + z).tanh() * 0.5 + x.relu()
+
+
+@unittest.skipUnless(CUDA, "needs a CUDA GPU")
+class TestCUDA(unittest.TestCase):
+    def setUp(self):
+        self.fn = torch.jit.script(cuda_chain)
+
+    def args(self, *shape, dtype=torch.float32, device="cuda"):
+        return [torch.randn(*shape, dtype=dtype, device=device) for _ in range(3)]
+
+    def check(self, args, atol=1e-5, rtol=1e-5):
+        run_warm(self.fn, *args)
+        fallbacks = torch_fuser.stats()["fallbacks"]
+        out = self.fn(*args)
+        self.assertEqual(torch_fuser.stats()["fallbacks"], fallbacks, "a fusion fell back")
+        self.assertEqual(len(fusion_groups(torch.jit.last_executed_optimized_graph())), 1)
+        torch.testing.assert_close(out, cuda_chain(*args), atol=atol, rtol=rtol)
+        return out
+
+    def test_float_and_reduced_precision(self):
+        self.check(self.args(1024, 1024))
+        self.check(self.args(333, 77, dtype=torch.bfloat16), atol=2e-2, rtol=2e-2)
+        self.check(self.args(333, 77, dtype=torch.float16), atol=2e-3, rtol=2e-3)
+
+    def test_non_default_stream(self):
+        args = self.args(4096, 257)
+        run_warm(self.fn, *args)
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            out = self.fn(*args)
+            expected = cuda_chain(*args)
+        torch.cuda.synchronize()
+        torch.testing.assert_close(out, expected)
+
+    def test_cuda_graph_capture_and_replay(self):
+        args = self.args(1000, 33)
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            run_warm(self.fn, *args)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            out = self.fn(*args)
+        for _ in range(2):
+            for a in args:
+                a.copy_(torch.randn_like(a))
+            graph.replay()
+            torch.cuda.synchronize()
+            torch.testing.assert_close(out, cuda_chain(*args))
+
+    @unittest.skipUnless(CUDA and torch.cuda.device_count() > 1, "needs two GPUs")
+    def test_second_device(self):
+        out = self.check(self.args(100, 100, device="cuda:1"))
+        self.assertEqual(out.device, torch.device("cuda:1"))
+
+    def test_cpu_scalar_tensor_with_gpu_tensors(self):
+        x, _, z = self.args(64, 64)
+        y = torch.tensor(1.5)
+        torch.testing.assert_close(run_warm(self.fn, x, y, z), cuda_chain(x, y, z))
+
+
 def run_script(code, **env):
     """Runs `code` in a fresh interpreter (from a real file: TorchScript reads sources)."""
     full_env = dict(os.environ, PYTHONPATH=REPO, **env)

@@ -1,0 +1,144 @@
+// GPUFusion: the CPUFusion cases on CUDA plus what only GPUs have (half/bfloat16 vector
+// paths, misaligned pointers, a second device). Skips cleanly where torch has no GPU.
+#include "test/cpp/jit/random_graphs.h"
+#include "test/cpp/jit/test_utils.h"
+
+#include "torch/csrc/jit/codegen/fuser/cuda/fused_kernel_cuda.h"
+
+#include <ATen/Context.h>
+
+namespace torch_fuser {
+namespace testing {
+namespace {
+
+const char* kChainIR = R"IR(
+graph(%x : Tensor, %y : Tensor, %z : Tensor):
+  %one : int = prim::Constant[value=1]()
+  %half : float = prim::Constant[value=0.5]()
+  %a : Tensor = aten::mul(%x, %y)
+  %b : Tensor = aten::add(%a, %z, %one)
+  %c : Tensor = aten::sigmoid(%b)
+  %d : Tensor = aten::tanh(%c)
+  %e : Tensor = aten::mul(%d, %half)
+  %r : Tensor = aten::relu(%x)
+  %f : Tensor = aten::add(%e, %r, %one)
+  return (%f)
+)IR";
+
+class GPUFusion : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device (or a CPU-only torch)";
+    std::string why;
+    ASSERT_TRUE(cuda::available(&why)) << "a GPU is present but the CUDA backend is not: " << why;
+  }
+
+  static at::TensorOptions on(at::ScalarType dtype = at::kFloat, int device = 0) {
+    return at::TensorOptions().dtype(dtype).device(at::Device(at::kCUDA, device));
+  }
+  static std::vector<IValue> randn3(at::IntArrayRef shape, at::ScalarType dtype = at::kFloat) {
+    return {at::randn(shape, on(dtype)), at::randn(shape, on(dtype)), at::randn(shape, on(dtype))};
+  }
+  FusionGuard fusion_;
+};
+
+TEST_F(GPUFusion, RunsElementwiseChainAsOneKernel) {
+  auto fused = checkFusedMatchesEager(kChainIR, randn3({1024, 1024}));
+  EXPECT_EQ(countGroups(*fused), 1u);
+  checkFusedMatchesEager(kChainIR, randn3({3, 5, 7}, at::kDouble));
+}
+
+TEST_F(GPUFusion, BroadcastsAndReadsStridedInputs) {
+  at::Tensor base = at::randn({64, 96}, on());
+  checkFusedMatchesEager(kChainIR, {base, at::randn({96}, on()), at::randn({64, 1}, on())});
+  checkFusedMatchesEager(kChainIR, {base.t(), at::randn({96, 64}, on()), at::randn({}, on())});
+  checkFusedMatchesEager(kChainIR, {base.slice(1, 1, 96, 3), at::randn({1, 32}, on()),
+                                    at::randn({64, 1}, on()).expand({64, 32})});
+}
+
+TEST_F(GPUFusion, VectorPathHandlesTailsAndMisalignedPointers) {
+  for (int64_t n : {int64_t(1) << 20, (int64_t(1) << 20) + 3, int64_t(5)}) {
+    checkFusedMatchesEager(kChainIR, randn3({n}));
+  }
+  at::Tensor wide = at::randn({4099}, on());
+  // Offsets by one element: not 16-byte aligned, so the kernel takes its scalar loop.
+  checkFusedMatchesEager(kChainIR, {wide.slice(0, 1, 4099), wide.slice(0, 0, 4098), wide.slice(0, 1, 4099)});
+}
+
+TEST_F(GPUFusion, ComputesHalfAndBFloat16InFloat) {
+  auto graph = parseIR(kChainIR);
+  fuseGraph(graph);
+  for (at::ScalarType dtype : {at::kHalf, at::kBFloat16}) {
+    auto narrow = randn3({333, 129}, dtype);
+    std::vector<IValue> widened;
+    for (const IValue& v : narrow) widened.push_back(v.toTensor().to(at::kFloat));
+    const int64_t fallbacks = getStats().fallbacks;
+    const at::Tensor out = runGraph(graph, narrow)[0].toTensor();
+    EXPECT_EQ(getStats().fallbacks, fallbacks);
+    ASSERT_EQ(out.scalar_type(), dtype);
+    const at::Tensor reference = runGraph(parseIR(kChainIR), widened)[0].toTensor();
+    const double tol = dtype == at::kHalf ? 1e-3 : 8e-3;
+    expectSameTensor(out.to(at::kFloat), reference.to(dtype).to(at::kFloat), tol, tol);
+  }
+}
+
+TEST_F(GPUFusion, HandlesZeroSizeAndZeroDimTensors) {
+  checkFusedMatchesEager(kChainIR, randn3({0, 7}));
+  checkFusedMatchesEager(kChainIR, randn3({}));
+}
+
+TEST_F(GPUFusion, NewSizesReuseTheCompiledKernel) {
+  auto graph = parseIR(kChainIR);
+  fuseGraph(graph);
+  runGraph(graph, randn3({16, 16}));
+  const int64_t compiled = nCompiledKernels();
+  for (auto shape : {std::vector<int64_t>{32, 8}, {1, 100000}, {3, 5}}) {
+    auto inputs = randn3(shape);
+    expectSameTensor(runGraph(graph, inputs)[0].toTensor(), runGraph(parseIR(kChainIR), inputs)[0].toTensor());
+  }
+  EXPECT_EQ(nCompiledKernels(), compiled);
+}
+
+TEST_F(GPUFusion, MixesCpuScalarTensorsWithGpuTensors) {
+  // Eager accepts a zero-dim CPU tensor next to CUDA tensors; so must the fusion.
+  checkFusedMatchesEager(kChainIR, {at::randn({8, 8}, on()), at::randn({}), at::randn({8, 8}, on())},
+                         Expect::kFallback);
+}
+
+TEST_F(GPUFusion, RunsOnSecondDevice) {
+  if (at::getNumGPUs() < 2) GTEST_SKIP() << "needs two GPUs";
+  std::vector<IValue> inputs = {at::randn({100, 3}, on(at::kFloat, 1)), at::randn({3}, on(at::kFloat, 1)),
+                                at::randn({100, 1}, on(at::kFloat, 1))};
+  auto fused = checkFusedMatchesEager(kChainIR, inputs);
+  const at::Tensor out = runGraph(fused, inputs)[0].toTensor();
+  EXPECT_EQ(out.device(), at::Device(at::kCUDA, 1));
+}
+
+TEST_F(GPUFusion, RandomGraphsMatchEager) {
+  int64_t failures = 0;
+  for (uint64_t seed = 1; seed <= 150; ++seed) {
+    const RandomCase c = makeRandomCase(seed, c10::Device(c10::kCUDA, 0));
+    auto reference = parseIR(c.ir);
+    auto fused = reference->copy();
+    fuseGraph(fused);
+    std::vector<IValue> expected, actual;
+    std::string eager_error, fused_error;
+    try { expected = runGraph(reference, c.inputs); } catch (const std::exception& e) { eager_error = e.what(); }
+    try { actual = runGraph(fused, c.inputs); } catch (const std::exception& e) { fused_error = e.what(); }
+    std::string problem;
+    if (eager_error.empty() != fused_error.empty()) {
+      problem = "one raised: eager '" + eager_error + "' fused '" + fused_error + "'";
+    } else if (eager_error.empty()) {
+      for (size_t i = 0; i < actual.size() && problem.empty(); ++i) {
+        problem = compareOutputs(actual[i].toTensor(), expected[i].toTensor(), caseTolerance(c));
+      }
+    }
+    if (problem.empty()) continue;
+    ADD_FAILURE() << problem << "\n" << c.describe();
+    if (++failures >= 5) break;
+  }
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace torch_fuser
