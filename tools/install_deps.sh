@@ -1,27 +1,34 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the build and the tests need, when they are missing.
-# Runs apt-get only as root and only for packages that are not installed yet, so a
-# machine that already has everything (or a pip/venv torch) is left untouched.
+# Installs what the build and the tests need, when it is missing: checks capabilities
+# (a compiler, cmake, ninja, GoogleTest, a Python with torch and its headers, pytest,
+# matplotlib) and maps each missing one to its Debian package. Runs apt-get only as
+# root and only when something is missing, so a machine that already has everything (a
+# venv or wheel torch, a prepared image) is left untouched.
 set -euo pipefail
-
-packages=(cmake ninja-build g++ libgtest-dev pybind11-dev python3-dev python3-pytest python3-matplotlib)
-# A Python that already imports torch (a venv or wheel) brings its own libtorch.
-if ! tools/find_python.sh >/dev/null 2>&1; then
-  packages+=(libtorch-dev python3-torch)
-fi
+cd "$(dirname "$0")/.."
 
 missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-[ ${#missing[@]} -eq 0 ] && exit 0
+need() {  # need <debian-package> <check command...>
+  local package=$1
+  shift
+  "$@" >/dev/null 2>&1 || missing+=("$package")
+}
 
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "note: not a Debian system; make sure these are available: ${missing[*]}" >&2
-  exit 0
+need cmake command -v cmake
+need ninja-build command -v ninja
+need g++ command -v c++
+need libgtest-dev test -e /usr/include/gtest/gtest.h
+if py=$(tools/find_python.sh 2>/dev/null); then
+  need python3-dev test -e "$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h"
+  need python3-pytest "$py" -c 'import pytest'
+  need python3-matplotlib "$py" -c 'import matplotlib'
+else
+  missing+=(libtorch-dev python3-torch python3-dev python3-pytest python3-matplotlib pybind11-dev)
 fi
-if [ "$(id -u)" -ne 0 ]; then
-  echo "note: missing packages (${missing[*]}); run as root or install them yourself" >&2
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+if ! command -v apt-get >/dev/null 2>&1 || [ "$(id -u)" -ne 0 ]; then
+  echo "warning: missing: ${missing[*]} (install them, or run 'make' as root on Debian)" >&2
   exit 0
 fi
 echo "installing: ${missing[*]}"
