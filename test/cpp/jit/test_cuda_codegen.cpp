@@ -62,6 +62,8 @@ struct Variant {
   at::ScalarType x, y;
   TensorLayout x_layout, y_layout;
   bool index32;
+  InnerStride x_inner = InnerStride::kAny;
+  InnerStride y_inner = InnerStride::kAny;
 };
 
 std::string describe(const Variant& v) {
@@ -74,8 +76,8 @@ std::string describe(const Variant& v) {
 std::string cudaSourceFor(const Variant& v) {
   auto graph = parseIR(kAllOpsIR);
   ArgSpec spec(c10::Device(c10::kCUDA, 0), 2, at::kFloat, v.index32);
-  spec.addTensor({v.x, 2, v.x_layout});
-  spec.addTensor({v.y, 2, v.y_layout});
+  spec.addTensor({v.x, 2, v.x_layout, v.x_inner});
+  spec.addTensor({v.y, 2, v.y_layout, v.y_inner});
   spec.addTensor({at::kBool, 2, TensorLayout::kFlat});
   spec.addScalar(ScalarKind::kDouble);
   spec.addScalar(ScalarKind::kInt);
@@ -101,6 +103,10 @@ TEST_F(CUDACodegen, EveryOpAndFloatDtypeCompilesWithNvrtc) {
       {at::kHalf, at::kFloat, TensorLayout::kFlat, TensorLayout::kScalar, false},
       {at::kFloat, at::kLong, TensorLayout::kStrided, TensorLayout::kFlat, true},
       {at::kBFloat16, at::kInt, TensorLayout::kFlat, TensorLayout::kFlat, true},
+      {at::kHalf, at::kHalf, TensorLayout::kStrided, TensorLayout::kStrided, true, InnerStride::kUnit,
+       InnerStride::kZero},
+      {at::kFloat, at::kDouble, TensorLayout::kFlat, TensorLayout::kStrided, false, InnerStride::kAny,
+       InnerStride::kUnit},
   };
   for (const Variant& v : variants) {
     const std::string source = cudaSourceFor(v);
@@ -127,6 +133,26 @@ TEST_F(CUDACodegen, ContiguousKernelsUse128BitAccesses) {
       ->run(flat);
   const std::string strided = cudaSourceFor({at::kFloat, at::kFloat, TensorLayout::kFlat, TensorLayout::kStrided, false});
   FileCheck().check("typedef int64_t tf_index")->check_not("kVec")->check("p.strides[0][d]")->run(strided);
+}
+
+TEST_F(CUDACodegen, RowBroadcastKernelsGetAVectorPath) {
+  const std::string source = cudaSourceFor({at::kFloat, at::kFloat, TensorLayout::kStrided,
+                                            TensorLayout::kStrided, true, InnerStride::kUnit,
+                                            InnerStride::kZero});
+  FileCheck()
+      .check("int64_t vec_ok;")
+      ->check("constexpr int kVec = 4")
+      ->check("if (p.vec_ok)")
+      ->check("in0 = *reinterpret_cast<const TfVec<float, kVec>*>(t0 + o0)")
+      ->check("row1 = t1[o1]")
+      ->check("return;")
+      ->check("for (tf_index i = first; i < numel; i += step)")
+      ->run(source);
+  // An inner stride that is neither 0 nor 1 leaves only the element-wise loop.
+  const std::string scalar = cudaSourceFor({at::kFloat, at::kFloat, TensorLayout::kStrided,
+                                            TensorLayout::kStrided, true, InnerStride::kAny,
+                                            InnerStride::kZero});
+  FileCheck().check_not("vec_ok")->run(scalar);
 }
 
 TEST_F(CUDACodegen, EqualGraphsGiveIdenticalSource) {

@@ -54,6 +54,25 @@ TEST_F(GPUFusion, BroadcastsAndReadsStridedInputs) {
   checkFusedMatchesEager(kChainIR, {base.t(), at::randn({96, 64}, on()), at::randn({}, on())});
   checkFusedMatchesEager(kChainIR, {base.slice(1, 1, 96, 3), at::randn({1, 32}, on()),
                                     at::randn({64, 1}, on()).expand({64, 32})});
+  // Row-broadcast kernels: rows a multiple of the vector width take the vector path,
+  // odd rows and misaligned row starts the element-wise one.
+  for (int64_t cols : {int64_t(1024), int64_t(97)}) {
+    at::Tensor x = at::randn({300, cols}, on());
+    checkFusedMatchesEager(kChainIR, {x, at::randn({cols}, on()), at::randn({300, 1}, on())});
+    checkFusedMatchesEager(kChainIR, {x, at::randn({300, cols + 1}, on()).slice(1, 1, cols + 1),
+                                      at::randn({300, 1}, on())});
+  }
+  for (at::ScalarType dtype : {at::kHalf, at::kBFloat16}) {
+    at::Tensor x = at::randn({64, 256}, on(dtype));
+    auto graph = parseIR(kChainIR);
+    fuseGraph(graph);
+    const std::vector<IValue> inputs = {x, at::randn({256}, on(dtype)), at::randn({64, 1}, on(dtype))};
+    std::vector<IValue> widened;
+    for (const IValue& v : inputs) widened.push_back(v.toTensor().to(at::kFloat));
+    const at::Tensor out = runGraph(graph, inputs)[0].toTensor();
+    const at::Tensor reference = runGraph(parseIR(kChainIR), widened)[0].toTensor().to(dtype);
+    expectSameTensor(out.to(at::kFloat), reference.to(at::kFloat), 8e-3, 8e-3);
+  }
 }
 
 TEST_F(GPUFusion, VectorPathHandlesTailsAndMisalignedPointers) {

@@ -26,7 +26,7 @@ void ArgSpec::mix(size_t value) {
 void ArgSpec::addTensor(TensorDesc desc) {
   tensors_.push_back(desc);
   mix(0x100u | (static_cast<size_t>(desc.dtype) << 16) | (static_cast<size_t>(desc.rank) << 24) |
-      (static_cast<size_t>(desc.layout) << 32));
+      (static_cast<size_t>(desc.layout) << 32) | (static_cast<size_t>(desc.inner) << 40));
 }
 
 void ArgSpec::addScalar(ScalarKind kind) {

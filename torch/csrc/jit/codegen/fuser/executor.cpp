@@ -34,10 +34,18 @@ bool broadcastInto(Shape& shape, c10::IntArrayRef sizes) {
   return true;
 }
 
-TensorLayout layoutOf(const at::Tensor& t, const Shape& shape) {
-  if (t.numel() == 1) return TensorLayout::kScalar;
-  if (t.sizes().equals(shape) && t.is_contiguous()) return TensorLayout::kFlat;
-  return TensorLayout::kStrided;
+TensorDesc describe(const at::Tensor& t, const Shape& shape) {
+  TensorDesc desc{t.scalar_type(), static_cast<uint8_t>(t.dim()), TensorLayout::kStrided};
+  if (t.numel() == 1) {
+    desc.layout = TensorLayout::kScalar;
+  } else if (t.sizes().equals(shape) && t.is_contiguous()) {
+    desc.layout = TensorLayout::kFlat;
+  } else if (t.dim() == 0 || t.size(-1) == 1) {
+    desc.inner = shape.back() == 1 ? InnerStride::kAny : InnerStride::kZero;
+  } else if (t.stride(-1) == 1) {
+    desc.inner = InnerStride::kUnit;
+  }
+  return desc;
 }
 
 ScalarKind scalarKindOf(const c10::IValue& v) {
@@ -125,10 +133,7 @@ std::string launch(KernelSpec& spec, const Call& call, torch::jit::Stack& stack)
   const bool index32 = call.device->is_cuda() && fitsIndex32(call);
   ArgSpec arg_spec(*call.device, static_cast<int>(call.shape.size()),
                    c10::typeMetaToScalarType(c10::get_default_dtype()), index32);
-  for (const at::Tensor* t : call.tensors) {
-    arg_spec.addTensor(TensorDesc{t->scalar_type(), static_cast<uint8_t>(t->dim()),
-                                  layoutOf(*t, call.shape)});
-  }
+  for (const at::Tensor* t : call.tensors) arg_spec.addTensor(describe(*t, call.shape));
   for (const c10::IValue* s : call.scalars) arg_spec.addScalar(scalarKindOf(*s));
 
   const std::shared_ptr<const CompiledKernel> compiled = spec.kernelFor(arg_spec);

@@ -15,13 +15,22 @@ enum class TensorLayout : uint8_t {
   kStrided,  // anything else: offsets from per-dimension (broadcast) strides
 };
 
+// For kStrided tensors: the stride along the innermost iteration dimension, which decides
+// whether a row can be read with unit-stride (vector) loads or is one broadcast value.
+enum class InnerStride : uint8_t {
+  kAny,   // anything else
+  kUnit,  // 1: each row is contiguous
+  kZero,  // 0: one value per row (broadcast along the row)
+};
+
 struct TensorDesc {
   c10::ScalarType dtype;
   uint8_t rank;  // the tensor's own rank; 0 marks a zero-dim tensor for type promotion
   TensorLayout layout;
+  InnerStride inner = InnerStride::kAny;  // meaningful for kStrided only
 
   bool operator==(const TensorDesc& o) const {
-    return dtype == o.dtype && rank == o.rank && layout == o.layout;
+    return dtype == o.dtype && rank == o.rank && layout == o.layout && inner == o.inner;
   }
 };
 

@@ -72,6 +72,18 @@ class CPUKernelPrinter : public KernelPrinter {
     os << "  }\n";
   }
 
+  // The index of tensor t's element j of the current row.
+  static std::string rowIndex(const TensorDesc& desc, int t) {
+    if (desc.layout != TensorLayout::kStrided) return "base + j";
+    const std::string name = std::to_string(t);
+    switch (desc.inner) {
+      case InnerStride::kZero: return "o" + name;  // loop-invariant: hoisted, broadcast
+      case InnerStride::kUnit: return "o" + name + " + j";
+      case InnerStride::kAny: break;
+    }
+    return "o" + name + " + j * s" + name;
+  }
+
   // Some input is strided or broadcast: walk the iteration space row by row (a row is
   // the innermost dimension). Each strided input keeps one offset, updated incrementally
   // between rows; inside a row every access is base + j * stride, a loop the compiler
@@ -101,12 +113,7 @@ class CPUKernelPrinter : public KernelPrinter {
        << "    const int64_t n = row - index[kRank - 1] < end - base ? row - index[kRank - 1] : end - base;\n"
        << "    for (int64_t j = 0; j < n; ++j) {\n";
     printStatements(os, kernel, false,
-                    [&kernel](int t) {
-                      const std::string name = std::to_string(t);
-                      return element(t, kernel.inputs[t].layout == TensorLayout::kStrided
-                                            ? "o" + name + " + j * s" + name
-                                            : std::string("base + j"));
-                    },
+                    [&kernel](int t) { return element(t, rowIndex(kernel.inputs[t], t)); },
                     6);
     printStores(os, kernel, "base + j", 6);
     os << "    }\n    base += n;\n    index[kRank - 1] += n;\n";

@@ -59,6 +59,7 @@ class CUDAKernelPrinter : public KernelPrinter {
        << "  const tf_index first = static_cast<tf_index>(blockIdx.x) * blockDim.x + threadIdx.x;\n";
     printStatements(os, kernel, /*invariant=*/true, [](int t) { return element(t, "0"); }, 2);
     if (hasStridedInput(kernel)) {
+      if (layout.has_vec_ok) printStridedVectorLoop(os, kernel, layout);
       printStridedLoop(os, kernel, layout);
     } else {
       if (layout.vector_width > 1) printVectorLoop(os, kernel, layout);
@@ -69,7 +70,9 @@ class CUDAKernelPrinter : public KernelPrinter {
 
  private:
   static void printParams(std::ostream& os, const CudaParamLayout& layout) {
-    os << "struct TfParams {\n  int64_t numel;\n  void* data[" << layout.tensors << "];\n";
+    os << "struct TfParams {\n  int64_t numel;\n";
+    if (layout.has_vec_ok) os << "  int64_t vec_ok;\n";
+    os << "  void* data[" << layout.tensors << "];\n";
     if (layout.rank > 0) os << "  int64_t sizes[" << layout.rank << "];\n";
     if (layout.rank > 0 && !layout.strided.empty()) {
       os << "  int64_t strides[" << layout.strided.size() << "][" << layout.rank << "];\n";
@@ -111,13 +114,76 @@ class CUDAKernelPrinter : public KernelPrinter {
       os << "      const TfVec<" << type << ", kVec> in" << t << " = *reinterpret_cast<const TfVec<"
          << type << ", kVec>*>(t" << t << " + base);\n";
     }
+    // Flat inputs read from the loaded vectors (scalar-layout inputs were hoisted).
+    printVectorBody(os, kernel, [](int t) { return "in" + std::to_string(t) + ".val[k]"; });
+    os << "    }\n"
+       << "    for (tf_index i = vectors * kVec + first; i < numel; i += step) {\n";
+    printStatements(os, kernel, false, [](int t) { return element(t, "i"); }, 6);
+    printStores(os, kernel, "i", 6);
+    os << "    }\n    return;\n  }\n";
+  }
+
+  // Offsets of every strided input at linear index `index`, from its multi-index.
+  static void printOffsets(std::ostream& os, const CudaParamLayout& layout,
+                           const std::string& index, int indent) {
+    const std::string pad(indent, ' ');
+    os << pad << "tf_index rest = " << index << ";\n";
+    for (int t : layout.strided) os << pad << "tf_index o" << t << " = 0;\n";
+    os << "#pragma unroll\n"
+       << pad << "for (int d = " << layout.rank - 1 << "; d >= 0; --d) {\n"
+       << pad << "  const tf_index size = static_cast<tf_index>(p.sizes[d]);\n"
+       << pad << "  const tf_index position = rest % size;\n"
+       << pad << "  rest /= size;\n";
+    for (size_t s = 0; s < layout.strided.size(); ++s) {
+      os << pad << "  o" << layout.strided[s] << " += position * static_cast<tf_index>(p.strides["
+         << s << "][d]);\n";
+    }
+    os << pad << "}\n";
+  }
+
+  // Strided inputs with unit or zero inner stride, rows a multiple of kVec, everything
+  // aligned (vec_ok, checked by the host): each thread handles kVec elements of one row —
+  // one multi-index computation, vector loads of contiguous rows, one load of a
+  // broadcast row value.
+  void printStridedVectorLoop(std::ostream& os, const LoweredKernel& kernel,
+                              const CudaParamLayout& layout) const {
+    os << "  constexpr int kVec = " << layout.vector_width << ";\n"
+       << "  if (p.vec_ok) {\n"
+       << "    const tf_index vectors = numel / kVec;\n"
+       << "    for (tf_index v = first; v < vectors; v += step) {\n"
+       << "      const tf_index base = v * kVec;\n";
+    printOffsets(os, layout, "base", 6);
+    for (size_t t = 0; t < kernel.inputs.size(); ++t) {
+      const TensorDesc& input = kernel.inputs[t];
+      const std::string type = typeName(input.dtype);
+      const std::string vec = "TfVec<" + type + ", kVec>";
+      if (input.layout == TensorLayout::kFlat) {
+        os << "      const " << vec << " in" << t << " = *reinterpret_cast<const " << vec << "*>(t" << t
+           << " + base);\n";
+      } else if (input.layout == TensorLayout::kStrided && input.inner == InnerStride::kUnit) {
+        os << "      const " << vec << " in" << t << " = *reinterpret_cast<const " << vec << "*>(t" << t
+           << " + o" << t << ");\n";
+      } else if (input.layout == TensorLayout::kStrided) {
+        os << "      const " << type << " row" << t << " = t" << t << "[o" << t << "];\n";
+      }
+    }
+    printVectorBody(os, kernel, [&kernel](int t) {
+      const TensorDesc& input = kernel.inputs[t];
+      if (input.layout == TensorLayout::kStrided && input.inner == InnerStride::kZero) {
+        return "row" + std::to_string(t);
+      }
+      return "in" + std::to_string(t) + ".val[k]";
+    });
+    os << "    }\n    return;\n  }\n";
+  }
+
+  // Declares the output vectors, computes kVec elements, stores the vectors at `base`.
+  void printVectorBody(std::ostream& os, const LoweredKernel& kernel, const LoadOf& load_of) const {
     for (size_t o = 0; o < kernel.output_dtypes.size(); ++o) {
       os << "      TfVec<" << typeName(kernel.output_dtypes[o]) << ", kVec> out" << o << ";\n";
     }
     os << "#pragma unroll\n      for (int k = 0; k < kVec; ++k) {\n";
-    // Flat inputs read from the loaded vectors (scalar-layout inputs were hoisted).
-    printStatements(os, kernel, false,
-                    [](int t) { return "in" + std::to_string(t) + ".val[k]"; }, 8);
+    printStatements(os, kernel, false, load_of, 8);
     for (size_t o = 0; o < kernel.outputs.size(); ++o) {
       os << "        out" << o << ".val[k] = v" << kernel.outputs[o] << ";\n";
     }
@@ -128,29 +194,13 @@ class CUDAKernelPrinter : public KernelPrinter {
       os << "      *reinterpret_cast<TfVec<" << type << ", kVec>*>(t" << first_output + o
          << " + base) = out" << o << ";\n";
     }
-    os << "    }\n"
-       << "    for (tf_index i = vectors * kVec + first; i < numel; i += step) {\n";
-    printStatements(os, kernel, false, [](int t) { return element(t, "i"); }, 6);
-    printStores(os, kernel, "i", 6);
-    os << "    }\n    return;\n  }\n";
   }
 
   // Broadcast or strided inputs: each element's offsets come from its multi-index.
   void printStridedLoop(std::ostream& os, const LoweredKernel& kernel,
                         const CudaParamLayout& layout) const {
-    os << "  for (tf_index i = first; i < numel; i += step) {\n"
-       << "    tf_index rest = i;\n";
-    for (size_t s = 0; s < layout.strided.size(); ++s) os << "    tf_index o" << layout.strided[s] << " = 0;\n";
-    os << "#pragma unroll\n"
-       << "    for (int d = " << layout.rank - 1 << "; d >= 0; --d) {\n"
-       << "      const tf_index size = static_cast<tf_index>(p.sizes[d]);\n"
-       << "      const tf_index index = rest % size;\n"
-       << "      rest /= size;\n";
-    for (size_t s = 0; s < layout.strided.size(); ++s) {
-      os << "      o" << layout.strided[s] << " += index * static_cast<tf_index>(p.strides[" << s
-         << "][d]);\n";
-    }
-    os << "    }\n";
+    os << "  for (tf_index i = first; i < numel; i += step) {\n";
+    printOffsets(os, layout, "i", 4);
     printStatements(os, kernel, false,
                     [&kernel](int t) {
                       return element(t, kernel.inputs[t].layout == TensorLayout::kStrided
@@ -168,18 +218,30 @@ class CUDAKernelPrinter : public KernelPrinter {
 CudaParamLayout cudaParamLayout(const LoweredKernel& kernel) {
   CudaParamLayout layout;
   layout.tensors = static_cast<int>(kernel.inputs.size() + kernel.output_dtypes.size());
-  size_t widest = 1;
+  size_t widest = 1;  // over the tensors accessed as vectors
+  bool vectorizable = true;
   for (size_t t = 0; t < kernel.inputs.size(); ++t) {
     const TensorDesc& input = kernel.inputs[t];
-    if (input.layout == TensorLayout::kStrided) layout.strided.push_back(static_cast<int>(t));
-    if (input.layout == TensorLayout::kFlat) widest = std::max(widest, c10::elementSize(input.dtype));
+    layout.element_sizes.push_back(static_cast<int>(c10::elementSize(input.dtype)));
+    if (input.layout == TensorLayout::kStrided) {
+      layout.strided.push_back(static_cast<int>(t));
+      vectorizable = vectorizable && input.inner != InnerStride::kAny;
+      if (input.inner == InnerStride::kUnit) layout.unit_strided.push_back(static_cast<int>(t));
+    }
+    const bool vector_access = input.layout == TensorLayout::kFlat ||
+                               (input.layout == TensorLayout::kStrided && input.inner == InnerStride::kUnit);
+    if (vector_access) widest = std::max(widest, c10::elementSize(input.dtype));
   }
-  for (c10::ScalarType dtype : kernel.output_dtypes) widest = std::max(widest, c10::elementSize(dtype));
+  for (c10::ScalarType dtype : kernel.output_dtypes) {
+    layout.element_sizes.push_back(static_cast<int>(c10::elementSize(dtype)));
+    widest = std::max(widest, c10::elementSize(dtype));
+  }
   layout.rank = layout.strided.empty() ? 0 : kernel.rank;
   for (ScalarKind kind : kernel.scalars) {
     (kind == ScalarKind::kDouble ? layout.fscalars : layout.iscalars)++;
   }
-  layout.vector_width = layout.strided.empty() ? static_cast<int>(16 / widest) : 1;
+  layout.vector_width = vectorizable ? static_cast<int>(16 / widest) : 1;
+  layout.has_vec_ok = !layout.strided.empty() && layout.vector_width > 1;
   return layout;
 }
 

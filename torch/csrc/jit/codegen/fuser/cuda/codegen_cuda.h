@@ -1,8 +1,9 @@
 // The CUDA flavour of codegen: CUDA C++ for NVRTC.
 //
 // A kernel takes one by-value parameter, `TfParams`, whose members are all 8-byte words
-// in this order: numel, the tensors' data pointers (inputs then outputs), and — only
-// when present — the iteration sizes, the strides of each strided input, the floating
+// in this order: numel, and — only when present — vec_ok (strided kernels with a vector
+// path: the host checked sizes and alignment), the tensors' data pointers (inputs then
+// outputs), the iteration sizes, the strides of each strided input, the floating
 // scalars, the integer scalars. CudaParamLayout is that layout, shared by the printer
 // and the launcher so both agree by construction.
 #pragma once
@@ -24,10 +25,18 @@ struct CudaParamLayout {
   int rank = 0;              // entries in sizes and in each strides row (0: none passed)
   int fscalars = 0;
   int iscalars = 0;
-  int vector_width = 1;      // elements per 128-bit access in the contiguous path
+  int vector_width = 1;      // elements per (up to) 128-bit access; 1: no vector path
+  // Strided kernels whose strided inputs all have unit or zero inner stride get a vector
+  // path too, taken when the host sets vec_ok.
+  bool has_vec_ok = false;
+  // Bytes per element of each tensor (inputs then outputs), for the host's alignment check.
+  std::vector<int> element_sizes;
+  // Strided inputs read as vectors of their rows (inner stride 1).
+  std::vector<int> unit_strided;
 
   size_t words() const {
-    return 1 + tensors + rank + strided.size() * rank + fscalars + iscalars;
+    return 1 + (has_vec_ok ? 1 : 0) + tensors + rank + strided.size() * rank + fscalars +
+           iscalars;
   }
 };
 

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <cstdlib>
 
 namespace torch_fuser {
 namespace cuda {
@@ -58,6 +59,7 @@ class FusedKernelCUDA : public FusedKernel {
         &blocks_per_sm, function_, kBlockSize, 0));
     const int sms = attribute(api_, kCuDeviceAttributeMultiprocessorCount, device_.index());
     max_blocks_ = static_cast<int64_t>(std::max(blocks_per_sm, 1)) * sms;
+    if (const char* env = std::getenv("TF_EXPERIMENT_GRID_FACTOR")) max_blocks_ *= std::atoll(env);
   }
 
   ~FusedKernelCUDA() override {
@@ -68,6 +70,7 @@ class FusedKernelCUDA : public FusedKernel {
   void launch(const TfKernelArgs& args, int64_t numel) const override {
     c10::SmallVector<int64_t, 64> words;
     words.push_back(numel);
+    if (layout_.has_vec_ok) words.push_back(stridedVectorPathApplies(args) ? 1 : 0);
     for (int t = 0; t < layout_.tensors; ++t) {
       words.push_back(static_cast<int64_t>(reinterpret_cast<intptr_t>(args.data[t])));
     }
@@ -97,6 +100,24 @@ class FusedKernelCUDA : public FusedKernel {
   }
 
  private:
+  // The strided kernel's vector path needs rows that split into whole vectors and every
+  // vector access aligned: data pointers, and the row starts of unit-stride inputs.
+  bool stridedVectorPathApplies(const TfKernelArgs& args) const {
+    const int width = layout_.vector_width;
+    const int rank = layout_.rank;
+    if (args.sizes[rank - 1] % width != 0) return false;
+    for (int t = 0; t < layout_.tensors; ++t) {
+      const auto address = reinterpret_cast<uintptr_t>(args.data[t]);
+      if (address % static_cast<uintptr_t>(width * layout_.element_sizes[t]) != 0) return false;
+    }
+    for (int t : layout_.unit_strided) {
+      for (int d = 0; d + 1 < rank; ++d) {
+        if (args.strides[t * rank + d] % width != 0) return false;
+      }
+    }
+    return true;
+  }
+
   CudaParamLayout layout_;
   c10::Device device_;
   const DriverApi& api_;
