@@ -446,8 +446,8 @@ TEST(CPUFusion, GeneratesIdenticalSourceForEqualGraphs) {
   EXPECT_EQ(first, second);
   FileCheck()
       .check("static void tf_compute")
-      ->check("tf_sigmoid(v")
-      ->check("tf_math::tanh(v")
+      ->check("tf_sigmoid<TfMath>(v")
+      ->check("TfMath::tanh(v")
       ->check("extern \"C\" void tf_kernel")
       ->run(first[0]);
 }

@@ -155,6 +155,15 @@ TEST_F(CUDACodegen, RowBroadcastKernelsGetAVectorPath) {
   FileCheck().check_not("vec_ok")->run(scalar);
 }
 
+TEST_F(CUDACodegen, OnlyReducedPrecisionMathIsApproximate) {
+  const std::string half = cudaSourceFor({at::kHalf, at::kHalf, TensorLayout::kFlat, TensorLayout::kFlat, true});
+  FileCheck().check("tf_sigmoid<TfFastMath>(v")->check("TfFastMath::tanh(v")->run(half);
+  const std::string single =
+      cudaSourceFor({at::kFloat, at::kFloat, TensorLayout::kFlat, TensorLayout::kFlat, true});
+  FileCheck().check_not("<TfFastMath>(v")->check_not("TfFastMath::")->run(
+      single.substr(single.find("struct TfParams")));
+}
+
 TEST_F(CUDACodegen, EqualGraphsGiveIdenticalSource) {
   const Variant v{at::kFloat, at::kFloat, TensorLayout::kFlat, TensorLayout::kFlat, true};
   EXPECT_EQ(cudaSourceFor(v), cudaSourceFor(v));

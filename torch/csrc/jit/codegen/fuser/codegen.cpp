@@ -12,11 +12,15 @@ namespace {
 
 std::string valueName(int id) { return "v" + std::to_string(id); }
 
-// Replaces $0, $1, $2 in an op spelling by operand names.
-std::string substitute(const char* spelling, const std::vector<std::string>& operands) {
+// Replaces $0, $1, $2 in an op spelling by operand names and $M by the math policy.
+std::string substitute(const char* spelling, const std::vector<std::string>& operands,
+                       const char* math) {
   std::string out;
   for (const char* p = spelling; *p; ++p) {
-    if (*p == '$' && p[1] >= '0' && p[1] <= '9') {
+    if (*p == '$' && p[1] == 'M') {
+      out += math;
+      ++p;
+    } else if (*p == '$' && p[1] >= '0' && p[1] <= '9') {
       const size_t index = static_cast<size_t>(p[1] - '0');
       TORCH_INTERNAL_ASSERT(index < operands.size(), "op spelling '", spelling,
                             "' names operand ", index, " of ", operands.size());
@@ -68,7 +72,7 @@ std::string KernelPrinter::expression(const Stmt& stmt, const LoadOf& load_of) c
     case StmtKind::kOp: {
       std::vector<std::string> operands;
       for (int arg : stmt.args) operands.push_back(valueName(arg));
-      return substitute(opSpelling(stmt.op), operands);
+      return substitute(opSpelling(stmt.op), operands, stmt.fast_math ? "TfFastMath" : "TfMath");
     }
   }
   TORCH_INTERNAL_ASSERT(false, "unhandled statement kind");

@@ -206,6 +206,7 @@ class Lowerer {
       ++position;
     }
     stmt.dtype = opReturnsBool(op) ? ScalarType::Bool : arithmeticType(compute);
+    stmt.fast_math = compute == ScalarType::Half || compute == ScalarType::BFloat16;
     const ScalarType promotes_as = opReturnsBool(op) ? ScalarType::Bool : compute;
     return add(std::move(stmt), Promotion{category, promotes_as});
   }

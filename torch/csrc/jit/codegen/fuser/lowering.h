@@ -15,6 +15,8 @@
 //  * A value computed only from zero-dim tensors stays zero-dim for later promotion.
 //  * float16 / bfloat16 compute in float: loads widen, intermediates stay float, and
 //    only outputs round back (more accurate than eager, which rounds after every op).
+//    Their float math may be approximate (TfFastMath, a few float ulp), far below the
+//    16-bit rounding every such value gets in eager.
 // Compute dtypes supported by this version: float64, float32, float16, bfloat16 (plus
 // bool results of comparisons). Integer and bool arithmetic fails lowering with a
 // reason, and the call falls back.
@@ -48,6 +50,7 @@ struct Stmt {
   c10::Scalar literal;             // kLiteral only
   c10::ScalarType dtype;           // the C type the value is held in
   bool invariant = false;          // equal for every element: computed once, outside the loop
+  bool fast_math = false;          // kOp: may use TfFastMath (its result rounds to 16 bits)
 };
 
 struct LoweredKernel {

@@ -3,7 +3,8 @@
 // Two lists live here:
 //  * TORCH_FUSER_FORALL_OPS — the primitive operations of generated code with their
 //    spelling. `$0`, `$1`, `$2` are the operands, already named typed temporaries of
-//    the operation's compute type. Helpers (tf_*) come from the kernel preambles, which
+//    the operation's compute type; `$M` is the math policy (TfMath, or TfFastMath where
+//    lowering allows approximation). Helpers (tf_*) come from the kernel preambles, which
 //    both the CPU and the CUDA flavour provide, so one spelling serves both.
 //  * the TorchScript schemas that lower onto them (op_table.cpp), each with the lowering
 //    pattern that decides its types (see lowering.h).
@@ -29,18 +30,18 @@ namespace torch_fuser {
   _(Add, 2, "$0 + $1", false)                         \
   _(Sub, 2, "$0 - $1", false)                         \
   _(Mul, 2, "$0 * $1", false)                         \
-  _(Div, 2, "$0 / $1", false)                         \
+  _(Div, 2, "$M::div($0, $1)", false)                 \
   _(Neg, 1, "-$0", false)                             \
-  _(Abs, 1, "tf_abs($0)", false)                      \
-  _(Reciprocal, 1, "tf_reciprocal($0)", false)        \
+  _(Abs, 1, "$M::fabs($0)", false)                    \
+  _(Reciprocal, 1, "tf_reciprocal<$M>($0)", false)    \
   _(Relu, 1, "tf_relu($0)", false)                    \
-  _(Sigmoid, 1, "tf_sigmoid($0)", false)              \
-  _(Tanh, 1, "tf_math::tanh($0)", false)              \
-  _(Exp, 1, "tf_math::exp($0)", false)                \
-  _(Log, 1, "tf_math::log($0)", false)                \
-  _(Sqrt, 1, "tf_math::sqrt($0)", false)              \
-  _(Rsqrt, 1, "tf_rsqrt($0)", false)                  \
-  _(PowScalar, 2, "tf_pow_scalar($0, $1)", false)     \
+  _(Sigmoid, 1, "tf_sigmoid<$M>($0)", false)          \
+  _(Tanh, 1, "$M::tanh($0)", false)                   \
+  _(Exp, 1, "$M::exp($0)", false)                     \
+  _(Log, 1, "$M::log($0)", false)                     \
+  _(Sqrt, 1, "$M::sqrt($0)", false)                   \
+  _(Rsqrt, 1, "tf_rsqrt<$M>($0)", false)              \
+  _(PowScalar, 2, "tf_pow_scalar<$M>($0, $1)", false) \
   _(Maximum, 2, "tf_maximum($0, $1)", false)          \
   _(Minimum, 2, "tf_minimum($0, $1)", false)          \
   _(Where, 3, "$0 ? $1 : $2", false)                  \

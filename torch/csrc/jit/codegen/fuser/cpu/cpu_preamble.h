@@ -19,14 +19,17 @@
 
 #define TF_INLINE inline
 
-namespace tf_math {
-using std::exp;
-using std::fabs;
-using std::log;
-using std::pow;
-using std::sqrt;
-using std::tanh;
-}  // namespace tf_math
+struct TfMath {
+  template <typename T> static inline T exp(T x) { return std::exp(x); }
+  template <typename T> static inline T log(T x) { return std::log(x); }
+  template <typename T> static inline T tanh(T x) { return std::tanh(x); }
+  template <typename T> static inline T sqrt(T x) { return std::sqrt(x); }
+  template <typename T> static inline T pow(T x, T y) { return std::pow(x, y); }
+  template <typename T> static inline T fabs(T x) { return std::fabs(x); }
+  template <typename T> static inline T div(T x, T y) { return x / y; }
+};
+// The host's vector math (libmvec) is already fast: no separate approximations.
+typedef TfMath TfFastMath;
 
 static inline double tf_infinity() { return std::numeric_limits<double>::infinity(); }
 static inline double tf_nan() { return std::numeric_limits<double>::quiet_NaN(); }

@@ -1,7 +1,10 @@
 // Math helpers shared by every kernel flavour. Embedded at build time and printed into
 // each generated kernel after the flavour preamble, which must define:
 //   TF_INLINE            the qualifiers of a helper (host inline / __device__ inline)
-//   namespace tf_math    exp, log, tanh, sqrt, pow, fabs for float and double
+//   TfMath, TfFastMath   math policies: static exp, log, tanh, sqrt, pow, fabs, div for
+//                        float and double. TfMath is accurate (as eager); TfFastMath may
+//                        approximate float math within a few float ulp — used only where
+//                        the result is rounded to float16/bfloat16, far coarser.
 //   tf_infinity(), tf_nan()
 //   tf_half, tf_bfloat16 (2-byte storage types) with tf_half_to_float,
 //   tf_float_to_half, tf_bfloat16_to_float, tf_float_to_bfloat16 (round to nearest even)
@@ -55,24 +58,19 @@ TF_INLINE To tf_cast(From x) {
   return TfCast<To, From>::apply(x);
 }
 
-template <typename T>
-TF_INLINE T tf_abs(T x) {
-  return tf_math::fabs(x);
-}
-
-template <typename T>
+template <typename M, typename T>
 TF_INLINE T tf_reciprocal(T x) {
-  return T(1) / x;
+  return M::div(T(1), x);
 }
 
-template <typename T>
+template <typename M, typename T>
 TF_INLINE T tf_rsqrt(T x) {
-  return T(1) / tf_math::sqrt(x);
+  return M::div(T(1), M::sqrt(x));
 }
 
-template <typename T>
+template <typename M, typename T>
 TF_INLINE T tf_sigmoid(T x) {
-  return T(1) / (T(1) + tf_math::exp(-x));
+  return M::div(T(1), T(1) + M::exp(-x));
 }
 
 template <typename T>
@@ -96,15 +94,15 @@ TF_INLINE T tf_relu(T x) {
 
 // x ** e for a scalar exponent, with eager's special cases (they differ from pow() in
 // rounding and for -0, -inf: sqrt(-inf) is NaN where pow(-inf, 0.5) is inf).
-template <typename T>
+template <typename M, typename T>
 TF_INLINE T tf_pow_scalar(T x, double e) {
   if (e == 0.0) return T(1);
   if (e == 1.0) return x;
   if (e == 2.0) return x * x;
   if (e == 3.0) return x * x * x;
-  if (e == 0.5) return tf_math::sqrt(x);
-  if (e == -0.5) return T(1) / tf_math::sqrt(x);
-  if (e == -1.0) return T(1) / x;
-  if (e == -2.0) return T(1) / (x * x);
-  return tf_math::pow(x, static_cast<T>(e));
+  if (e == 0.5) return M::sqrt(x);
+  if (e == -0.5) return M::div(T(1), M::sqrt(x));
+  if (e == -1.0) return M::div(T(1), x);
+  if (e == -2.0) return M::div(T(1), x * x);
+  return M::pow(x, static_cast<T>(e));
 }
