@@ -190,6 +190,11 @@ def cuda_chain(x, y, z):
     return torch.sigmoid(x * y + z).tanh() * 0.5 + x.relu()
 
 
+def random_dropout(x, p: float):
+    keep = torch.rand_like(x) > p
+    return x * keep * (1.0 / (1.0 - p))
+
+
 @unittest.skipUnless(CUDA, "needs a CUDA GPU")
 class TestCUDA(unittest.TestCase):
     def setUp(self):
@@ -244,6 +249,24 @@ class TestCUDA(unittest.TestCase):
     def test_second_device(self):
         out = self.check(self.args(100, 100, device="cuda:1"))
         self.assertEqual(out.device, torch.device("cuda:1"))
+
+    def test_rand_like_dropout_is_fused_seeded_and_fresh(self):
+        fn = torch.jit.script(random_dropout)
+        x = torch.ones(1 << 20, device="cuda")
+        run_warm(fn, x, 0.25)
+        groups = fusion_groups(torch.jit.last_executed_optimized_graph())
+        self.assertEqual(len(groups), 1)
+        self.assertIn("aten::rand_like", str(groups[0].g("Subgraph")))
+        torch.manual_seed(7)
+        a = fn(x, 0.25)
+        b = fn(x, 0.25)
+        torch.manual_seed(7)
+        c = fn(x, 0.25)
+        self.assertTrue(torch.equal(a, c))
+        self.assertFalse(torch.equal(a, b))
+        kept = (a != 0).float().mean().item()
+        self.assertAlmostEqual(kept, 0.75, delta=0.005)
+        self.assertAlmostEqual(a.mean().item(), 1.0, delta=0.01)
 
     def test_cpu_scalar_tensor_with_gpu_tensors(self):
         x, _, z = self.args(64, 64)

@@ -255,6 +255,37 @@ graph(%x : ComplexFloat(4, strides=[1], device=cpu), %y : ComplexFloat(4, stride
   EXPECT_EQ(countGroups(*graph), 0u);
 }
 
+TEST(CPUFusion, FusesRandLikeOnlyWhereItRunsOnCuda) {
+  FusionGuard fusion;
+  // On CPU (or an unknown device) rand_like stays with eager's CPU generator.
+  const char* untyped = R"IR(
+graph(%x : Tensor):
+  %none : NoneType = prim::Constant()
+  %r : Tensor = aten::rand_like(%x, %none, %none, %none, %none, %none)
+  %m : Tensor = aten::mul(%x, %r)
+  %e : Tensor = aten::exp(%m)
+  return (%e)
+)IR";
+  auto graph = parseIR(untyped);
+  fuseGraph(graph);
+  FileCheck().check("aten::rand_like")->check("fuser::FusionGroup")->run(*graph);
+  EXPECT_EQ(countKind(*graph, "aten::rand_like"), 1u);  // outside the group
+  // A profiled CUDA input lets it join the group (the pass needs no GPU to decide).
+  const char* profiled = R"IR(
+graph(%x : Tensor):
+  %none : NoneType = prim::Constant()
+  %x1 : Tensor = prim::profile[profiled_type=Float(8, strides=[1], requires_grad=0, device=cuda:0)](%x)
+  %r : Tensor = aten::rand_like(%x1, %none, %none, %none, %none, %none)
+  %m : Tensor = aten::mul(%x1, %r)
+  %e : Tensor = aten::exp(%m)
+  return (%e)
+)IR";
+  graph = parseIR(profiled);
+  fuseGraph(graph);
+  ASSERT_EQ(countGroups(*graph), 1u);
+  FileCheck().check("aten::rand_like")->run(*firstGroupSubgraph(*graph));
+}
+
 TEST(CPUFusion, PropagatesNaNAndInfLikeEager) {
   FusionGuard fusion;
   const char* ir = R"IR(

@@ -55,7 +55,8 @@ graph(%x : Tensor, %y : Tensor, %c : Tensor, %s : float, %k : int):
   %o32 : Tensor = aten::le(%x, %half)
   %o33 : Tensor = aten::gt(%x, %y)
   %o34 : Tensor = aten::ge(%x, %s)
-  return (%o0, %o1, %o2, %o3, %o4, %o5, %o6, %o7, %o8, %o9, %o10, %o11, %o12, %o13, %o14, %o15, %o16, %o17, %o18, %o19, %o20, %o21, %o22, %o23, %o24, %o25, %o26, %o27, %o28, %o29, %o30, %o31, %o32, %o33, %o34)
+  %o35 : Tensor = aten::rand_like(%x, %none, %none, %none, %none, %none)
+  return (%o0, %o1, %o2, %o3, %o4, %o5, %o6, %o7, %o8, %o9, %o10, %o11, %o12, %o13, %o14, %o15, %o16, %o17, %o18, %o19, %o20, %o21, %o22, %o23, %o24, %o25, %o26, %o27, %o28, %o29, %o30, %o31, %o32, %o33, %o34, %o35)
 )IR";
 
 struct Variant {
@@ -162,6 +163,20 @@ TEST_F(CUDACodegen, OnlyReducedPrecisionMathIsApproximate) {
       cudaSourceFor({at::kFloat, at::kFloat, TensorLayout::kFlat, TensorLayout::kFlat, true});
   FileCheck().check_not("<TfFastMath>(v")->check_not("TfFastMath::")->run(
       single.substr(single.find("struct TfParams")));
+}
+
+TEST_F(CUDACodegen, RandLikeDrawsPhiloxNumbersWithTheDtypesMantissa) {
+  const std::string single =
+      cudaSourceFor({at::kFloat, at::kFloat, TensorLayout::kFlat, TensorLayout::kFlat, true});
+  FileCheck()
+      .check("uint64_t rng[4];")
+      ->check("const uint64_t tf_seed")
+      ->check("const uint64_t tf_linear = base + k;")
+      ->check("tf_uniform<float, 24>(tf_seed, tf_offset, tf_linear)")
+      ->run(single);
+  const std::string bf16 =
+      cudaSourceFor({at::kBFloat16, at::kBFloat16, TensorLayout::kFlat, TensorLayout::kFlat, true});
+  FileCheck().check("tf_uniform<float, 8>(")->run(bf16);
 }
 
 TEST_F(CUDACodegen, EqualGraphsGiveIdenticalSource) {

@@ -124,6 +124,38 @@ TEST_F(GPUFusion, MixesCpuScalarTensorsWithGpuTensors) {
                          Expect::kFallback);
 }
 
+TEST_F(GPUFusion, RandLikeIsUniformReproducibleAndFresh) {
+  const char* ir = R"IR(
+graph(%x : Tensor):
+  %none : NoneType = prim::Constant()
+  %r : Tensor = aten::rand_like(%x, %none, %none, %none, %none, %none)
+  %one : int = prim::Constant[value=1]()
+  %y : Tensor = aten::add(%r, %x, %one)
+  return (%y, %r)
+)IR";
+  auto graph = parseIR(ir);
+  fuseGraph(graph);
+  for (at::ScalarType dtype : {at::kFloat, at::kHalf, at::kBFloat16, at::kDouble}) {
+    at::Tensor x = at::zeros({1 << 20}, on(dtype));
+    const int64_t fallbacks = getStats().fallbacks;
+    at::manual_seed(123);
+    const auto first = runGraph(graph, {x});
+    const auto second = runGraph(graph, {x});
+    at::manual_seed(123);
+    const auto replay = runGraph(graph, {x});
+    EXPECT_EQ(getStats().fallbacks, fallbacks);
+    const at::Tensor r = first[1].toTensor().to(at::kDouble);
+    EXPECT_EQ(first[1].toTensor().scalar_type(), dtype);
+    EXPECT_GE(r.min().item<double>(), 0.0);
+    EXPECT_LT(r.max().item<double>(), 1.0);
+    EXPECT_NEAR(r.mean().item<double>(), 0.5, 0.005) << dtype;
+    EXPECT_NEAR(r.var().item<double>(), 1.0 / 12, 0.005) << dtype;
+    EXPECT_TRUE(at::equal(first[1].toTensor(), replay[1].toTensor())) << "manual_seed must replay";
+    EXPECT_FALSE(at::equal(first[1].toTensor(), second[1].toTensor())) << "calls must differ";
+    expectSameTensor(first[0].toTensor(), first[1].toTensor() + x);
+  }
+}
+
 TEST_F(GPUFusion, RunsOnSecondDevice) {
   if (at::getNumGPUs() < 2) GTEST_SKIP() << "needs two GPUs";
   std::vector<IValue> inputs = {at::randn({100, 3}, on(at::kFloat, 1)), at::randn({3}, on(at::kFloat, 1)),

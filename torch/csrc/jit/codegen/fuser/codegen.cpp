@@ -12,13 +12,17 @@ namespace {
 
 std::string valueName(int id) { return "v" + std::to_string(id); }
 
-// Replaces $0, $1, $2 in an op spelling by operand names and $M by the math policy.
+// Replaces $0, $1, $2 in an op spelling by operand names, $M by the math policy, $T by
+// the result type and its random bits.
 std::string substitute(const char* spelling, const std::vector<std::string>& operands,
-                       const char* math) {
+                       const char* math, const std::string& type) {
   std::string out;
   for (const char* p = spelling; *p; ++p) {
     if (*p == '$' && p[1] == 'M') {
       out += math;
+      ++p;
+    } else if (*p == '$' && p[1] == 'T') {
+      out += type;
       ++p;
     } else if (*p == '$' && p[1] >= '0' && p[1] <= '9') {
       const size_t index = static_cast<size_t>(p[1] - '0');
@@ -72,7 +76,9 @@ std::string KernelPrinter::expression(const Stmt& stmt, const LoadOf& load_of) c
     case StmtKind::kOp: {
       std::vector<std::string> operands;
       for (int arg : stmt.args) operands.push_back(valueName(arg));
-      return substitute(opSpelling(stmt.op), operands, stmt.fast_math ? "TfFastMath" : "TfMath");
+      const std::string type = typeName(stmt.dtype) + ", " + std::to_string(stmt.random_bits);
+      return substitute(opSpelling(stmt.op), operands, stmt.fast_math ? "TfFastMath" : "TfMath",
+                        type);
     }
   }
   TORCH_INTERNAL_ASSERT(false, "unhandled statement kind");

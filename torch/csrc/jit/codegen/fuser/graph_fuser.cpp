@@ -10,6 +10,7 @@
 #include <torch/csrc/jit/passes/utils/subgraph_utils.h>
 
 #include <algorithm>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -40,6 +41,7 @@ class ElementwiseFuser {
       : graph_(std::move(graph)), targets_(targets) {}
 
   void run() {
+    collectProfiledDevices(graph_->block());
     dropProfilesAroundFusibleNodes(graph_->block());
     alias_db_ = std::make_unique<AliasDb>(graph_);
     fuseBlock(graph_->block());
@@ -62,11 +64,43 @@ class ElementwiseFuser {
     return false;
   }
 
+  // The device a value is known or was profiled to be on. Profiles are hints only (no
+  // guard checks them later): they may steer what gets fused, never correctness — a
+  // call on another device falls back.
+  c10::optional<c10::Device> knownDevice(const Value* v) const {
+    if (const auto type = v->type()->cast<c10::TensorType>()) {
+      if (type->device()) return type->device();
+    }
+    auto it = profiled_devices_.find(v);
+    if (it != profiled_devices_.end()) return it->second;
+    return c10::nullopt;
+  }
+
+  void collectProfiledDevices(Block* block) {
+    for (Node* node : block->nodes()) {
+      for (Block* sub : node->blocks()) collectProfiledDevices(sub);
+      if (node->kind() != c10::prim::profile || !node->hasAttribute(c10::attr::profiled_type)) {
+        continue;
+      }
+      const auto type = node->ty(c10::attr::profiled_type)->cast<c10::TensorType>();
+      if (type && type->device()) {
+        profiled_devices_.insert_or_assign(node->input(), *type->device());
+        profiled_devices_.insert_or_assign(node->output(), *type->device());
+      }
+    }
+  }
+
   bool isFusible(const Node* node) const {
     if (node->outputs().size() != 1 || !node->output()->type()->cast<c10::TensorType>()) {
       return false;
     }
-    if (!findFusibleOp(node)) return false;
+    const FusibleOp* op = findFusibleOp(node);
+    if (!op) return false;
+    if (op->pattern == LoweringPattern::kRandLike) {
+      // Only CUDA kernels generate random numbers (see lowering.h).
+      const c10::optional<c10::Device> device = knownDevice(node->input(0));
+      if (!device || !device->is_cuda()) return false;
+    }
     for (const Value* input : node->inputs()) {
       const c10::TypePtr& type = input->type();
       if (type->cast<c10::TensorType>()) {
@@ -210,6 +244,7 @@ class ElementwiseFuser {
 
   std::shared_ptr<Graph> graph_;
   FusionTargets targets_;
+  std::unordered_map<const Value*, c10::Device> profiled_devices_;
   std::unique_ptr<AliasDb> alias_db_;
 };
 

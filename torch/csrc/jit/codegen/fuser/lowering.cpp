@@ -258,6 +258,8 @@ class Lowerer {
         return lowerClamp(in[0], in[1], kNone);
       case LoweringPattern::kClampMax:
         return lowerClamp(in[0], kNone, in[1]);
+      case LoweringPattern::kRandLike:
+        return lowerRandLike(in);
       case LoweringPattern::kWhere:
         if (out_.stmts[in[0]].dtype != ScalarType::Bool) {
           throw Unsupported{"where() with a non-bool condition"};
@@ -279,6 +281,35 @@ class Lowerer {
       scaled = emit(OpKind::Mul, compute, {rhs, alpha});
     }
     return emit(op, compute, {lhs, scaled});
+  }
+
+  int lowerRandLike(const std::vector<int>& in) {
+    if (!spec_.device().is_cuda()) {
+      throw Unsupported{"rand_like is fused on CUDA only (eager's CPU generator is another stream)"};
+    }
+    for (size_t i = 2; i < in.size(); ++i) {  // layout, device, pin_memory, memory_format
+      if (in[i] != kNone) throw Unsupported{"rand_like with layout/device/pin_memory/memory_format"};
+    }
+    ScalarType dtype = promotions_[in[0]].dtype;
+    if (in[1] != kNone) {
+      const Stmt& requested = out_.stmts[in[1]];
+      if (requested.kind != StmtKind::kLiteral) throw Unsupported{"rand_like with a non-constant dtype"};
+      dtype = static_cast<ScalarType>(requested.literal.toLong());
+    }
+    if (!isSupportedComputeDtype(dtype)) {
+      throw Unsupported{std::string("rand_like of dtype ") + c10::toString(dtype)};
+    }
+    Stmt stmt;
+    stmt.kind = StmtKind::kOp;
+    stmt.op = OpKind::RandUniform;
+    stmt.dtype = arithmeticType(dtype);
+    stmt.random_bits = dtype == ScalarType::Double ? 53
+                       : dtype == ScalarType::Half  ? 11
+                       : dtype == ScalarType::BFloat16 ? 8
+                                                       : 24;
+    out_.uses_random = true;
+    const OperandCategory category = std::max(OperandCategory::kZeroDim, promotions_[in[0]].category);
+    return add(std::move(stmt), Promotion{category, dtype});
   }
 
   int lowerClamp(int self, int min, int max) {

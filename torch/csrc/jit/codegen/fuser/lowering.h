@@ -12,6 +12,11 @@
 //  * pow(Tensor, Scalar) keeps the exponent in double: the preamble helper takes eager's
 //    special cases (0, 1, ±0.5, ±1, 2, 3, -2) on its value.
 //  * where requires a bool condition (eager rejects others; they fall back).
+//  * rand_like lowers on CUDA only: a counter-based Philox4x32-10 stream keyed by the
+//    CUDA generator's seed, counters (element index, generator offset); values are
+//    k/2^b for b = the result dtype's mantissa bits (24 float, 53 double, 11 half, 8
+//    bfloat16), so they lie in [0, 1) in that dtype too. On CPU it is not fused (eager's
+//    CPU generator is a different stream).
 //  * A value computed only from zero-dim tensors stays zero-dim for later promotion.
 //  * float16 / bfloat16 compute in float: loads widen, intermediates stay float, and
 //    only outputs round back (more accurate than eager, which rounds after every op).
@@ -51,10 +56,12 @@ struct Stmt {
   c10::ScalarType dtype;           // the C type the value is held in
   bool invariant = false;          // equal for every element: computed once, outside the loop
   bool fast_math = false;          // kOp: may use TfFastMath (its result rounds to 16 bits)
+  int random_bits = 0;             // RandUniform: random bits per value (the dtype's mantissa)
 };
 
 struct LoweredKernel {
   int rank = 0;                         // iteration rank
+  bool uses_random = false;             // has RandUniform statements
   bool index32 = false;                 // offsets fit 32-bit index math
   std::vector<TensorDesc> inputs;       // tensor inputs, in order
   std::vector<ScalarKind> scalars;      // scalar inputs, in order

@@ -73,6 +73,8 @@ const SchemaEntry kSchemas[] = {
     {"aten::gt.Scalar(Tensor self, Scalar other) -> Tensor", P::kCompare, OpKind::Gt},
     {"aten::ge.Tensor(Tensor self, Tensor other) -> Tensor", P::kCompare, OpKind::Ge},
     {"aten::ge.Scalar(Tensor self, Scalar other) -> Tensor", P::kCompare, OpKind::Ge},
+    {"aten::rand_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor",
+     P::kRandLike, OpKind::RandUniform},
 };
 
 using FusibleOpIndex = std::unordered_map<c10::Symbol, std::vector<FusibleOp>>;

@@ -4,7 +4,8 @@
 //  * TORCH_FUSER_FORALL_OPS — the primitive operations of generated code with their
 //    spelling. `$0`, `$1`, `$2` are the operands, already named typed temporaries of
 //    the operation's compute type; `$M` is the math policy (TfMath, or TfFastMath where
-//    lowering allows approximation). Helpers (tf_*) come from the kernel preambles, which
+//    lowering allows approximation); `$T` the result type and its random bits (random
+//    ops). Helpers (tf_*) come from the kernel preambles, which
 //    both the CPU and the CUDA flavour provide, so one spelling serves both.
 //  * the TorchScript schemas that lower onto them (op_table.cpp), each with the lowering
 //    pattern that decides its types (see lowering.h).
@@ -50,7 +51,8 @@ namespace torch_fuser {
   _(Lt, 2, "$0 < $1", true)                           \
   _(Le, 2, "$0 <= $1", true)                          \
   _(Gt, 2, "$0 > $1", true)                           \
-  _(Ge, 2, "$0 >= $1", true)
+  _(Ge, 2, "$0 >= $1", true)                          \
+  _(RandUniform, 0, "tf_uniform<$T>(tf_seed, tf_offset, tf_linear)", false)
 
 enum class OpKind : uint8_t {
 #define TORCH_FUSER_DEFINE_OP(name, arity, spelling, returns_bool) name,
@@ -78,6 +80,7 @@ enum class LoweringPattern : uint8_t {
   kClampMin,      // clamp_min(self, min)
   kClampMax,      // clamp_max(self, max)
   kWhere,         // where(condition, self, other)
+  kRandLike,      // rand_like(self): uniform [0, 1) of self's shape (CUDA only)
 };
 
 struct FusibleOp {

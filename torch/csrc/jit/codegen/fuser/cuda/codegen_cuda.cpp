@@ -57,6 +57,12 @@ class CUDAKernelPrinter : public KernelPrinter {
     os << "  const tf_index numel = static_cast<tf_index>(p.numel);\n"
        << "  const tf_index step = static_cast<tf_index>(blockDim.x) * gridDim.x;\n"
        << "  const tf_index first = static_cast<tf_index>(blockIdx.x) * blockDim.x + threadIdx.x;\n";
+    if (layout.has_rng) {
+      os << "  const bool captured = p.rng[3] != 0;\n"
+         << "  const uint64_t tf_seed = captured ? *reinterpret_cast<const uint64_t*>(p.rng[0]) : p.rng[0];\n"
+         << "  const uint64_t tf_offset =\n"
+         << "      captured ? *reinterpret_cast<const uint64_t*>(p.rng[1]) + p.rng[2] : p.rng[1];\n";
+    }
     printStatements(os, kernel, /*invariant=*/true, [](int t) { return element(t, "0"); }, 2);
     if (hasStridedInput(kernel)) {
       if (layout.has_vec_ok) printStridedVectorLoop(os, kernel, layout);
@@ -72,6 +78,7 @@ class CUDAKernelPrinter : public KernelPrinter {
   static void printParams(std::ostream& os, const CudaParamLayout& layout) {
     os << "struct TfParams {\n  int64_t numel;\n";
     if (layout.has_vec_ok) os << "  int64_t vec_ok;\n";
+    if (layout.has_rng) os << "  uint64_t rng[4];\n";
     os << "  void* data[" << layout.tensors << "];\n";
     if (layout.rank > 0) os << "  int64_t sizes[" << layout.rank << "];\n";
     if (layout.rank > 0 && !layout.strided.empty()) {
@@ -87,9 +94,18 @@ class CUDAKernelPrinter : public KernelPrinter {
     return floating ? "p.fscalars[" : "p.iscalars[";
   }
 
+  // Random statements read the element's linear index as tf_linear.
+  static void printLinearIndex(std::ostream& os, const LoweredKernel& kernel,
+                               const std::string& index, int indent) {
+    if (kernel.uses_random) {
+      os << std::string(indent, ' ') << "const uint64_t tf_linear = " << index << ";\n";
+    }
+  }
+
   // Grid-stride loop, one element per iteration, from `start`.
   void printFlatLoop(std::ostream& os, const LoweredKernel& kernel, const std::string& start) const {
     os << "  for (tf_index i = " << start << "; i < numel; i += step) {\n";
+    printLinearIndex(os, kernel, "i", 4);
     printStatements(os, kernel, false, [](int t) { return element(t, "i"); }, 4);
     printStores(os, kernel, "i", 4);
     os << "  }\n";
@@ -118,6 +134,7 @@ class CUDAKernelPrinter : public KernelPrinter {
     printVectorBody(os, kernel, [](int t) { return "in" + std::to_string(t) + ".val[k]"; });
     os << "    }\n"
        << "    for (tf_index i = vectors * kVec + first; i < numel; i += step) {\n";
+    printLinearIndex(os, kernel, "i", 6);
     printStatements(os, kernel, false, [](int t) { return element(t, "i"); }, 6);
     printStores(os, kernel, "i", 6);
     os << "    }\n    return;\n  }\n";
@@ -183,6 +200,7 @@ class CUDAKernelPrinter : public KernelPrinter {
       os << "      TfVec<" << typeName(kernel.output_dtypes[o]) << ", kVec> out" << o << ";\n";
     }
     os << "#pragma unroll\n      for (int k = 0; k < kVec; ++k) {\n";
+    printLinearIndex(os, kernel, "base + k", 8);
     printStatements(os, kernel, false, load_of, 8);
     for (size_t o = 0; o < kernel.outputs.size(); ++o) {
       os << "        out" << o << ".val[k] = v" << kernel.outputs[o] << ";\n";
@@ -201,6 +219,7 @@ class CUDAKernelPrinter : public KernelPrinter {
                         const CudaParamLayout& layout) const {
     os << "  for (tf_index i = first; i < numel; i += step) {\n";
     printOffsets(os, layout, "i", 4);
+    printLinearIndex(os, kernel, "i", 4);
     printStatements(os, kernel, false,
                     [&kernel](int t) {
                       return element(t, kernel.inputs[t].layout == TensorLayout::kStrided
@@ -242,6 +261,7 @@ CudaParamLayout cudaParamLayout(const LoweredKernel& kernel) {
   }
   layout.vector_width = vectorizable ? static_cast<int>(16 / widest) : 1;
   layout.has_vec_ok = !layout.strided.empty() && layout.vector_width > 1;
+  layout.has_rng = kernel.uses_random;
   return layout;
 }
 

@@ -2,7 +2,9 @@
 //
 // A kernel takes one by-value parameter, `TfParams`, whose members are all 8-byte words
 // in this order: numel, and — only when present — vec_ok (strided kernels with a vector
-// path: the host checked sizes and alignment), the tensors' data pointers (inputs then
+// path: the host checked sizes and alignment), rng[4] (random kernels: the CUDA
+// generator's seed and offset as values, or as device pointers plus an intra-graph offset
+// under CUDA graph capture, and a captured flag), the tensors' data pointers (inputs then
 // outputs), the iteration sizes, the strides of each strided input, the floating
 // scalars, the integer scalars. CudaParamLayout is that layout, shared by the printer
 // and the launcher so both agree by construction.
@@ -29,14 +31,15 @@ struct CudaParamLayout {
   // Strided kernels whose strided inputs all have unit or zero inner stride get a vector
   // path too, taken when the host sets vec_ok.
   bool has_vec_ok = false;
+  bool has_rng = false;  // rand_like: rng[4] follows numel/vec_ok
   // Bytes per element of each tensor (inputs then outputs), for the host's alignment check.
   std::vector<int> element_sizes;
   // Strided inputs read as vectors of their rows (inner stride 1).
   std::vector<int> unit_strided;
 
   size_t words() const {
-    return 1 + (has_vec_ok ? 1 : 0) + tensors + rank + strided.size() * rank + fscalars +
-           iscalars;
+    return 1 + (has_vec_ok ? 1 : 0) + (has_rng ? 4 : 0) + tensors + rank +
+           strided.size() * rank + fscalars + iscalars;
   }
 };
 

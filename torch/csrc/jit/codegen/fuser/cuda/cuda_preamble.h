@@ -89,3 +89,39 @@ template <typename T, int N>
 struct alignas(sizeof(T) * N) TfVec {
   T val[N];
 };
+
+// Counter-based random numbers: Philox4x32 with 10 rounds (Salmon et al., "Parallel
+// random numbers: as easy as 1, 2, 3", SC'11). Stateless: the value of element i depends
+// only on (seed, i, offset), so any grid computes the same numbers.
+struct TfPhilox {
+  unsigned x, y, z, w;
+};
+TF_INLINE TfPhilox tf_philox(uint64_t seed, uint64_t counter_low, uint64_t counter_high) {
+  unsigned key0 = static_cast<unsigned>(seed), key1 = static_cast<unsigned>(seed >> 32);
+  unsigned c0 = static_cast<unsigned>(counter_low), c1 = static_cast<unsigned>(counter_low >> 32);
+  unsigned c2 = static_cast<unsigned>(counter_high), c3 = static_cast<unsigned>(counter_high >> 32);
+#pragma unroll
+  for (int round = 0; round < 10; ++round) {
+    const unsigned hi0 = __umulhi(0xD2511F53u, c0), lo0 = 0xD2511F53u * c0;
+    const unsigned hi1 = __umulhi(0xCD9E8D57u, c2), lo1 = 0xCD9E8D57u * c2;
+    c0 = hi1 ^ c1 ^ key0;
+    c1 = lo1;
+    c2 = hi0 ^ c3 ^ key1;
+    c3 = lo0;
+    key0 += 0x9E3779B9u;
+    key1 += 0xBB67AE85u;
+  }
+  return TfPhilox{c0, c1, c2, c3};
+}
+
+// Uniform in [0, 1) with `Bits` random bits: k / 2^Bits, exact in any dtype with at least
+// Bits of mantissa (so rounding to float16/bfloat16 never reaches 1).
+template <typename T, int Bits>
+TF_INLINE T tf_uniform(uint64_t seed, uint64_t offset, uint64_t index) {
+  const TfPhilox r = tf_philox(seed, index, offset);
+  if (Bits <= 32) {
+    return static_cast<T>(static_cast<float>(r.x >> (32 - Bits)) * (1.0f / (1u << Bits)));
+  }
+  const uint64_t bits = ((static_cast<uint64_t>(r.x) << 32) | r.y) >> (64 - Bits);
+  return static_cast<T>(static_cast<double>(bits) * (1.0 / static_cast<double>(1ull << Bits)));
+}

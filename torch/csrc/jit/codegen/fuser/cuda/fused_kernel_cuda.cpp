@@ -8,6 +8,7 @@
 #include <c10/util/SmallVector.h>
 
 #if TORCH_FUSER_WITH_CUDA
+#include <ATen/cuda/CUDAGeneratorImpl.h>
 #include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -16,6 +17,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <mutex>
 
 namespace torch_fuser {
 namespace cuda {
@@ -74,6 +76,7 @@ class FusedKernelCUDA : public FusedKernel {
     c10::SmallVector<int64_t, 64> words;
     words.push_back(numel);
     if (layout_.has_vec_ok) words.push_back(stridedVectorPathApplies(args) ? 1 : 0);
+    if (layout_.has_rng) appendRandomState(words);
     for (int t = 0; t < layout_.tensors; ++t) {
       words.push_back(static_cast<int64_t>(reinterpret_cast<intptr_t>(args.data[t])));
     }
@@ -103,6 +106,30 @@ class FusedKernelCUDA : public FusedKernel {
   }
 
  private:
+  // Reserves this launch's counters from the device's default CUDA generator (so
+  // torch.manual_seed governs the numbers) in a way that stays valid under graph capture.
+  void appendRandomState(c10::SmallVectorImpl<int64_t>& words) const {
+    auto generator = at::cuda::detail::getDefaultCUDAGenerator(device_.index());
+    at::PhiloxCudaState state;
+    {
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      // Each element takes one Philox block from its own counter; the offset separates
+      // launches.
+      state = at::check_generator<at::CUDAGeneratorImpl>(generator)->philox_cuda_state(4);
+    }
+    if (state.captured_) {
+      words.push_back(static_cast<int64_t>(reinterpret_cast<intptr_t>(state.seed_.ptr)));
+      words.push_back(static_cast<int64_t>(reinterpret_cast<intptr_t>(state.offset_.ptr)));
+      words.push_back(static_cast<int64_t>(state.offset_intragraph_));
+      words.push_back(1);
+    } else {
+      words.push_back(static_cast<int64_t>(state.seed_.val));
+      words.push_back(static_cast<int64_t>(state.offset_.val));
+      words.push_back(0);
+      words.push_back(0);
+    }
+  }
+
   // The strided kernel's vector path needs rows that split into whole vectors and every
   // vector access aligned: data pointers, and the row starts of unit-stride inputs.
   bool stridedVectorPathApplies(const TfKernelArgs& args) const {
