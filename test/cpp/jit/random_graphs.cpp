@@ -9,8 +9,12 @@ namespace {
 
 using Rng = std::mt19937_64;
 
-int uniform(Rng& rng, int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); }
-bool chance(Rng& rng, double p) { return std::bernoulli_distribution(p)(rng); }
+int uniform(Rng& rng, int lo, int hi) {
+  return std::uniform_int_distribution<int>(lo, hi)(rng);
+}
+bool chance(Rng& rng, double p) {
+  return std::bernoulli_distribution(p)(rng);
+}
 template <typename T>
 const T& pick(Rng& rng, const std::vector<T>& items) {
   return items[uniform(rng, 0, static_cast<int>(items.size()) - 1)];
@@ -20,8 +24,8 @@ struct GraphBuilder {
   explicit GraphBuilder(Rng& r) : rng(r) {}
   Rng& rng;
   std::ostringstream body;
-  std::vector<std::string> values;      // tensor values usable as operands
-  std::vector<std::string> scalars;     // float scalar values (inputs and constants)
+  std::vector<std::string> values;   // tensor values usable as operands
+  std::vector<std::string> scalars;  // float scalar values (inputs and constants)
   int next = 0;
 
   std::string fresh() { return "%v" + std::to_string(next++); }
@@ -59,8 +63,8 @@ struct GraphBuilder {
 
   // One random fusible op whose first operand is `lhs`.
   std::string op(const std::string& lhs) {
-    static const std::vector<std::string> unary = {"neg",  "abs",  "reciprocal", "relu", "sigmoid",
-                                                   "tanh", "exp",  "log",        "sqrt", "rsqrt"};
+    static const std::vector<std::string> unary = {"neg",  "abs", "reciprocal", "relu", "sigmoid",
+                                                   "tanh", "exp", "log",        "sqrt", "rsqrt"};
     static const std::vector<std::string> binary = {"mul", "div", "maximum", "minimum"};
     const std::string rhs = pick(rng, values);
     switch (uniform(rng, 0, 8)) {
@@ -107,7 +111,8 @@ at::Tensor makeInput(Rng& rng, std::vector<int64_t> shape, at::ScalarType dtype,
   if (layout == 1 && shape.size() >= 2) {  // transposed
     std::vector<int64_t> swapped = shape;
     std::swap(swapped.front(), swapped.back());
-    t = at::randn(swapped, at::dtype(at::kDouble)).transpose(0, static_cast<int64_t>(shape.size()) - 1);
+    t = at::randn(swapped, at::dtype(at::kDouble))
+            .transpose(0, static_cast<int64_t>(shape.size()) - 1);
   } else if (layout == 2) {  // sliced with step 2 along the last dim
     std::vector<int64_t> wide = shape;
     wide.back() = wide.back() * 2;
@@ -126,8 +131,10 @@ at::Tensor makeInput(Rng& rng, std::vector<int64_t> shape, at::ScalarType dtype,
     flat[uniform(rng, 0, static_cast<int>(flat.numel()) - 1)] = specials[uniform(rng, 0, 4)];
   }
   t = (layout == 3) ? t : t.copy_(values);
-  if (dtype == at::kBool) t = t.gt(0);
-  else if (dtype == at::kLong) t = (t * 4).floor();
+  if (dtype == at::kBool)
+    t = t.gt(0);
+  else if (dtype == at::kLong)
+    t = (t * 4).floor();
   at::Tensor converted = t.to(dtype);
   // .to() may densify; keep the strided view when the dtype already matches.
   if (dtype == at::kDouble) converted = t;
@@ -157,8 +164,9 @@ RandomCase makeRandomCase(uint64_t seed, c10::Device device) {
     std::vector<int64_t> shape(full.begin() + uniform(rng, 0, rank), full.end());
     if (i == 0) shape = full;  // one input spans the whole iteration space
     for (auto& s : shape) s = (i > 0 && chance(rng, 0.25)) ? 1 : s;
-    const at::ScalarType dtype =
-        pick(rng, std::vector<at::ScalarType>{at::kFloat, at::kFloat, at::kDouble, at::kLong, at::kBool});
+    const at::ScalarType dtype = pick(
+        rng,
+        std::vector<at::ScalarType>{at::kFloat, at::kFloat, at::kDouble, at::kLong, at::kBool});
     out.inputs.push_back(makeInput(rng, shape, i == 0 ? at::kFloat : dtype, device));
   }
   if (scalar_input) {

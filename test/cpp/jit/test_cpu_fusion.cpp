@@ -45,8 +45,11 @@ TEST(CPUFusion, FusesElementwiseChainIntoOneGroup) {
         << "left outside the group: " << node->kind().toQualString();
   }
   auto subgraph = firstGroupSubgraph(*fused);
-  for (auto op : {std::make_pair("aten::mul", 2), {"aten::add", 2}, {"aten::sigmoid", 1},
-                  {"aten::tanh", 1}, {"aten::relu", 1}}) {
+  for (auto op : {std::make_pair("aten::mul", 2),
+                  {"aten::add", 2},
+                  {"aten::sigmoid", 1},
+                  {"aten::tanh", 1},
+                  {"aten::relu", 1}}) {
     FileCheck().check_count(op.first, op.second, /*exactly=*/true)->run(*subgraph);
   }
 }
@@ -99,9 +102,9 @@ graph(%x : Tensor, %y : Tensor):
   return (%b)
 )IR";
   at::Tensor base = at::randn({16, 24});
-  checkFusedMatchesEager(ir, {base.t(), at::randn({24, 16})});                  // transposed
-  checkFusedMatchesEager(ir, {base.slice(1, 0, 24, 3), at::randn({16, 8})});    // sliced
-  checkFusedMatchesEager(ir, {at::randn({16, 1}).expand({16, 24}), base});       // expanded
+  checkFusedMatchesEager(ir, {base.t(), at::randn({24, 16})});                    // transposed
+  checkFusedMatchesEager(ir, {base.slice(1, 0, 24, 3), at::randn({16, 8})});      // sliced
+  checkFusedMatchesEager(ir, {at::randn({16, 1}).expand({16, 24}), base});        // expanded
   checkFusedMatchesEager(ir, {base.t().slice(0, 1, 20, 2), at::randn({1, 16})});  // both
 }
 
@@ -207,8 +210,13 @@ graph(%x : Tensor, %y : Tensor, %cond : bool):
   auto fused = checkFusedMatchesEager(ir, {at::randn({4, 4}), at::randn({4, 4}), true});
   checkFusedMatchesEager(ir, {at::randn({4, 4}), at::randn({4, 4}), false});
   EXPECT_EQ(countGroups(*fused), 1u);  // only sigmoid+tanh inside block0
-  FileCheck().check("aten::mul")->check("prim::If")->check("fuser::FusionGroup")->check("aten::neg")
-      ->check("aten::exp")->run(*fused);
+  FileCheck()
+      .check("aten::mul")
+      ->check("prim::If")
+      ->check("fuser::FusionGroup")
+      ->check("aten::neg")
+      ->check("aten::exp")
+      ->run(*fused);
 }
 
 TEST(CPUFusion, SeesThroughProfileNodes) {
@@ -357,8 +365,9 @@ graph(%x : Tensor, %y : Tensor):
 )IR";
   // float tensor + double zero-dim tensor stays float.
   auto fused = checkFusedMatchesEager(ir, {at::randn({5}), at::randn({}, at::kDouble)});
-  EXPECT_EQ(runGraph(fused, {at::randn({5}), at::randn({}, at::kDouble)})[0].toTensor().scalar_type(),
-            at::kFloat);
+  EXPECT_EQ(
+      runGraph(fused, {at::randn({5}), at::randn({}, at::kDouble)})[0].toTensor().scalar_type(),
+      at::kFloat);
   // float + double tensors: double. int + float: float. bool mask * float: float.
   checkFusedMatchesEager(ir, {at::randn({5}), at::randn({5}, at::kDouble)});
   checkFusedMatchesEager(ir, {at::randint(-5, 5, {5}, at::kLong), at::randn({5})});

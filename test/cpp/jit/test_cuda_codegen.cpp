@@ -104,10 +104,10 @@ TEST_F(CUDACodegen, EveryOpAndFloatDtypeCompilesWithNvrtc) {
       {at::kHalf, at::kFloat, TensorLayout::kFlat, TensorLayout::kScalar, false},
       {at::kFloat, at::kLong, TensorLayout::kStrided, TensorLayout::kFlat, true},
       {at::kBFloat16, at::kInt, TensorLayout::kFlat, TensorLayout::kFlat, true},
-      {at::kHalf, at::kHalf, TensorLayout::kStrided, TensorLayout::kStrided, true, InnerStride::kUnit,
-       InnerStride::kZero},
-      {at::kFloat, at::kDouble, TensorLayout::kFlat, TensorLayout::kStrided, false, InnerStride::kAny,
-       InnerStride::kUnit},
+      {at::kHalf, at::kHalf, TensorLayout::kStrided, TensorLayout::kStrided, true,
+       InnerStride::kUnit, InnerStride::kZero},
+      {at::kFloat, at::kDouble, TensorLayout::kFlat, TensorLayout::kStrided, false,
+       InnerStride::kAny, InnerStride::kUnit},
   };
   for (const Variant& v : variants) {
     const std::string source = cudaSourceFor(v);
@@ -118,28 +118,35 @@ TEST_F(CUDACodegen, EveryOpAndFloatDtypeCompilesWithNvrtc) {
         EXPECT_GT(binary.image.size(), 0u) << describe(v);
       } catch (const std::exception& e) {
         ADD_FAILURE() << describe(v) << " for sm_" << arch.first << arch.second << ":\n"
-                      << e.what() << "\n" << source;
+                      << e.what() << "\n"
+                      << source;
       }
     }
   }
 }
 
 TEST_F(CUDACodegen, ContiguousKernelsUse128BitAccesses) {
-  const std::string flat = cudaSourceFor({at::kHalf, at::kHalf, TensorLayout::kFlat, TensorLayout::kFlat, true});
+  const std::string flat =
+      cudaSourceFor({at::kHalf, at::kHalf, TensorLayout::kFlat, TensorLayout::kFlat, true});
   FileCheck()
       .check("typedef int32_t tf_index")
       ->check("constexpr int kVec = 8")
       ->check("addresses % 16 == 0")
       ->check("TfVec<tf_half, kVec>")
       ->run(flat);
-  const std::string strided = cudaSourceFor({at::kFloat, at::kFloat, TensorLayout::kFlat, TensorLayout::kStrided, false});
-  FileCheck().check("typedef int64_t tf_index")->check_not("kVec")->check("p.strides[0][d]")->run(strided);
+  const std::string strided =
+      cudaSourceFor({at::kFloat, at::kFloat, TensorLayout::kFlat, TensorLayout::kStrided, false});
+  FileCheck()
+      .check("typedef int64_t tf_index")
+      ->check_not("kVec")
+      ->check("p.strides[0][d]")
+      ->run(strided);
 }
 
 TEST_F(CUDACodegen, RowBroadcastKernelsGetAVectorPath) {
-  const std::string source = cudaSourceFor({at::kFloat, at::kFloat, TensorLayout::kStrided,
-                                            TensorLayout::kStrided, true, InnerStride::kUnit,
-                                            InnerStride::kZero});
+  const std::string source =
+      cudaSourceFor({at::kFloat, at::kFloat, TensorLayout::kStrided, TensorLayout::kStrided, true,
+                     InnerStride::kUnit, InnerStride::kZero});
   FileCheck()
       .check("int64_t vec_ok;")
       ->check("constexpr int kVec = 4")
@@ -150,19 +157,22 @@ TEST_F(CUDACodegen, RowBroadcastKernelsGetAVectorPath) {
       ->check("for (tf_index i = first; i < numel; i += step)")
       ->run(source);
   // An inner stride that is neither 0 nor 1 leaves only the element-wise loop.
-  const std::string scalar = cudaSourceFor({at::kFloat, at::kFloat, TensorLayout::kStrided,
-                                            TensorLayout::kStrided, true, InnerStride::kAny,
-                                            InnerStride::kZero});
+  const std::string scalar =
+      cudaSourceFor({at::kFloat, at::kFloat, TensorLayout::kStrided, TensorLayout::kStrided, true,
+                     InnerStride::kAny, InnerStride::kZero});
   FileCheck().check_not("vec_ok")->run(scalar);
 }
 
 TEST_F(CUDACodegen, OnlyReducedPrecisionMathIsApproximate) {
-  const std::string half = cudaSourceFor({at::kHalf, at::kHalf, TensorLayout::kFlat, TensorLayout::kFlat, true});
+  const std::string half =
+      cudaSourceFor({at::kHalf, at::kHalf, TensorLayout::kFlat, TensorLayout::kFlat, true});
   FileCheck().check("tf_sigmoid<TfFastMath>(v")->check("TfFastMath::tanh(v")->run(half);
   const std::string single =
       cudaSourceFor({at::kFloat, at::kFloat, TensorLayout::kFlat, TensorLayout::kFlat, true});
-  FileCheck().check_not("<TfFastMath>(v")->check_not("TfFastMath::")->run(
-      single.substr(single.find("struct TfParams")));
+  FileCheck()
+      .check_not("<TfFastMath>(v")
+      ->check_not("TfFastMath::")
+      ->run(single.substr(single.find("struct TfParams")));
 }
 
 TEST_F(CUDACodegen, RandLikeDrawsPhiloxNumbersWithTheDtypesMantissa) {

@@ -25,7 +25,8 @@ std::string runCase(const RandomCase& c, bool& ran_kernel) {
   auto reference = parseIR(c.ir);
   auto fused = reference->copy();
   fuseGraph(fused);
-  if (countGroups(*fused) != 1) return "expected one fusion group, got " + std::to_string(countGroups(*fused));
+  if (countGroups(*fused) != 1)
+    return "expected one fusion group, got " + std::to_string(countGroups(*fused));
 
   std::vector<IValue> expected;
   std::string eager_error;
@@ -64,8 +65,8 @@ TEST(CPUFusion, RandomGraphsMatchEager) {
     const std::string problem = runCase(c, ran_kernel);
     kernel_cases += ran_kernel ? 1 : 0;
     if (problem.empty()) continue;
-    ADD_FAILURE() << problem << "\nreplay: FUSER_FUZZ_SEED=" << c.seed
-                  << " FUSER_FUZZ_CASES=1\n" << c.describe();
+    ADD_FAILURE() << problem << "\nreplay: FUSER_FUZZ_SEED=" << c.seed << " FUSER_FUZZ_CASES=1\n"
+                  << c.describe();
     if (++failures >= 5) break;
   }
   EXPECT_EQ(failures, 0);

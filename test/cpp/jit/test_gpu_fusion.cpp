@@ -66,7 +66,8 @@ TEST_F(GPUFusion, BroadcastsAndReadsStridedInputs) {
     at::Tensor x = at::randn({64, 256}, on(dtype));
     auto graph = parseIR(kChainIR);
     fuseGraph(graph);
-    const std::vector<IValue> inputs = {x, at::randn({256}, on(dtype)), at::randn({64, 1}, on(dtype))};
+    const std::vector<IValue> inputs = {x, at::randn({256}, on(dtype)),
+                                        at::randn({64, 1}, on(dtype))};
     std::vector<IValue> widened;
     for (const IValue& v : inputs) widened.push_back(v.toTensor().to(at::kFloat));
     const at::Tensor out = runGraph(graph, inputs)[0].toTensor();
@@ -81,7 +82,8 @@ TEST_F(GPUFusion, VectorPathHandlesTailsAndMisalignedPointers) {
   }
   at::Tensor wide = at::randn({4099}, on());
   // Offsets by one element: not 16-byte aligned, so the kernel takes its scalar loop.
-  checkFusedMatchesEager(kChainIR, {wide.slice(0, 1, 4099), wide.slice(0, 0, 4098), wide.slice(0, 1, 4099)});
+  checkFusedMatchesEager(kChainIR,
+                         {wide.slice(0, 1, 4099), wide.slice(0, 0, 4098), wide.slice(0, 1, 4099)});
 }
 
 TEST_F(GPUFusion, ComputesHalfAndBFloat16InFloat) {
@@ -113,14 +115,16 @@ TEST_F(GPUFusion, NewSizesReuseTheCompiledKernel) {
   const int64_t compiled = nCompiledKernels();
   for (auto shape : {std::vector<int64_t>{32, 8}, {1, 100000}, {3, 5}}) {
     auto inputs = randn3(shape);
-    expectSameTensor(runGraph(graph, inputs)[0].toTensor(), runGraph(parseIR(kChainIR), inputs)[0].toTensor());
+    expectSameTensor(runGraph(graph, inputs)[0].toTensor(),
+                     runGraph(parseIR(kChainIR), inputs)[0].toTensor());
   }
   EXPECT_EQ(nCompiledKernels(), compiled);
 }
 
 TEST_F(GPUFusion, MixesCpuScalarTensorsWithGpuTensors) {
   // Eager accepts a zero-dim CPU tensor next to CUDA tensors; so must the fusion.
-  checkFusedMatchesEager(kChainIR, {at::randn({8, 8}, on()), at::randn({}), at::randn({8, 8}, on())},
+  checkFusedMatchesEager(kChainIR,
+                         {at::randn({8, 8}, on()), at::randn({}), at::randn({8, 8}, on())},
                          Expect::kFallback);
 }
 
@@ -158,7 +162,8 @@ graph(%x : Tensor):
 
 TEST_F(GPUFusion, RunsOnSecondDevice) {
   if (at::getNumGPUs() < 2) GTEST_SKIP() << "needs two GPUs";
-  std::vector<IValue> inputs = {at::randn({100, 3}, on(at::kFloat, 1)), at::randn({3}, on(at::kFloat, 1)),
+  std::vector<IValue> inputs = {at::randn({100, 3}, on(at::kFloat, 1)),
+                                at::randn({3}, on(at::kFloat, 1)),
                                 at::randn({100, 1}, on(at::kFloat, 1))};
   auto fused = checkFusedMatchesEager(kChainIR, inputs);
   const at::Tensor out = runGraph(fused, inputs)[0].toTensor();
@@ -174,8 +179,16 @@ TEST_F(GPUFusion, RandomGraphsMatchEager) {
     fuseGraph(fused);
     std::vector<IValue> expected, actual;
     std::string eager_error, fused_error;
-    try { expected = runGraph(reference, c.inputs); } catch (const std::exception& e) { eager_error = e.what(); }
-    try { actual = runGraph(fused, c.inputs); } catch (const std::exception& e) { fused_error = e.what(); }
+    try {
+      expected = runGraph(reference, c.inputs);
+    } catch (const std::exception& e) {
+      eager_error = e.what();
+    }
+    try {
+      actual = runGraph(fused, c.inputs);
+    } catch (const std::exception& e) {
+      fused_error = e.what();
+    }
     std::string problem;
     if (eager_error.empty() != fused_error.empty()) {
       problem = "one raised: eager '" + eager_error + "' fused '" + fused_error + "'";

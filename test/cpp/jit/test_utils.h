@@ -86,7 +86,9 @@ inline size_t countKind(const Graph& graph, const char* qualified_kind) {
   return n;
 }
 
-inline size_t countGroups(const Graph& graph) { return countKind(graph, "fuser::FusionGroup"); }
+inline size_t countGroups(const Graph& graph) {
+  return countKind(graph, "fuser::FusionGroup");
+}
 
 // The first FusionGroup's subgraph.
 inline std::shared_ptr<Graph> firstGroupSubgraph(const Graph& graph) {
@@ -103,15 +105,19 @@ inline void expectSameTensor(const at::Tensor& actual, const at::Tensor& expecte
   ASSERT_EQ(actual.sizes(), expected.sizes());
   if (actual.numel() == 0) return;
   if (!at::isFloatingType(actual.scalar_type())) {
-    EXPECT_TRUE(at::equal(actual, expected)) << "actual:\n" << actual << "\nexpected:\n" << expected;
+    EXPECT_TRUE(at::equal(actual, expected)) << "actual:\n"
+                                             << actual << "\nexpected:\n"
+                                             << expected;
     return;
   }
   const at::Tensor a = actual.to(at::kDouble), e = expected.to(at::kDouble);
   const at::Tensor both_nan = a.isnan().logical_and(e.isnan());
-  const at::Tensor close = (a - e).abs().le(atol + rtol * e.abs()).logical_or(a.eq(e)).logical_or(both_nan);
+  const at::Tensor close =
+      (a - e).abs().le(atol + rtol * e.abs()).logical_or(a.eq(e)).logical_or(both_nan);
   EXPECT_TRUE(close.all().item<bool>())
       << "max abs diff " << (a - e).abs().nan_to_num(0).max().item<double>() << "\nactual:\n"
-      << actual << "\nexpected:\n" << expected;
+      << actual << "\nexpected:\n"
+      << expected;
 }
 
 enum class Expect { kKernel, kFallback };

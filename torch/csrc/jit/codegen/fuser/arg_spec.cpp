@@ -45,8 +45,7 @@ bool ArgSpec::operator==(const ArgSpec& other) const {
          index32_ == other.index32_ &&
          std::equal(tensors_.begin(), tensors_.end(), other.tensors_.begin(),
                     other.tensors_.end()) &&
-         std::equal(scalars_.begin(), scalars_.end(), other.scalars_.begin(),
-                    other.scalars_.end());
+         std::equal(scalars_.begin(), scalars_.end(), other.scalars_.begin(), other.scalars_.end());
 }
 
 }  // namespace torch_fuser

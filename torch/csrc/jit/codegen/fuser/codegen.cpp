@@ -10,7 +10,9 @@
 namespace torch_fuser {
 namespace {
 
-std::string valueName(int id) { return "v" + std::to_string(id); }
+std::string valueName(int id) {
+  return "v" + std::to_string(id);
+}
 
 // Replaces $0, $1, $2 in an op spelling by operand names, $M by the math policy, $T by
 // the result type and its random bits.
@@ -26,8 +28,8 @@ std::string substitute(const char* spelling, const std::vector<std::string>& ope
       ++p;
     } else if (*p == '$' && p[1] >= '0' && p[1] <= '9') {
       const size_t index = static_cast<size_t>(p[1] - '0');
-      TORCH_INTERNAL_ASSERT(index < operands.size(), "op spelling '", spelling,
-                            "' names operand ", index, " of ", operands.size());
+      TORCH_INTERNAL_ASSERT(index < operands.size(), "op spelling '", spelling, "' names operand ",
+                            index, " of ", operands.size());
       out += operands[index];
       ++p;
     } else {
@@ -90,8 +92,8 @@ void KernelPrinter::printStatements(std::ostream& os, const LoweredKernel& kerne
   for (size_t id = 0; id < kernel.stmts.size(); ++id) {
     const Stmt& stmt = kernel.stmts[id];
     if (stmt.invariant != invariant) continue;
-    os << pad << "const " << typeName(stmt.dtype) << " " << valueName(static_cast<int>(id))
-       << " = " << expression(stmt, load_of) << ";\n";
+    os << pad << "const " << typeName(stmt.dtype) << " " << valueName(static_cast<int>(id)) << " = "
+       << expression(stmt, load_of) << ";\n";
   }
 }
 
@@ -106,7 +108,7 @@ void KernelPrinter::printStores(std::ostream& os, const LoweredKernel& kernel,
 }
 
 std::vector<std::string> KernelPrinter::tensorParameters(const LoweredKernel& kernel,
-                                                        const std::string& qualifier) const {
+                                                         const std::string& qualifier) const {
   std::vector<std::string> out;
   for (const TensorDesc& input : kernel.inputs) {
     out.push_back("const " + typeName(input.dtype) + "* " + qualifier + " t" +
@@ -125,8 +127,8 @@ std::vector<std::string> KernelPrinter::tensorArguments(const LoweredKernel& ker
                   std::to_string(out.size()) + "])");
   }
   for (c10::ScalarType dtype : kernel.output_dtypes) {
-    out.push_back("static_cast<" + typeName(dtype) + "*>(args->data[" +
-                  std::to_string(out.size()) + "])");
+    out.push_back("static_cast<" + typeName(dtype) + "*>(args->data[" + std::to_string(out.size()) +
+                  "])");
   }
   return out;
 }

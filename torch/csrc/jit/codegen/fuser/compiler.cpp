@@ -49,7 +49,9 @@ std::shared_ptr<const CompiledKernel> fallbackWith(std::string reason) {
 
 }  // namespace
 
-bool backendAvailable(c10::DeviceType type) { return backendFor(type) != nullptr; }
+bool backendAvailable(c10::DeviceType type) {
+  return backendFor(type) != nullptr;
+}
 
 std::shared_ptr<const CompiledKernel> compileKernel(KernelSpec& spec, const ArgSpec& arg_spec) {
   const Backend* backend = backendFor(arg_spec.device().type());
@@ -71,7 +73,8 @@ std::shared_ptr<const CompiledKernel> compileKernel(KernelSpec& spec, const ArgS
   try {
     result->kernel = backend->compile(*lowered.kernel, result->source, arg_spec.device());
   } catch (const c10::Error& error) {
-    spec.warnOnce(std::string("running fusion in the interpreter: ") + error.what_without_backtrace());
+    spec.warnOnce(std::string("running fusion in the interpreter: ") +
+                  error.what_without_backtrace());
     result->fallback_reason = error.what_without_backtrace();
     return result;
   }

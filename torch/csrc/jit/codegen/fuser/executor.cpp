@@ -76,7 +76,8 @@ std::string classifyInputs(const KernelSpec& spec, at::ArrayRef<c10::IValue> inp
     const at::Tensor& t = v.toTensor();
     if (!t.defined()) return "an input tensor is undefined";
     if (t.layout() != c10::kStrided) return "an input tensor is not strided (sparse or mkldnn)";
-    if (grad && t.requires_grad()) return "an input requires grad (autograd runs in the interpreter)";
+    if (grad && t.requires_grad())
+      return "an input requires grad (autograd runs in the interpreter)";
     if (!call.device) {
       call.device = t.device();
     } else if (*call.device != t.device()) {
@@ -208,7 +209,9 @@ KernelSourceRecorder::KernelSourceRecorder() : previous_(current_recorder) {
   current_recorder = this;
 }
 
-KernelSourceRecorder::~KernelSourceRecorder() { current_recorder = previous_; }
+KernelSourceRecorder::~KernelSourceRecorder() {
+  current_recorder = previous_;
+}
 
 void KernelSourceRecorder::record(const std::string& source) {
   if (std::find(sources_.begin(), sources_.end(), source) == sources_.end()) {

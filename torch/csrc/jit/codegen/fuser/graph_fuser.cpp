@@ -161,8 +161,7 @@ class ElementwiseFuser {
     }
   }
 
-  std::pair<torch::jit::graph_node_list_iterator, bool> scanNode(Node* consumer,
-                                                                         Block* block) {
+  std::pair<torch::jit::graph_node_list_iterator, bool> scanNode(Node* consumer, Block* block) {
     if (isGroup(consumer) || isFusible(consumer)) {
       for (Value* input : producersLastFirst(consumer, block)) {
         if (Node* group = tryMerge(consumer, input->node())) {

@@ -83,7 +83,9 @@ void disable() {
   }
 }
 
-bool isEnabled() { return deviceSwitches().enabled.load(); }
+bool isEnabled() {
+  return deviceSwitches().enabled.load();
+}
 
 void fuseGraph(std::shared_ptr<torch::jit::Graph>& graph) {
   fuseElementwise(graph, currentTargets());
@@ -97,7 +99,9 @@ int64_t registerFusion(const torch::jit::Node* fusion_group) {
   return storeFusion(normalizeGraph(*fusion_group->g(c10::attr::Subgraph)));
 }
 
-void runFusion(int64_t key, torch::jit::Stack& stack) { runKernelSpec(*retrieveFusion(key), stack); }
+void runFusion(int64_t key, torch::jit::Stack& stack) {
+  runKernelSpec(*retrieveFusion(key), stack);
+}
 
 std::vector<std::string> debugGetFusedKernelCode(const std::shared_ptr<torch::jit::Graph>& graph,
                                                  const std::vector<c10::IValue>& inputs) {
@@ -120,8 +124,12 @@ Stats getStats() {
                s.fusion_groups_registered.load()};
 }
 
-int64_t nCompiledKernels() { return stats().kernels_compiled.load(); }
+int64_t nCompiledKernels() {
+  return stats().kernels_compiled.load();
+}
 
-void clearCache() { clearCompiledKernels(); }
+void clearCache() {
+  clearCompiledKernels();
+}
 
 }  // namespace torch_fuser

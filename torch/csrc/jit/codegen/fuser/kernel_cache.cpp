@@ -14,7 +14,7 @@ namespace {
 struct KernelCache {
   std::mutex mutex;
   std::unordered_map<std::string, int64_t> key_of_graph;  // canonical text -> key
-  std::vector<std::shared_ptr<KernelSpec>> specs;          // indexed by key
+  std::vector<std::shared_ptr<KernelSpec>> specs;         // indexed by key
 };
 
 KernelCache& cache() {

@@ -271,8 +271,8 @@ class Lowerer {
 
   // `lhs op alpha * rhs`, in the promoted dtype of lhs and rhs.
   int lowerAlpha(OpKind op, int lhs, int rhs, int alpha) {
-    if (op == OpKind::Sub && (out_.stmts[lhs].dtype == ScalarType::Bool ||
-                              out_.stmts[rhs].dtype == ScalarType::Bool)) {
+    if (op == OpKind::Sub &&
+        (out_.stmts[lhs].dtype == ScalarType::Bool || out_.stmts[rhs].dtype == ScalarType::Bool)) {
       throw Unsupported{"subtraction with a bool operand (eager raises)"};
     }
     const ScalarType compute = promote({lhs, rhs});
@@ -285,15 +285,18 @@ class Lowerer {
 
   int lowerRandLike(const std::vector<int>& in) {
     if (!spec_.device().is_cuda()) {
-      throw Unsupported{"rand_like is fused on CUDA only (eager's CPU generator is another stream)"};
+      throw Unsupported{
+          "rand_like is fused on CUDA only (eager's CPU generator is another stream)"};
     }
     for (size_t i = 2; i < in.size(); ++i) {  // layout, device, pin_memory, memory_format
-      if (in[i] != kNone) throw Unsupported{"rand_like with layout/device/pin_memory/memory_format"};
+      if (in[i] != kNone)
+        throw Unsupported{"rand_like with layout/device/pin_memory/memory_format"};
     }
     ScalarType dtype = promotions_[in[0]].dtype;
     if (in[1] != kNone) {
       const Stmt& requested = out_.stmts[in[1]];
-      if (requested.kind != StmtKind::kLiteral) throw Unsupported{"rand_like with a non-constant dtype"};
+      if (requested.kind != StmtKind::kLiteral)
+        throw Unsupported{"rand_like with a non-constant dtype"};
       dtype = static_cast<ScalarType>(requested.literal.toLong());
     }
     if (!isSupportedComputeDtype(dtype)) {
@@ -303,12 +306,13 @@ class Lowerer {
     stmt.kind = StmtKind::kOp;
     stmt.op = OpKind::RandUniform;
     stmt.dtype = arithmeticType(dtype);
-    stmt.random_bits = dtype == ScalarType::Double ? 53
-                       : dtype == ScalarType::Half  ? 11
+    stmt.random_bits = dtype == ScalarType::Double     ? 53
+                       : dtype == ScalarType::Half     ? 11
                        : dtype == ScalarType::BFloat16 ? 8
                                                        : 24;
     out_.uses_random = true;
-    const OperandCategory category = std::max(OperandCategory::kZeroDim, promotions_[in[0]].category);
+    const OperandCategory category =
+        std::max(OperandCategory::kZeroDim, promotions_[in[0]].category);
     return add(std::move(stmt), Promotion{category, dtype});
   }
 

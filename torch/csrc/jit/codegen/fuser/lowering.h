@@ -49,24 +49,24 @@ enum class StmtKind : uint8_t { kLoadTensor, kLoadScalar, kLiteral, kCast, kOp }
 
 struct Stmt {
   StmtKind kind;
-  OpKind op = OpKind::Add;         // kOp only
-  c10::SmallVector<int, 3> args;   // operand statements (kCast, kOp)
-  int input = -1;                  // kLoadTensor: tensor index; kLoadScalar: slot in its array
-  c10::Scalar literal;             // kLiteral only
-  c10::ScalarType dtype;           // the C type the value is held in
-  bool invariant = false;          // equal for every element: computed once, outside the loop
-  bool fast_math = false;          // kOp: may use TfFastMath (its result rounds to 16 bits)
-  int random_bits = 0;             // RandUniform: random bits per value (the dtype's mantissa)
+  OpKind op = OpKind::Add;        // kOp only
+  c10::SmallVector<int, 3> args;  // operand statements (kCast, kOp)
+  int input = -1;                 // kLoadTensor: tensor index; kLoadScalar: slot in its array
+  c10::Scalar literal;            // kLiteral only
+  c10::ScalarType dtype;          // the C type the value is held in
+  bool invariant = false;         // equal for every element: computed once, outside the loop
+  bool fast_math = false;         // kOp: may use TfFastMath (its result rounds to 16 bits)
+  int random_bits = 0;            // RandUniform: random bits per value (the dtype's mantissa)
 };
 
 struct LoweredKernel {
-  int rank = 0;                         // iteration rank
-  bool uses_random = false;             // has RandUniform statements
-  bool index32 = false;                 // offsets fit 32-bit index math
-  std::vector<TensorDesc> inputs;       // tensor inputs, in order
-  std::vector<ScalarKind> scalars;      // scalar inputs, in order
-  std::vector<Stmt> stmts;              // in dependency order
-  std::vector<int> outputs;             // statement of each output
+  int rank = 0;                     // iteration rank
+  bool uses_random = false;         // has RandUniform statements
+  bool index32 = false;             // offsets fit 32-bit index math
+  std::vector<TensorDesc> inputs;   // tensor inputs, in order
+  std::vector<ScalarKind> scalars;  // scalar inputs, in order
+  std::vector<Stmt> stmts;          // in dependency order
+  std::vector<int> outputs;         // statement of each output
   std::vector<c10::ScalarType> output_dtypes;
 };
 

@@ -34,8 +34,7 @@ ScalarType promoteOperands(c10::ArrayRef<PromotionOperand> operands) {
     ScalarType& group = by_group[static_cast<int>(operand.category)];
     group = promoteSkippingUndefined(group, operand.dtype);
   }
-  const ScalarType result =
-      combineGroups(by_group[2], combineGroups(by_group[1], by_group[0]));
+  const ScalarType result = combineGroups(by_group[2], combineGroups(by_group[1], by_group[0]));
   TORCH_INTERNAL_ASSERT(result != ScalarType::Undefined, "type promotion over no operands");
   return result;
 }

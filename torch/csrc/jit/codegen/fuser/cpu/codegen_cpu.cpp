@@ -15,23 +15,34 @@ class CPUKernelPrinter : public KernelPrinter {
  protected:
   std::string typeName(c10::ScalarType dtype) const override {
     switch (dtype) {
-      case c10::ScalarType::Float: return "float";
-      case c10::ScalarType::Double: return "double";
-      case c10::ScalarType::Half: return "tf_half";
-      case c10::ScalarType::BFloat16: return "tf_bfloat16";
-      case c10::ScalarType::Bool: return "bool";
-      case c10::ScalarType::Byte: return "uint8_t";
-      case c10::ScalarType::Char: return "int8_t";
-      case c10::ScalarType::Short: return "int16_t";
-      case c10::ScalarType::Int: return "int32_t";
-      case c10::ScalarType::Long: return "int64_t";
+      case c10::ScalarType::Float:
+        return "float";
+      case c10::ScalarType::Double:
+        return "double";
+      case c10::ScalarType::Half:
+        return "tf_half";
+      case c10::ScalarType::BFloat16:
+        return "tf_bfloat16";
+      case c10::ScalarType::Bool:
+        return "bool";
+      case c10::ScalarType::Byte:
+        return "uint8_t";
+      case c10::ScalarType::Char:
+        return "int8_t";
+      case c10::ScalarType::Short:
+        return "int16_t";
+      case c10::ScalarType::Int:
+        return "int32_t";
+      case c10::ScalarType::Long:
+        return "int64_t";
       default:
         TORCH_INTERNAL_ASSERT(false, "no CPU spelling for dtype ", c10::toString(dtype));
     }
   }
 
   void printPreamble(std::ostream& os) const override {
-    os << resources::kernel_abi << "\n" << resources::cpu_preamble << "\n"
+    os << resources::kernel_abi << "\n"
+       << resources::cpu_preamble << "\n"
        << resources::common_preamble << "\n";
   }
 
@@ -40,9 +51,11 @@ class CPUKernelPrinter : public KernelPrinter {
     // parameters (not on locals), which is what lets the loops vectorize without
     // run-time alias checks.
     os << "static void tf_compute(const TfKernelArgs* args, int64_t begin, int64_t end";
-    for (const std::string& param : tensorParameters(kernel, "__restrict__")) os << ",\n    " << param;
+    for (const std::string& param : tensorParameters(kernel, "__restrict__"))
+      os << ",\n    " << param;
     os << ") {\n";
-    printStatements(os, kernel, /*invariant=*/true, [](int t) { return element(t, "0"); }, 2);
+    printStatements(
+        os, kernel, /*invariant=*/true, [](int t) { return element(t, "0"); }, 2);
     if (allFlatOrScalar(kernel)) {
       printFlatLoop(os, kernel);
     } else {
@@ -67,7 +80,8 @@ class CPUKernelPrinter : public KernelPrinter {
   // Every tensor is contiguous with the iteration shape: one flat loop.
   void printFlatLoop(std::ostream& os, const LoweredKernel& kernel) const {
     os << "  for (int64_t i = begin; i < end; ++i) {\n";
-    printStatements(os, kernel, false, [](int t) { return element(t, "i"); }, 4);
+    printStatements(
+        os, kernel, false, [](int t) { return element(t, "i"); }, 4);
     printStores(os, kernel, "i", 4);
     os << "  }\n";
   }
@@ -77,9 +91,12 @@ class CPUKernelPrinter : public KernelPrinter {
     if (desc.layout != TensorLayout::kStrided) return "base + j";
     const std::string name = std::to_string(t);
     switch (desc.inner) {
-      case InnerStride::kZero: return "o" + name;  // loop-invariant: hoisted, broadcast
-      case InnerStride::kUnit: return "o" + name + " + j";
-      case InnerStride::kAny: break;
+      case InnerStride::kZero:
+        return "o" + name;  // loop-invariant: hoisted, broadcast
+      case InnerStride::kUnit:
+        return "o" + name + " + j";
+      case InnerStride::kAny:
+        break;
     }
     return "o" + name + " + j * s" + name;
   }
@@ -110,11 +127,12 @@ class CPUKernelPrinter : public KernelPrinter {
     for (int t : strided) os << "      o" << t << " += index[d] * st" << t << "[d];\n";
     os << "    }\n  }\n";
     os << "  for (int64_t base = begin; base < end;) {\n"
-       << "    const int64_t n = row - index[kRank - 1] < end - base ? row - index[kRank - 1] : end - base;\n"
+       << "    const int64_t n = row - index[kRank - 1] < end - base ? row - index[kRank - 1] : "
+          "end - base;\n"
        << "    for (int64_t j = 0; j < n; ++j) {\n";
-    printStatements(os, kernel, false,
-                    [&kernel](int t) { return element(t, rowIndex(kernel.inputs[t], t)); },
-                    6);
+    printStatements(
+        os, kernel, false, [&kernel](int t) { return element(t, rowIndex(kernel.inputs[t], t)); },
+        6);
     printStores(os, kernel, "base + j", 6);
     os << "    }\n    base += n;\n    index[kRank - 1] += n;\n";
     for (int t : strided) os << "    o" << t << " += n * s" << t << ";\n";
@@ -130,7 +148,9 @@ class CPUKernelPrinter : public KernelPrinter {
 
 }  // namespace
 
-std::string generateSource(const LoweredKernel& kernel) { return CPUKernelPrinter().print(kernel); }
+std::string generateSource(const LoweredKernel& kernel) {
+  return CPUKernelPrinter().print(kernel);
+}
 
 }  // namespace cpu
 }  // namespace torch_fuser

@@ -20,25 +20,54 @@
 #define TF_INLINE inline
 
 struct TfMath {
-  template <typename T> static inline T exp(T x) { return std::exp(x); }
-  template <typename T> static inline T log(T x) { return std::log(x); }
-  template <typename T> static inline T tanh(T x) { return std::tanh(x); }
-  template <typename T> static inline T sqrt(T x) { return std::sqrt(x); }
-  template <typename T> static inline T pow(T x, T y) { return std::pow(x, y); }
-  template <typename T> static inline T fabs(T x) { return std::fabs(x); }
-  template <typename T> static inline T div(T x, T y) { return x / y; }
+  template <typename T>
+  static inline T exp(T x) {
+    return std::exp(x);
+  }
+  template <typename T>
+  static inline T log(T x) {
+    return std::log(x);
+  }
+  template <typename T>
+  static inline T tanh(T x) {
+    return std::tanh(x);
+  }
+  template <typename T>
+  static inline T sqrt(T x) {
+    return std::sqrt(x);
+  }
+  template <typename T>
+  static inline T pow(T x, T y) {
+    return std::pow(x, y);
+  }
+  template <typename T>
+  static inline T fabs(T x) {
+    return std::fabs(x);
+  }
+  template <typename T>
+  static inline T div(T x, T y) {
+    return x / y;
+  }
 };
 // The host's vector math (libmvec) is already fast: no separate approximations.
 typedef TfMath TfFastMath;
 
-static inline double tf_infinity() { return std::numeric_limits<double>::infinity(); }
-static inline double tf_nan() { return std::numeric_limits<double>::quiet_NaN(); }
+static inline double tf_infinity() {
+  return std::numeric_limits<double>::infinity();
+}
+static inline double tf_nan() {
+  return std::numeric_limits<double>::quiet_NaN();
+}
 
 // float16: the compiler's IEEE binary16 (_Float16: GCC >= 12, Clang), whose conversions
 // round to nearest even as c10::Half does, and vectorize (F16C / AVX-512 FP16).
 typedef _Float16 tf_half;
-static inline float tf_half_to_float(tf_half x) { return static_cast<float>(x); }
-static inline tf_half tf_float_to_half(float x) { return static_cast<tf_half>(x); }
+static inline float tf_half_to_float(tf_half x) {
+  return static_cast<float>(x);
+}
+static inline tf_half tf_float_to_half(float x) {
+  return static_cast<tf_half>(x);
+}
 
 // bfloat16: the upper half of a float's bits.
 struct tf_bfloat16 {

@@ -29,9 +29,14 @@ namespace {
 
 // Flags every kernel is built with. -ffp-contract=off keeps a*b+c two roundings, as in
 // eager; -fno-math-errno lets sqrt vectorize without changing results.
-const char* const kCompileFlags[] = {"-O3",         "-std=c++17",        "-fPIC",
-                                     "-shared",     "-march=native",     "-fno-math-errno",
-                                     "-ffp-contract=off", "-w"};
+const char* const kCompileFlags[] = {"-O3",
+                                     "-std=c++17",
+                                     "-fPIC",
+                                     "-shared",
+                                     "-march=native",
+                                     "-fno-math-errno",
+                                     "-ffp-contract=off",
+                                     "-w"};
 #if defined(__x86_64__) && defined(__GLIBC__)
 // libmvec: the vector math the preamble declares (see cpu_preamble.h).
 const char* const kLinkLibraries[] = {"-lmvec", "-lm"};
@@ -47,8 +52,9 @@ class TempDir {
     std::string pattern = std::string(base && *base ? base : "/tmp") + "/torch_fuser_XXXXXX";
     std::vector<char> buffer(pattern.begin(), pattern.end());
     buffer.push_back('\0');
-    TORCH_CHECK(::mkdtemp(buffer.data()) != nullptr, "torch_fuser: cannot create a temp directory from ",
-                pattern, ": ", std::strerror(errno));
+    TORCH_CHECK(::mkdtemp(buffer.data()) != nullptr,
+                "torch_fuser: cannot create a temp directory from ", pattern, ": ",
+                std::strerror(errno));
     path_ = buffer.data();
   }
   ~TempDir() {

@@ -21,16 +21,26 @@ class CUDAKernelPrinter : public KernelPrinter {
  protected:
   std::string typeName(c10::ScalarType dtype) const override {
     switch (dtype) {
-      case c10::ScalarType::Float: return "float";
-      case c10::ScalarType::Double: return "double";
-      case c10::ScalarType::Half: return "tf_half";
-      case c10::ScalarType::BFloat16: return "tf_bfloat16";
-      case c10::ScalarType::Bool: return "bool";
-      case c10::ScalarType::Byte: return "uint8_t";
-      case c10::ScalarType::Char: return "int8_t";
-      case c10::ScalarType::Short: return "int16_t";
-      case c10::ScalarType::Int: return "int32_t";
-      case c10::ScalarType::Long: return "int64_t";
+      case c10::ScalarType::Float:
+        return "float";
+      case c10::ScalarType::Double:
+        return "double";
+      case c10::ScalarType::Half:
+        return "tf_half";
+      case c10::ScalarType::BFloat16:
+        return "tf_bfloat16";
+      case c10::ScalarType::Bool:
+        return "bool";
+      case c10::ScalarType::Byte:
+        return "uint8_t";
+      case c10::ScalarType::Char:
+        return "int8_t";
+      case c10::ScalarType::Short:
+        return "int16_t";
+      case c10::ScalarType::Int:
+        return "int32_t";
+      case c10::ScalarType::Long:
+        return "int64_t";
       default:
         TORCH_INTERNAL_ASSERT(false, "no CUDA spelling for dtype ", c10::toString(dtype));
     }
@@ -56,14 +66,18 @@ class CUDAKernelPrinter : public KernelPrinter {
     }
     os << "  const tf_index numel = static_cast<tf_index>(p.numel);\n"
        << "  const tf_index step = static_cast<tf_index>(blockDim.x) * gridDim.x;\n"
-       << "  const tf_index first = static_cast<tf_index>(blockIdx.x) * blockDim.x + threadIdx.x;\n";
+       << "  const tf_index first = static_cast<tf_index>(blockIdx.x) * blockDim.x + "
+          "threadIdx.x;\n";
     if (layout.has_rng) {
       os << "  const bool captured = p.rng[3] != 0;\n"
-         << "  const uint64_t tf_seed = captured ? *reinterpret_cast<const uint64_t*>(p.rng[0]) : p.rng[0];\n"
+         << "  const uint64_t tf_seed = captured ? *reinterpret_cast<const uint64_t*>(p.rng[0]) : "
+            "p.rng[0];\n"
          << "  const uint64_t tf_offset =\n"
-         << "      captured ? *reinterpret_cast<const uint64_t*>(p.rng[1]) + p.rng[2] : p.rng[1];\n";
+         << "      captured ? *reinterpret_cast<const uint64_t*>(p.rng[1]) + p.rng[2] : "
+            "p.rng[1];\n";
     }
-    printStatements(os, kernel, /*invariant=*/true, [](int t) { return element(t, "0"); }, 2);
+    printStatements(
+        os, kernel, /*invariant=*/true, [](int t) { return element(t, "0"); }, 2);
     if (hasStridedInput(kernel)) {
       if (layout.has_vec_ok) printStridedVectorLoop(os, kernel, layout);
       printStridedLoop(os, kernel, layout);
@@ -103,10 +117,12 @@ class CUDAKernelPrinter : public KernelPrinter {
   }
 
   // Grid-stride loop, one element per iteration, from `start`.
-  void printFlatLoop(std::ostream& os, const LoweredKernel& kernel, const std::string& start) const {
+  void printFlatLoop(std::ostream& os, const LoweredKernel& kernel,
+                     const std::string& start) const {
     os << "  for (tf_index i = " << start << "; i < numel; i += step) {\n";
     printLinearIndex(os, kernel, "i", 4);
-    printStatements(os, kernel, false, [](int t) { return element(t, "i"); }, 4);
+    printStatements(
+        os, kernel, false, [](int t) { return element(t, "i"); }, 4);
     printStores(os, kernel, "i", 4);
     os << "  }\n";
   }
@@ -135,7 +151,8 @@ class CUDAKernelPrinter : public KernelPrinter {
     os << "    }\n"
        << "    for (tf_index i = vectors * kVec + first; i < numel; i += step) {\n";
     printLinearIndex(os, kernel, "i", 6);
-    printStatements(os, kernel, false, [](int t) { return element(t, "i"); }, 6);
+    printStatements(
+        os, kernel, false, [](int t) { return element(t, "i"); }, 6);
     printStores(os, kernel, "i", 6);
     os << "    }\n    return;\n  }\n";
   }
@@ -175,11 +192,11 @@ class CUDAKernelPrinter : public KernelPrinter {
       const std::string type = typeName(input.dtype);
       const std::string vec = "TfVec<" + type + ", kVec>";
       if (input.layout == TensorLayout::kFlat) {
-        os << "      const " << vec << " in" << t << " = *reinterpret_cast<const " << vec << "*>(t" << t
-           << " + base);\n";
+        os << "      const " << vec << " in" << t << " = *reinterpret_cast<const " << vec << "*>(t"
+           << t << " + base);\n";
       } else if (input.layout == TensorLayout::kStrided && input.inner == InnerStride::kUnit) {
-        os << "      const " << vec << " in" << t << " = *reinterpret_cast<const " << vec << "*>(t" << t
-           << " + o" << t << ");\n";
+        os << "      const " << vec << " in" << t << " = *reinterpret_cast<const " << vec << "*>(t"
+           << t << " + o" << t << ");\n";
       } else if (input.layout == TensorLayout::kStrided) {
         os << "      const " << type << " row" << t << " = t" << t << "[o" << t << "];\n";
       }
@@ -220,13 +237,14 @@ class CUDAKernelPrinter : public KernelPrinter {
     os << "  for (tf_index i = first; i < numel; i += step) {\n";
     printOffsets(os, layout, "i", 4);
     printLinearIndex(os, kernel, "i", 4);
-    printStatements(os, kernel, false,
-                    [&kernel](int t) {
-                      return element(t, kernel.inputs[t].layout == TensorLayout::kStrided
-                                            ? "o" + std::to_string(t)
-                                            : std::string("i"));
-                    },
-                    4);
+    printStatements(
+        os, kernel, false,
+        [&kernel](int t) {
+          return element(t, kernel.inputs[t].layout == TensorLayout::kStrided
+                                ? "o" + std::to_string(t)
+                                : std::string("i"));
+        },
+        4);
     printStores(os, kernel, "i", 4);
     os << "  }\n";
   }
@@ -247,8 +265,9 @@ CudaParamLayout cudaParamLayout(const LoweredKernel& kernel) {
       vectorizable = vectorizable && input.inner != InnerStride::kAny;
       if (input.inner == InnerStride::kUnit) layout.unit_strided.push_back(static_cast<int>(t));
     }
-    const bool vector_access = input.layout == TensorLayout::kFlat ||
-                               (input.layout == TensorLayout::kStrided && input.inner == InnerStride::kUnit);
+    const bool vector_access =
+        input.layout == TensorLayout::kFlat ||
+        (input.layout == TensorLayout::kStrided && input.inner == InnerStride::kUnit);
     if (vector_access) widest = std::max(widest, c10::elementSize(input.dtype));
   }
   for (c10::ScalarType dtype : kernel.output_dtypes) {
@@ -265,7 +284,9 @@ CudaParamLayout cudaParamLayout(const LoweredKernel& kernel) {
   return layout;
 }
 
-std::string generateSource(const LoweredKernel& kernel) { return CUDAKernelPrinter().print(kernel); }
+std::string generateSource(const LoweredKernel& kernel) {
+  return CUDAKernelPrinter().print(kernel);
+}
 
 }  // namespace cuda
 }  // namespace torch_fuser

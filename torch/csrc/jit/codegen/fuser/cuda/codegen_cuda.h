@@ -27,7 +27,7 @@ struct CudaParamLayout {
   int rank = 0;              // entries in sizes and in each strides row (0: none passed)
   int fscalars = 0;
   int iscalars = 0;
-  int vector_width = 1;      // elements per (up to) 128-bit access; 1: no vector path
+  int vector_width = 1;  // elements per (up to) 128-bit access; 1: no vector path
   // Strided kernels whose strided inputs all have unit or zero inner stride get a vector
   // path too, taken when the host sets vec_ok.
   bool has_vec_ok = false;
@@ -38,8 +38,8 @@ struct CudaParamLayout {
   std::vector<int> unit_strided;
 
   size_t words() const {
-    return 1 + (has_vec_ok ? 1 : 0) + (has_rng ? 4 : 0) + tensors + rank +
-           strided.size() * rank + fscalars + iscalars;
+    return 1 + (has_vec_ok ? 1 : 0) + (has_rng ? 4 : 0) + tensors + rank + strided.size() * rank +
+           fscalars + iscalars;
   }
 };
 

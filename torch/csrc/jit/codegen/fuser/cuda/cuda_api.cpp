@@ -16,7 +16,8 @@ namespace {
 void* openFirst(const std::vector<std::string>& names, std::string* why) {
   std::vector<std::string> candidates;
   if (const char* home = std::getenv("CUDA_HOME")) {
-    for (const std::string& name : names) candidates.push_back(std::string(home) + "/lib64/" + name);
+    for (const std::string& name : names)
+      candidates.push_back(std::string(home) + "/lib64/" + name);
   }
   for (const std::string& name : names) candidates.push_back(name);
   for (const std::string& name : names) candidates.push_back("/usr/local/cuda/lib64/" + name);
@@ -69,8 +70,10 @@ const Loaded<DriverApi>& loadedDriver() {
     TORCH_FUSER_FORALL_CUDA_DRIVER(TORCH_FUSER_RESOLVE)
 #undef TORCH_FUSER_RESOLVE
     out.ok = missing.empty() && out.api.cuInit(0) == 0;
-    if (!missing.empty()) out.error = "libcuda lacks:" + missing;
-    else if (!out.ok) out.error = "cuInit failed (no usable GPU or driver)";
+    if (!missing.empty())
+      out.error = "libcuda lacks:" + missing;
+    else if (!out.ok)
+      out.error = "cuInit failed (no usable GPU or driver)";
     return out;
   }();
   return loaded;

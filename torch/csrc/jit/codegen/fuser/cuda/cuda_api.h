@@ -27,37 +27,37 @@ constexpr int kCuDeviceAttributeComputeCapabilityMajor = 75;
 constexpr int kCuDeviceAttributeComputeCapabilityMinor = 76;
 
 // _(name, return type, parameter list)
-#define TORCH_FUSER_FORALL_NVRTC(_)                                                            \
-  _(nvrtcGetErrorString, const char*, (nvrtcResult))                                           \
-  _(nvrtcVersion, nvrtcResult, (int*, int*))                                                   \
-  _(nvrtcGetNumSupportedArchs, nvrtcResult, (int*))                                            \
-  _(nvrtcGetSupportedArchs, nvrtcResult, (int*))                                               \
-  _(nvrtcCreateProgram, nvrtcResult,                                                           \
-    (nvrtcProgram*, const char*, const char*, int, const char* const*, const char* const*))    \
-  _(nvrtcDestroyProgram, nvrtcResult, (nvrtcProgram*))                                         \
-  _(nvrtcCompileProgram, nvrtcResult, (nvrtcProgram, int, const char* const*))                 \
-  _(nvrtcGetProgramLogSize, nvrtcResult, (nvrtcProgram, size_t*))                              \
-  _(nvrtcGetProgramLog, nvrtcResult, (nvrtcProgram, char*))                                    \
-  _(nvrtcGetCUBINSize, nvrtcResult, (nvrtcProgram, size_t*))                                   \
-  _(nvrtcGetCUBIN, nvrtcResult, (nvrtcProgram, char*))                                         \
-  _(nvrtcGetPTXSize, nvrtcResult, (nvrtcProgram, size_t*))                                     \
+#define TORCH_FUSER_FORALL_NVRTC(_)                                                         \
+  _(nvrtcGetErrorString, const char*, (nvrtcResult))                                        \
+  _(nvrtcVersion, nvrtcResult, (int*, int*))                                                \
+  _(nvrtcGetNumSupportedArchs, nvrtcResult, (int*))                                         \
+  _(nvrtcGetSupportedArchs, nvrtcResult, (int*))                                            \
+  _(nvrtcCreateProgram, nvrtcResult,                                                        \
+    (nvrtcProgram*, const char*, const char*, int, const char* const*, const char* const*)) \
+  _(nvrtcDestroyProgram, nvrtcResult, (nvrtcProgram*))                                      \
+  _(nvrtcCompileProgram, nvrtcResult, (nvrtcProgram, int, const char* const*))              \
+  _(nvrtcGetProgramLogSize, nvrtcResult, (nvrtcProgram, size_t*))                           \
+  _(nvrtcGetProgramLog, nvrtcResult, (nvrtcProgram, char*))                                 \
+  _(nvrtcGetCUBINSize, nvrtcResult, (nvrtcProgram, size_t*))                                \
+  _(nvrtcGetCUBIN, nvrtcResult, (nvrtcProgram, char*))                                      \
+  _(nvrtcGetPTXSize, nvrtcResult, (nvrtcProgram, size_t*))                                  \
   _(nvrtcGetPTX, nvrtcResult, (nvrtcProgram, char*))
 
-#define TORCH_FUSER_FORALL_CUDA_DRIVER(_)                                                      \
-  _(cuGetErrorString, CUresult, (CUresult, const char**))                                      \
-  _(cuInit, CUresult, (unsigned))                                                              \
-  _(cuDeviceGet, CUresult, (CUdevice*, int))                                                   \
-  _(cuDeviceGetAttribute, CUresult, (int*, int, CUdevice))                                     \
-  _(cuCtxGetCurrent, CUresult, (CUcontext*))                                                   \
-  _(cuCtxSetCurrent, CUresult, (CUcontext))                                                    \
-  _(cuDevicePrimaryCtxRetain, CUresult, (CUcontext*, CUdevice))                                \
-  _(cuModuleLoadData, CUresult, (CUmodule*, const void*))                                      \
-  _(cuModuleUnload, CUresult, (CUmodule))                                                      \
-  _(cuModuleGetFunction, CUresult, (CUfunction*, CUmodule, const char*))                       \
-  _(cuOccupancyMaxActiveBlocksPerMultiprocessor, CUresult, (int*, CUfunction, int, size_t))    \
-  _(cuLaunchKernel, CUresult,                                                                  \
-    (CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,        \
-     CUstream, void**, void**))
+#define TORCH_FUSER_FORALL_CUDA_DRIVER(_)                                                        \
+  _(cuGetErrorString, CUresult, (CUresult, const char**))                                        \
+  _(cuInit, CUresult, (unsigned))                                                                \
+  _(cuDeviceGet, CUresult, (CUdevice*, int))                                                     \
+  _(cuDeviceGetAttribute, CUresult, (int*, int, CUdevice))                                       \
+  _(cuCtxGetCurrent, CUresult, (CUcontext*))                                                     \
+  _(cuCtxSetCurrent, CUresult, (CUcontext))                                                      \
+  _(cuDevicePrimaryCtxRetain, CUresult, (CUcontext*, CUdevice))                                  \
+  _(cuModuleLoadData, CUresult, (CUmodule*, const void*))                                        \
+  _(cuModuleUnload, CUresult, (CUmodule))                                                        \
+  _(cuModuleGetFunction, CUresult, (CUfunction*, CUmodule, const char*))                         \
+  _(cuOccupancyMaxActiveBlocksPerMultiprocessor, CUresult, (int*, CUfunction, int, size_t))      \
+  _(cuLaunchKernel, CUresult,                                                                    \
+    (CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, CUstream, \
+     void**, void**))
 
 #define TORCH_FUSER_DECLARE_POINTER(name, ret, params) ret(*name) params = nullptr;
 

@@ -29,7 +29,9 @@ struct TfMath {
   static TF_INLINE float fabs(float x) { return ::fabsf(x); }
   static TF_INLINE double fabs(double x) { return ::fabs(x); }
   template <typename T>
-  static TF_INLINE T div(T x, T y) { return x / y; }
+  static TF_INLINE T div(T x, T y) {
+    return x / y;
+  }
 };
 
 // Float math through the special-function units, for values that end up as float16 or
@@ -51,11 +53,17 @@ struct TfFastMath : TfMath {
     return ::tanhf(x);
 #endif
   }
-  static TF_INLINE float div(float x, float y) { return x * __frcp_rn(y); }
+  static TF_INLINE float div(float x, float y) {
+    return x * __frcp_rn(y);
+  }
 };
 
-TF_INLINE double tf_infinity() { return __longlong_as_double(0x7ff0000000000000LL); }
-TF_INLINE double tf_nan() { return __longlong_as_double(0x7ff8000000000000LL); }
+TF_INLINE double tf_infinity() {
+  return __longlong_as_double(0x7ff0000000000000LL);
+}
+TF_INLINE double tf_nan() {
+  return __longlong_as_double(0x7ff8000000000000LL);
+}
 
 // float16 and bfloat16 as 2-byte storage; arithmetic happens in float.
 struct tf_half {

@@ -58,8 +58,8 @@ class FusedKernelCUDA : public FusedKernel {
     TORCH_FUSER_CUDA_DRIVER_CHECK(api_.cuModuleLoadData(&module_, binary.image.data()));
     TORCH_FUSER_CUDA_DRIVER_CHECK(api_.cuModuleGetFunction(&function_, module_, kKernelName));
     int blocks_per_sm = 0;
-    TORCH_FUSER_CUDA_DRIVER_CHECK(api_.cuOccupancyMaxActiveBlocksPerMultiprocessor(
-        &blocks_per_sm, function_, kBlockSize, 0));
+    TORCH_FUSER_CUDA_DRIVER_CHECK(
+        api_.cuOccupancyMaxActiveBlocksPerMultiprocessor(&blocks_per_sm, function_, kBlockSize, 0));
     const int sms = attribute(api_, kCuDeviceAttributeMultiprocessorCount, device_.index());
     // Four waves of resident blocks: measured on an H200 (2^24..2^26 elements), a grid
     // of one wave (a pure grid-stride loop) was up to 10% slower, an unbounded grid
@@ -95,7 +95,8 @@ class FusedKernelCUDA : public FusedKernel {
 
     const int64_t per_block = static_cast<int64_t>(kBlockSize) * layout_.vector_width;
     const int64_t wanted = (numel + per_block - 1) / per_block;
-    const unsigned grid = static_cast<unsigned>(std::max<int64_t>(1, std::min(wanted, max_blocks_)));
+    const unsigned grid =
+        static_cast<unsigned>(std::max<int64_t>(1, std::min(wanted, max_blocks_)));
     c10::cuda::CUDAGuard guard(device_);
     ensureContext(api_, device_.index());
     const CUstream stream =

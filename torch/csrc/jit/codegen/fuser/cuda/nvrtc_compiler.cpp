@@ -64,8 +64,9 @@ CudaBinary compileWithNvrtc(const std::string& source, int major, int minor) {
                                             "--device-as-default-execution-space"};
 
   nvrtcProgram program = nullptr;
-  checkNvrtc(*api, api->nvrtcCreateProgram(&program, source.c_str(), "torch_fuser_kernel.cu", 0,
-                                           nullptr, nullptr),
+  checkNvrtc(*api,
+             api->nvrtcCreateProgram(&program, source.c_str(), "torch_fuser_kernel.cu", 0, nullptr,
+                                     nullptr),
              "nvrtcCreateProgram");
   ProgramGuard guard(*api, program);
   const auto start = std::chrono::steady_clock::now();

@@ -13,10 +13,12 @@ PYBIND11_MODULE(_C, m) {
   m.def("enable", &torch_fuser::enable, py::arg("cpu") = true, py::arg("cuda") = true);
   m.def("disable", &torch_fuser::disable);
   m.def("is_enabled", &torch_fuser::isEnabled);
-  m.def("fuse_graph", [](std::shared_ptr<torch::jit::Graph> graph) { torch_fuser::fuseGraph(graph); });
+  m.def("fuse_graph",
+        [](std::shared_ptr<torch::jit::Graph> graph) { torch_fuser::fuseGraph(graph); });
   m.def("debug_kernel_code", [](std::shared_ptr<torch::jit::Graph> graph, const py::tuple& inputs) {
     std::vector<c10::IValue> values;
-    for (const py::handle& input : inputs) values.push_back(torch::jit::toIValue(input, c10::AnyType::get()));
+    for (const py::handle& input : inputs)
+      values.push_back(torch::jit::toIValue(input, c10::AnyType::get()));
     return torch_fuser::debugGetFusedKernelCode(graph, values);
   });
   m.def("stats", [] {

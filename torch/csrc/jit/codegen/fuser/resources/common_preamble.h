@@ -34,9 +34,7 @@ struct TfCast<To, tf_bfloat16> {
 };
 template <typename From>
 struct TfCast<tf_bfloat16, From> {
-  static TF_INLINE tf_bfloat16 apply(From x) {
-    return tf_float_to_bfloat16(static_cast<float>(x));
-  }
+  static TF_INLINE tf_bfloat16 apply(From x) { return tf_float_to_bfloat16(static_cast<float>(x)); }
 };
 template <>
 struct TfCast<tf_bfloat16, tf_bfloat16> {
@@ -44,7 +42,9 @@ struct TfCast<tf_bfloat16, tf_bfloat16> {
 };
 template <>
 struct TfCast<tf_half, tf_bfloat16> {
-  static TF_INLINE tf_half apply(tf_bfloat16 x) { return tf_float_to_half(tf_bfloat16_to_float(x)); }
+  static TF_INLINE tf_half apply(tf_bfloat16 x) {
+    return tf_float_to_half(tf_bfloat16_to_float(x));
+  }
 };
 template <>
 struct TfCast<tf_bfloat16, tf_half> {
