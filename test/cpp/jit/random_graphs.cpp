@@ -1,5 +1,7 @@
 #include "test/cpp/jit/random_graphs.h"
 
+#include "test/cpp/jit/test_utils.h"
+
 #include <algorithm>
 #include <sstream>
 
@@ -234,6 +236,39 @@ std::string compareOutputs(const at::Tensor& fused, const at::Tensor& eager, dou
   os << "element " << index << ": fused " << a.reshape(-1)[index].item<double>() << " vs eager "
      << e.reshape(-1)[index].item<double>();
   return os.str();
+}
+
+std::string runRandomCase(const RandomCase& c, bool& ran_kernel) {
+  auto reference = parseIR(c.ir);
+  auto fused = reference->copy();
+  fuseGraph(fused);
+  if (countGroups(*fused) != 1)
+    return "expected one fusion group, got " + std::to_string(countGroups(*fused));
+
+  std::vector<IValue> expected;
+  std::string eager_error;
+  try {
+    expected = runGraph(reference, c.inputs);
+  } catch (const std::exception& e) {
+    eager_error = e.what();
+  }
+  std::vector<IValue> actual;
+  const int64_t fallbacks = getStats().fallbacks;
+  try {
+    actual = runGraph(fused, c.inputs);
+    ran_kernel = getStats().fallbacks == fallbacks;
+  } catch (const std::exception& e) {
+    if (!eager_error.empty()) return "";  // both raise
+    return std::string("fused raised but eager did not: ") + e.what();
+  }
+  if (!eager_error.empty()) return "eager raised but fused did not: " + eager_error;
+  if (actual.size() != expected.size()) return "output count differs";
+  for (size_t i = 0; i < actual.size(); ++i) {
+    const std::string diff =
+        compareOutputs(actual[i].toTensor(), expected[i].toTensor(), caseTolerance(c));
+    if (!diff.empty()) return "output " + std::to_string(i) + ": " + diff;
+  }
+  return "";
 }
 
 }  // namespace testing

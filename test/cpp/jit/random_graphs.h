@@ -31,5 +31,10 @@ double caseTolerance(const RandomCase& c);
 // description of the first mismatch.
 std::string compareOutputs(const at::Tensor& fused, const at::Tensor& eager, double rtol);
 
+// Fuses the case's graph, checks it became one group, runs it fused and unfused and
+// compares (both raising counts as agreement). Returns "" or what went wrong; sets
+// `ran_kernel` when the fused run used a compiled kernel rather than the fallback.
+std::string runRandomCase(const RandomCase& c, bool& ran_kernel);
+
 }  // namespace testing
 }  // namespace torch_fuser

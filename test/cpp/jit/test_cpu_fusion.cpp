@@ -17,20 +17,6 @@ namespace {
 
 using torch::jit::testing::FileCheck;
 
-const char* kChainIR = R"IR(
-graph(%x : Tensor, %y : Tensor, %z : Tensor):
-  %one : int = prim::Constant[value=1]()
-  %half : float = prim::Constant[value=0.5]()
-  %a : Tensor = aten::mul(%x, %y)
-  %b : Tensor = aten::add(%a, %z, %one)
-  %c : Tensor = aten::sigmoid(%b)
-  %d : Tensor = aten::tanh(%c)
-  %e : Tensor = aten::mul(%d, %half)
-  %r : Tensor = aten::relu(%x)
-  %f : Tensor = aten::add(%e, %r, %one)
-  return (%f)
-)IR";
-
 std::vector<IValue> randn3(at::IntArrayRef shape, at::ScalarType dtype = at::kFloat) {
   return {at::randn(shape, at::dtype(dtype)), at::randn(shape, at::dtype(dtype)),
           at::randn(shape, at::dtype(dtype))};

@@ -19,41 +19,6 @@ int64_t envInt(const char* name, int64_t fallback) {
   return value ? std::atoll(value) : fallback;
 }
 
-// Runs one case; returns "" or what went wrong. Sets `ran_kernel` when the fused graph
-// ran as a compiled kernel (not the interpreter fallback).
-std::string runCase(const RandomCase& c, bool& ran_kernel) {
-  auto reference = parseIR(c.ir);
-  auto fused = reference->copy();
-  fuseGraph(fused);
-  if (countGroups(*fused) != 1)
-    return "expected one fusion group, got " + std::to_string(countGroups(*fused));
-
-  std::vector<IValue> expected;
-  std::string eager_error;
-  try {
-    expected = runGraph(reference, c.inputs);
-  } catch (const std::exception& e) {
-    eager_error = e.what();
-  }
-  std::vector<IValue> actual;
-  const int64_t fallbacks = getStats().fallbacks;
-  try {
-    actual = runGraph(fused, c.inputs);
-    ran_kernel = getStats().fallbacks == fallbacks;
-  } catch (const std::exception& e) {
-    if (!eager_error.empty()) return "";  // both raise
-    return std::string("fused raised but eager did not: ") + e.what();
-  }
-  if (!eager_error.empty()) return "eager raised but fused did not: " + eager_error;
-  if (actual.size() != expected.size()) return "output count differs";
-  for (size_t i = 0; i < actual.size(); ++i) {
-    const std::string diff =
-        compareOutputs(actual[i].toTensor(), expected[i].toTensor(), caseTolerance(c));
-    if (!diff.empty()) return "output " + std::to_string(i) + ": " + diff;
-  }
-  return "";
-}
-
 TEST(CPUFusion, RandomGraphsMatchEager) {
   FusionGuard fusion;
   const int64_t cases = envInt("FUSER_FUZZ_CASES", kDefaultCases);
@@ -62,7 +27,7 @@ TEST(CPUFusion, RandomGraphsMatchEager) {
   for (int64_t i = 0; i < cases; ++i) {
     const RandomCase c = makeRandomCase(first_seed + static_cast<uint64_t>(i));
     bool ran_kernel = false;
-    const std::string problem = runCase(c, ran_kernel);
+    const std::string problem = runRandomCase(c, ran_kernel);
     kernel_cases += ran_kernel ? 1 : 0;
     if (problem.empty()) continue;
     ADD_FAILURE() << problem << "\nreplay: FUSER_FUZZ_SEED=" << c.seed << " FUSER_FUZZ_CASES=1\n"

@@ -22,6 +22,21 @@ namespace testing {
 using torch::jit::Graph;
 using torch::jit::IValue;
 
+// sigmoid(x * y + z).tanh() * 0.5 + x.relu(): the chain most tests fuse.
+constexpr const char* kChainIR = R"IR(
+graph(%x : Tensor, %y : Tensor, %z : Tensor):
+  %one : int = prim::Constant[value=1]()
+  %half : float = prim::Constant[value=0.5]()
+  %a : Tensor = aten::mul(%x, %y)
+  %b : Tensor = aten::add(%a, %z, %one)
+  %c : Tensor = aten::sigmoid(%b)
+  %d : Tensor = aten::tanh(%c)
+  %e : Tensor = aten::mul(%d, %half)
+  %r : Tensor = aten::relu(%x)
+  %f : Tensor = aten::add(%e, %r, %one)
+  return (%f)
+)IR";
+
 inline std::shared_ptr<Graph> parseIR(const std::string& ir) {
   auto graph = std::make_shared<Graph>();
   torch::jit::parseIR(ir, graph.get());

@@ -48,6 +48,34 @@ std::string KernelPrinter::print(const LoweredKernel& kernel) const {
   return os.str();
 }
 
+std::string KernelPrinter::typeName(c10::ScalarType dtype) const {
+  switch (dtype) {
+    case c10::ScalarType::Float:
+      return "float";
+    case c10::ScalarType::Double:
+      return "double";
+    case c10::ScalarType::Half:
+      return "tf_half";
+    case c10::ScalarType::BFloat16:
+      return "tf_bfloat16";
+    case c10::ScalarType::Bool:
+      return "bool";
+    case c10::ScalarType::Byte:
+      return "uint8_t";
+    case c10::ScalarType::Char:
+      return "int8_t";
+    case c10::ScalarType::Short:
+      return "int16_t";
+    case c10::ScalarType::Int:
+      return "int32_t";
+    case c10::ScalarType::Long:
+      return "int64_t";
+    default:
+      TORCH_INTERNAL_ASSERT(false, "no spelling in generated code for dtype ",
+                            c10::toString(dtype));
+  }
+}
+
 std::string KernelPrinter::literal(const c10::Scalar& value, c10::ScalarType dtype) const {
   if (dtype == c10::ScalarType::Bool) return value.toBool() ? "true" : "false";
   if (dtype == c10::ScalarType::Long) {

@@ -22,8 +22,9 @@ class KernelPrinter {
   std::string print(const LoweredKernel& kernel) const;
 
  protected:
-  // How the flavour spells a dtype in generated code.
-  virtual std::string typeName(c10::ScalarType dtype) const = 0;
+  // How generated code spells a dtype. Every flavour's preamble provides the same names
+  // (fixed-width integers, tf_half, tf_bfloat16), so one spelling serves all.
+  std::string typeName(c10::ScalarType dtype) const;
   // Everything printed before the kernel: the ABI header, math helpers.
   virtual void printPreamble(std::ostream& os) const = 0;
   virtual void printKernel(std::ostream& os, const LoweredKernel& kernel) const = 0;

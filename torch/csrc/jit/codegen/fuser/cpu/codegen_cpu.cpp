@@ -13,33 +13,6 @@ namespace {
 
 class CPUKernelPrinter : public KernelPrinter {
  protected:
-  std::string typeName(c10::ScalarType dtype) const override {
-    switch (dtype) {
-      case c10::ScalarType::Float:
-        return "float";
-      case c10::ScalarType::Double:
-        return "double";
-      case c10::ScalarType::Half:
-        return "tf_half";
-      case c10::ScalarType::BFloat16:
-        return "tf_bfloat16";
-      case c10::ScalarType::Bool:
-        return "bool";
-      case c10::ScalarType::Byte:
-        return "uint8_t";
-      case c10::ScalarType::Char:
-        return "int8_t";
-      case c10::ScalarType::Short:
-        return "int16_t";
-      case c10::ScalarType::Int:
-        return "int32_t";
-      case c10::ScalarType::Long:
-        return "int64_t";
-      default:
-        TORCH_INTERNAL_ASSERT(false, "no CPU spelling for dtype ", c10::toString(dtype));
-    }
-  }
-
   void printPreamble(std::ostream& os) const override {
     os << resources::kernel_abi << "\n"
        << resources::cpu_preamble << "\n"
