@@ -9,6 +9,8 @@
 #include <torch/jit.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 namespace torch_fuser {
@@ -421,6 +423,88 @@ TEST(CPUFusion, FallsBackWhenCompilationFails) {
   checkFusedMatchesEager(kChainIR, randn3({2, 3}, at::kDouble), Expect::kFallback);
   EXPECT_EQ(nCompiledKernels(), compiled);
   clearCache();
+}
+
+// A private, empty cache directory for one test.
+class TempCacheDir {
+ public:
+  TempCacheDir() {
+    char pattern[] = "/tmp/torch_fuser_cache_test_XXXXXX";
+    path_ = ::mkdtemp(pattern);
+    guard_ = std::make_unique<EnvGuard>("TORCH_FUSER_CACHE_DIR", path_.c_str());
+    clearCache();  // forget kernels compiled with another cache
+  }
+  ~TempCacheDir() {
+    guard_.reset();
+    clearCache();
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::string& path() const { return path_; }
+  std::vector<std::string> entries() const {
+    std::vector<std::string> out;
+    for (const auto& entry : std::filesystem::directory_iterator(path_)) {
+      out.push_back(entry.path().string());
+    }
+    return out;
+  }
+
+ private:
+  std::string path_;
+  std::unique_ptr<EnvGuard> guard_;
+};
+
+TEST(CPUFusion, ReloadsKernelsFromTheDiskCache) {
+  FusionGuard fusion;
+  TempCacheDir cache;
+  const Stats before = getStats();
+  checkFusedMatchesEager(kChainIR, randn3({9, 9}));
+  EXPECT_EQ(getStats().kernels_compiled, before.kernels_compiled + 1);
+  ASSERT_EQ(cache.entries().size(), 1u);
+  clearCache();  // as a new process would: nothing in memory
+  checkFusedMatchesEager(kChainIR, randn3({9, 9}));
+  EXPECT_EQ(getStats().kernels_compiled, before.kernels_compiled + 1);
+  EXPECT_EQ(getStats().disk_cache_hits, before.disk_cache_hits + 1);
+}
+
+TEST(CPUFusion, RebuildsTruncatedOrCorruptedCacheEntries) {
+  FusionGuard fusion;
+  TempCacheDir cache;
+  checkFusedMatchesEager(kChainIR, randn3({4, 4}));
+  ASSERT_EQ(cache.entries().size(), 1u);
+  const std::string entry = cache.entries()[0];
+  const auto size = std::filesystem::file_size(entry);
+  for (int damage = 0; damage < 2; ++damage) {
+    if (damage == 0) {
+      std::filesystem::resize_file(entry, size / 2);  // truncated
+    } else {
+      std::fstream file(entry, std::ios::in | std::ios::out | std::ios::binary);
+      file.seekp(static_cast<std::streamoff>(size / 3));
+      file.put('\x5a');  // one flipped byte inside the shared object
+    }
+    clearCache();
+    const Stats before = getStats();
+    checkFusedMatchesEager(kChainIR, randn3({4, 4}));
+    EXPECT_EQ(getStats().kernels_compiled, before.kernels_compiled + 1) << "damage " << damage;
+    EXPECT_EQ(getStats().disk_cache_hits, before.disk_cache_hits);
+    EXPECT_EQ(std::filesystem::file_size(entry), size);  // rewritten whole
+  }
+}
+
+TEST(CPUFusion, RefusesACacheDirectoryOthersCanWrite) {
+  FusionGuard fusion;
+  TempCacheDir cache;
+  std::filesystem::permissions(cache.path(), std::filesystem::perms::all);  // 0777
+  checkFusedMatchesEager(kChainIR, randn3({3, 3}));  // still fused, just not cached
+  EXPECT_TRUE(cache.entries().empty());
+}
+
+TEST(CPUFusion, DiskCacheCanBeTurnedOff) {
+  FusionGuard fusion;
+  TempCacheDir cache;
+  EnvGuard off("TORCH_FUSER_DISABLE_DISK_CACHE", "1");
+  checkFusedMatchesEager(kChainIR, randn3({3, 3}));
+  EXPECT_TRUE(cache.entries().empty());
 }
 
 TEST(CPUFusion, FallsBackForInputsRequiringGrad) {

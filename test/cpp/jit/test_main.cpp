@@ -1,6 +1,25 @@
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+// Tests get a kernel disk cache of their own (unless one is set), so what they observe
+// does not depend on what earlier runs left in the user's cache.
 int main(int argc, char** argv) {
+  std::string cache_dir;
+  if (!std::getenv("TORCH_FUSER_CACHE_DIR")) {
+    char pattern[] = "/tmp/torch_fuser_test_cache_XXXXXX";
+    if (::mkdtemp(pattern)) {
+      cache_dir = pattern;
+      ::setenv("TORCH_FUSER_CACHE_DIR", pattern, 1);
+    }
+  }
   ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
+  const int result = RUN_ALL_TESTS();
+  if (!cache_dir.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(cache_dir, ignored);
+  }
+  return result;
 }

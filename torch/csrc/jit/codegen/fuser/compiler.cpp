@@ -9,7 +9,6 @@
 
 #include <torch/csrc/jit/ir/ir.h>
 
-#include <chrono>
 #include <iostream>
 
 namespace torch_fuser {
@@ -22,9 +21,9 @@ struct Backend {
                                           c10::Device device);
 };
 
-std::shared_ptr<FusedKernel> compileForCPU(const LoweredKernel&, const std::string& source,
+std::shared_ptr<FusedKernel> compileForCPU(const LoweredKernel& kernel, const std::string& source,
                                            c10::Device) {
-  return cpu::compileCPUKernel(source);
+  return cpu::compileCPUKernel(kernel, source);
 }
 
 // The backend table. CUDA is listed only where its kernels can run.
@@ -69,7 +68,6 @@ std::shared_ptr<const CompiledKernel> compileKernel(KernelSpec& spec, const ArgS
               << arg_spec.device().str() << ":\n"
               << result->source << "\n";
   }
-  const auto start = std::chrono::steady_clock::now();
   try {
     result->kernel = backend->compile(*lowered.kernel, result->source, arg_spec.device());
   } catch (const c10::Error& error) {
@@ -78,10 +76,6 @@ std::shared_ptr<const CompiledKernel> compileKernel(KernelSpec& spec, const ArgS
     result->fallback_reason = error.what_without_backtrace();
     return result;
   }
-  const auto elapsed = std::chrono::steady_clock::now() - start;
-  stats().kernels_compiled++;
-  stats().compile_nanoseconds +=
-      std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count();
   return result;
 }
 

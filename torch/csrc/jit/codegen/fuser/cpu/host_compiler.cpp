@@ -1,8 +1,10 @@
 #include "torch/csrc/jit/codegen/fuser/cpu/host_compiler.h"
 
+#include "torch/csrc/jit/codegen/fuser/cpu/disk_cache.h"
 #include "torch/csrc/jit/codegen/fuser/options.h"
 
 #include <c10/util/Exception.h>
+#include <c10/util/hash.h>
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -18,6 +20,8 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <mutex>
 #include <sstream>
 #include <vector>
 
@@ -131,6 +135,57 @@ int runProcess(const std::vector<std::string>& argv, const std::string& log_path
   return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
+// What the compiler says it is (`<command> --version`), once per command; "" if it
+// cannot be run (then nothing is cached: the compile itself will report the problem).
+std::string compilerIdentity(const std::vector<std::string>& command) {
+  static std::mutex mutex;
+  static std::map<std::vector<std::string>, std::string> identities;
+  std::lock_guard<std::mutex> guard(mutex);
+  auto it = identities.find(command);
+  if (it != identities.end()) return it->second;
+  std::string identity;
+  try {
+    TempDir dir;
+    const std::string log = dir.path() + "/version.log";
+    std::vector<std::string> argv = command;
+    argv.emplace_back("--version");
+    if (runProcess(argv, log) == 0) identity = readFile(log);
+  } catch (const c10::Error&) {
+    identity.clear();
+  }
+  identities.emplace(command, identity);
+  return identity;
+}
+
+// The host CPU's model and feature flags: kernels are built with -march=native, so a
+// cache shared between machines must not hand one CPU's binary to another.
+const std::string& hostCpuSignature() {
+  static const std::string signature = [] {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line, out;
+    while (std::getline(in, line)) {
+      if (line.rfind("model name", 0) == 0 || line.rfind("flags", 0) == 0) out += line + "\n";
+      if (line.empty() && !out.empty()) break;  // the first processor is enough
+    }
+    return out;
+  }();
+  return signature;
+}
+
+// The disk-cache key of `source` built by `argv` (the compiler `command` and the flags,
+// no paths).
+std::string cacheKey(const std::string& source, const std::vector<std::string>& command,
+                     const std::vector<std::string>& argv) {
+  const std::string identity = compilerIdentity(command);
+  if (identity.empty()) return "";
+  std::string material =
+      std::string("torch_fuser ") + TORCH_FUSER_VERSION + "\n" + identity + hostCpuSignature();
+  for (const std::string& arg : argv) material += arg + "\n";
+  for (const char* lib : kLinkLibraries) material += std::string(lib) + "\n";
+  material += source;
+  return c10::sha1(material).str();
+}
+
 }  // namespace
 
 LoadedLibrary::~LoadedLibrary() {
@@ -145,15 +200,28 @@ void* LoadedLibrary::symbol(const char* name) const {
 
 std::unique_ptr<LoadedLibrary> compileAndLoad(const std::string& source) {
   const int debug = debugLevel();
+  const std::vector<std::string> command = splitWords(hostCompiler());
+  TORCH_CHECK(!command.empty(), "torch_fuser: CXX is set but empty");
+  std::vector<std::string> argv = command;
+  for (const char* flag : kCompileFlags) argv.emplace_back(flag);
+
+  const c10::optional<std::string> cache_dir = diskCacheDirectory();
+  const std::string key = cache_dir ? cacheKey(source, command, argv) : std::string();
+  if (!key.empty()) {
+    if (const c10::optional<std::string> cached = findCachedKernel(*cache_dir, key)) {
+      if (void* handle = ::dlopen(cached->c_str(), RTLD_NOW | RTLD_LOCAL)) {
+        stats().disk_cache_hits++;
+        if (debug >= 2) std::cerr << "[torch_fuser] loaded " << *cached << " from the disk cache\n";
+        return std::make_unique<LoadedLibrary>(handle);
+      }
+    }
+  }
+
   TempDir dir;
   const std::string cpp = dir.path() + "/kernel.cpp";
   const std::string so = dir.path() + "/kernel.so";
   const std::string log = dir.path() + "/compile.log";
   writeFile(cpp, source);
-
-  std::vector<std::string> argv = splitWords(hostCompiler());
-  TORCH_CHECK(!argv.empty(), "torch_fuser: CXX is set but empty");
-  for (const char* flag : kCompileFlags) argv.emplace_back(flag);
   argv.insert(argv.end(), {"-o", so, cpp});
   for (const char* lib : kLinkLibraries) argv.emplace_back(lib);
   if (debug >= 2) {
@@ -176,9 +244,16 @@ std::unique_ptr<LoadedLibrary> compileAndLoad(const std::string& source) {
                 readFile(log));
   }
 
+  stats().kernels_compiled++;
+  stats().compile_nanoseconds += static_cast<int64_t>(seconds * 1e9);
+
   void* handle = ::dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
   TORCH_CHECK(handle != nullptr, "torch_fuser: cannot load the compiled kernel ", so, ": ",
               ::dlerror());
+  if (!key.empty() && !storeCachedKernel(*cache_dir, key, so) && debug >= 1) {
+    std::cerr << "[torch_fuser] could not store the kernel in the disk cache " << *cache_dir
+              << "\n";
+  }
   return std::make_unique<LoadedLibrary>(handle);
 }
 

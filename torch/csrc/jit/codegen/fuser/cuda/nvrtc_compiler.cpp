@@ -72,10 +72,10 @@ CudaBinary compileWithNvrtc(const std::string& source, int major, int minor) {
   const auto start = std::chrono::steady_clock::now();
   const nvrtcResult result =
       api->nvrtcCompileProgram(program, static_cast<int>(options.size()), options.data());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (debugLevel() >= 2) {
-    std::cerr << "[torch_fuser] nvrtc " << arch_flag << " --std=c++17: "
-              << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
-              << " s\n";
+    std::cerr << "[torch_fuser] nvrtc " << arch_flag << " --std=c++17: " << seconds << " s\n";
   }
   if (result != 0) {
     size_t log_size = 0;
@@ -86,6 +86,8 @@ CudaBinary compileWithNvrtc(const std::string& source, int major, int minor) {
                 "): ", api->nvrtcGetErrorString(result), "\n", log,
                 "\nset PYTORCH_FUSION_DEBUG=1 to print the source");
   }
+  stats().kernels_compiled++;
+  stats().compile_nanoseconds += static_cast<int64_t>(seconds * 1e9);
   size_t size = 0;
   if (binary.is_cubin) {
     checkNvrtc(*api, api->nvrtcGetCUBINSize(program, &size), "nvrtcGetCUBINSize");
