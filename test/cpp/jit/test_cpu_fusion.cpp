@@ -8,8 +8,10 @@
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/jit.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <atomic>
-#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -437,17 +439,10 @@ class TempCacheDir {
   ~TempCacheDir() {
     guard_.reset();
     clearCache();
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
+    removeDirectory(path_);
   }
   const std::string& path() const { return path_; }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> out;
-    for (const auto& entry : std::filesystem::directory_iterator(path_)) {
-      out.push_back(entry.path().string());
-    }
-    return out;
-  }
+  std::vector<std::string> entries() const { return listFiles(path_); }
 
  private:
   std::string path_;
@@ -473,10 +468,14 @@ TEST(CPUFusion, RebuildsTruncatedOrCorruptedCacheEntries) {
   checkFusedMatchesEager(kChainIR, randn3({4, 4}));
   ASSERT_EQ(cache.entries().size(), 1u);
   const std::string entry = cache.entries()[0];
-  const auto size = std::filesystem::file_size(entry);
+  const auto fileSize = [&entry] {
+    struct stat info;
+    return ::stat(entry.c_str(), &info) == 0 ? static_cast<int64_t>(info.st_size) : -1;
+  };
+  const int64_t size = fileSize();
   for (int damage = 0; damage < 2; ++damage) {
     if (damage == 0) {
-      std::filesystem::resize_file(entry, size / 2);  // truncated
+      ASSERT_EQ(::truncate(entry.c_str(), size / 2), 0);  // truncated
     } else {
       std::fstream file(entry, std::ios::in | std::ios::out | std::ios::binary);
       file.seekp(static_cast<std::streamoff>(size / 3));
@@ -487,14 +486,14 @@ TEST(CPUFusion, RebuildsTruncatedOrCorruptedCacheEntries) {
     checkFusedMatchesEager(kChainIR, randn3({4, 4}));
     EXPECT_EQ(getStats().kernels_compiled, before.kernels_compiled + 1) << "damage " << damage;
     EXPECT_EQ(getStats().disk_cache_hits, before.disk_cache_hits);
-    EXPECT_EQ(std::filesystem::file_size(entry), size);  // rewritten whole
+    EXPECT_EQ(fileSize(), size);  // rewritten whole
   }
 }
 
 TEST(CPUFusion, RefusesACacheDirectoryOthersCanWrite) {
   FusionGuard fusion;
   TempCacheDir cache;
-  std::filesystem::permissions(cache.path(), std::filesystem::perms::all);  // 0777
+  ASSERT_EQ(::chmod(cache.path().c_str(), 0777), 0);
   checkFusedMatchesEager(kChainIR, randn3({3, 3}));  // still fused, just not cached
   EXPECT_TRUE(cache.entries().empty());
 }

@@ -1,7 +1,8 @@
+#include "test/cpp/jit/test_utils.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <string>
 
 // Tests get a kernel disk cache of their own (unless one is set), so what they observe
@@ -17,9 +18,6 @@ int main(int argc, char** argv) {
   }
   ::testing::InitGoogleTest(&argc, argv);
   const int result = RUN_ALL_TESTS();
-  if (!cache_dir.empty()) {
-    std::error_code ignored;
-    std::filesystem::remove_all(cache_dir, ignored);
-  }
+  if (!cache_dir.empty()) torch_fuser::testing::removeDirectory(cache_dir);
   return result;
 }

@@ -11,6 +11,9 @@
 #include <torch/csrc/jit/runtime/interpreter.h>
 #include <torch/csrc/jit/testing/file_check.h>
 
+#include <dirent.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -77,6 +80,26 @@ class EnvGuard {
   std::string old_;
   bool had_ = false;
 };
+
+// Files in `dir` (not recursive). POSIX rather than std::filesystem: some libtorch
+// builds export their own std::filesystem symbols, which then interpose ours.
+inline std::vector<std::string> listFiles(const std::string& dir) {
+  std::vector<std::string> out;
+  if (DIR* handle = ::opendir(dir.c_str())) {
+    while (const dirent* entry = ::readdir(handle)) {
+      const std::string name = entry->d_name;
+      if (name != "." && name != "..") out.push_back(dir + "/" + name);
+    }
+    ::closedir(handle);
+  }
+  return out;
+}
+
+// Removes `dir` and the files in it.
+inline void removeDirectory(const std::string& dir) {
+  for (const std::string& file : listFiles(dir)) ::unlink(file.c_str());
+  ::rmdir(dir.c_str());
+}
 
 inline std::vector<IValue> runGraph(const std::shared_ptr<Graph>& graph,
                                     const std::vector<IValue>& inputs) {
