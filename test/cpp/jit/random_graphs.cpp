@@ -27,6 +27,7 @@ struct GraphBuilder {
   Rng& rng;
   std::ostringstream body;
   std::vector<std::string> values;   // tensor values usable as operands
+  std::vector<std::string> inputs;   // the graph's tensor inputs
   std::vector<std::string> scalars;  // float scalar values (inputs and constants)
   int next = 0;
 
@@ -162,6 +163,7 @@ RandomCase makeRandomCase(uint64_t seed, c10::Device device) {
   for (int i = 0; i < num_tensors; ++i) {
     header << (i ? ", " : "") << "%x" << i << " : Tensor";
     g.values.push_back("%x" + std::to_string(i));
+    g.inputs.push_back("%x" + std::to_string(i));
     // Broadcastable variant of `full`: drop leading dims, set some to 1.
     std::vector<int64_t> shape(full.begin() + uniform(rng, 0, rank), full.end());
     if (i == 0) shape = full;  // one input spans the whole iteration space

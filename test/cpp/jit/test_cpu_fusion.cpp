@@ -284,6 +284,35 @@ graph(%x : Tensor):
   FileCheck().check("aten::rand_like")->run(*firstGroupSubgraph(*graph));
 }
 
+TEST(CPUFusion, EveryOpOfTheTableMatchesEager) {
+  FusionGuard fusion;
+  // One kernel computes all of them; values around zero, the unit interval and beyond,
+  // with NaN, infinities and signed zeros mixed in.
+  for (at::ScalarType dtype : {at::kFloat, at::kDouble}) {
+    at::Tensor x = at::randn({7, 33}, at::dtype(dtype)) * 3;
+    at::Tensor y = at::randn({33}, at::dtype(dtype)) * 2;
+    x[0][0] = NAN;
+    x[0][1] = INFINITY;
+    x[0][2] = -INFINITY;
+    x[0][3] = -0.0;
+    x[0][4] = 0.5;
+    y[5] = 0.0;
+    const std::vector<IValue> inputs = {x, y, at::randn({7, 33}) > 0, 1.5, int64_t(3)};
+    auto fused = parseIR(kAllOpsIR);
+    wrapInOneGroup(*fused);
+    ASSERT_EQ(countGroups(*fused), 1u);
+    const int64_t fallbacks = getStats().fallbacks;
+    const auto actual = runGraph(fused, inputs);
+    EXPECT_EQ(getStats().fallbacks, fallbacks);
+    const auto expected = runGraph(parseIR(kAllOpsIR), inputs);
+    ASSERT_EQ(actual.size(), expected.size());
+    for (size_t i = 0; i < actual.size(); ++i) {
+      SCOPED_TRACE("output %o" + std::to_string(i) + " " + c10::toString(dtype));
+      expectSameTensor(actual[i].toTensor(), expected[i].toTensor(), 1e-5, 1e-5);
+    }
+  }
+}
+
 TEST(CPUFusion, PropagatesNaNAndInfLikeEager) {
   FusionGuard fusion;
   const char* ir = R"IR(

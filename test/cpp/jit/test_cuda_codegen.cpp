@@ -14,51 +14,6 @@ namespace {
 
 using torch::jit::testing::FileCheck;
 
-// Every op of the table (op_table.cpp), each result a graph output.
-const char* kAllOpsIR = R"IR(
-graph(%x : Tensor, %y : Tensor, %c : Tensor, %s : float, %k : int):
-  %two : int = prim::Constant[value=2]()
-  %half : float = prim::Constant[value=0.5]()
-  %none : NoneType = prim::Constant()
-  %o0 : Tensor = aten::add(%x, %y, %two)
-  %o1 : Tensor = aten::add(%x, %s, %k)
-  %o2 : Tensor = aten::sub(%x, %y, %s)
-  %o3 : Tensor = aten::sub(%x, %half, %two)
-  %o4 : Tensor = aten::rsub(%x, %y, %two)
-  %o5 : Tensor = aten::rsub(%x, %s, %two)
-  %o6 : Tensor = aten::mul(%x, %y)
-  %o7 : Tensor = aten::mul(%x, %k)
-  %o8 : Tensor = aten::div(%x, %y)
-  %o9 : Tensor = aten::div(%x, %s)
-  %o10 : Tensor = aten::neg(%x)
-  %o11 : Tensor = aten::abs(%x)
-  %o12 : Tensor = aten::relu(%x)
-  %o13 : Tensor = aten::reciprocal(%x)
-  %o14 : Tensor = aten::sigmoid(%x)
-  %o15 : Tensor = aten::tanh(%x)
-  %o16 : Tensor = aten::exp(%x)
-  %o17 : Tensor = aten::log(%x)
-  %o18 : Tensor = aten::sqrt(%x)
-  %o19 : Tensor = aten::rsqrt(%x)
-  %o20 : Tensor = aten::pow(%x, %s)
-  %o21 : Tensor = aten::clamp(%x, %half, %none)
-  %o22 : Tensor = aten::clamp_min(%x, %s)
-  %o23 : Tensor = aten::clamp_max(%x, %half)
-  %o24 : Tensor = aten::maximum(%x, %y)
-  %o25 : Tensor = aten::minimum(%x, %y)
-  %o26 : Tensor = aten::where(%c, %x, %y)
-  %o27 : Tensor = aten::where(%c, %s, %y)
-  %o28 : Tensor = aten::where(%c, %x, %half)
-  %o29 : Tensor = aten::eq(%x, %y)
-  %o30 : Tensor = aten::ne(%x, %s)
-  %o31 : Tensor = aten::lt(%x, %y)
-  %o32 : Tensor = aten::le(%x, %half)
-  %o33 : Tensor = aten::gt(%x, %y)
-  %o34 : Tensor = aten::ge(%x, %s)
-  %o35 : Tensor = aten::rand_like(%x, %none, %none, %none, %none, %none)
-  return (%o0, %o1, %o2, %o3, %o4, %o5, %o6, %o7, %o8, %o9, %o10, %o11, %o12, %o13, %o14, %o15, %o16, %o17, %o18, %o19, %o20, %o21, %o22, %o23, %o24, %o25, %o26, %o27, %o28, %o29, %o30, %o31, %o32, %o33, %o34, %o35)
-)IR";
-
 struct Variant {
   at::ScalarType x, y;
   TensorLayout x_layout, y_layout;
@@ -74,8 +29,17 @@ std::string describe(const Variant& v) {
   return os.str();
 }
 
+// kAllOpsIR plus rand_like (fused on CUDA only).
+std::string allOpsWithRandIR() {
+  std::string ir = kAllOpsIR;
+  const size_t ret = ir.find("  return (");
+  ir.insert(ret, "  %rnd : Tensor = aten::rand_like(%x, %none, %none, %none, %none, %none)\n");
+  ir.insert(ir.rfind(')'), ", %rnd");
+  return ir;
+}
+
 std::string cudaSourceFor(const Variant& v) {
-  auto graph = parseIR(kAllOpsIR);
+  auto graph = parseIR(allOpsWithRandIR());
   ArgSpec spec(c10::Device(c10::kCUDA, 0), 2, at::kFloat, v.index32);
   spec.addTensor({v.x, 2, v.x_layout, v.x_inner});
   spec.addTensor({v.y, 2, v.y_layout, v.y_inner});

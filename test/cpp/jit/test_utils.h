@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/ir/irparser.h>
+#include <torch/csrc/jit/passes/utils/subgraph_utils.h>
 #include <torch/csrc/jit/runtime/interpreter.h>
 #include <torch/csrc/jit/testing/file_check.h>
 
@@ -38,6 +39,98 @@ graph(%x : Tensor, %y : Tensor, %z : Tensor):
   %r : Tensor = aten::relu(%x)
   %f : Tensor = aten::add(%e, %r, %one)
   return (%f)
+)IR";
+
+// Every op of the table (op_table.cpp), each result a graph output.
+constexpr const char* kAllOpsIR = R"IR(
+graph(%x : Tensor, %y : Tensor, %c : Tensor, %s : float, %k : int):
+  %two : int = prim::Constant[value=2]()
+  %half : float = prim::Constant[value=0.5]()
+  %none : NoneType = prim::Constant()
+  %o0 : Tensor = aten::add(%x, %y, %two)
+  %o1 : Tensor = aten::add(%x, %s, %k)
+  %o2 : Tensor = aten::sub(%x, %y, %s)
+  %o3 : Tensor = aten::sub(%x, %half, %two)
+  %o4 : Tensor = aten::rsub(%x, %y, %two)
+  %o5 : Tensor = aten::rsub(%x, %s, %two)
+  %o6 : Tensor = aten::mul(%x, %y)
+  %o7 : Tensor = aten::mul(%x, %k)
+  %o8 : Tensor = aten::div(%x, %y)
+  %o9 : Tensor = aten::div(%x, %s)
+  %o10 : Tensor = aten::neg(%x)
+  %o11 : Tensor = aten::abs(%x)
+  %o12 : Tensor = aten::relu(%x)
+  %o13 : Tensor = aten::reciprocal(%x)
+  %o14 : Tensor = aten::sigmoid(%x)
+  %o15 : Tensor = aten::tanh(%x)
+  %o16 : Tensor = aten::exp(%x)
+  %o17 : Tensor = aten::log(%x)
+  %o18 : Tensor = aten::sqrt(%x)
+  %o19 : Tensor = aten::rsqrt(%x)
+  %o20 : Tensor = aten::pow(%x, %s)
+  %o21 : Tensor = aten::clamp(%x, %half, %none)
+  %o22 : Tensor = aten::clamp_min(%x, %s)
+  %o23 : Tensor = aten::clamp_max(%x, %half)
+  %o24 : Tensor = aten::maximum(%x, %y)
+  %o25 : Tensor = aten::minimum(%x, %y)
+  %o26 : Tensor = aten::where(%c, %x, %y)
+  %o27 : Tensor = aten::where(%c, %s, %y)
+  %o28 : Tensor = aten::where(%c, %x, %half)
+  %o29 : Tensor = aten::eq(%x, %y)
+  %o30 : Tensor = aten::ne(%x, %s)
+  %o31 : Tensor = aten::lt(%x, %y)
+  %o32 : Tensor = aten::le(%x, %half)
+  %o33 : Tensor = aten::gt(%x, %y)
+  %o34 : Tensor = aten::ge(%x, %s)
+  %o35 : Tensor = aten::exp2(%x)
+  %o36 : Tensor = aten::expm1(%x)
+  %o37 : Tensor = aten::log1p(%x)
+  %o38 : Tensor = aten::log2(%x)
+  %o39 : Tensor = aten::log10(%x)
+  %o40 : Tensor = aten::sin(%x)
+  %o41 : Tensor = aten::cos(%x)
+  %o42 : Tensor = aten::tan(%x)
+  %o43 : Tensor = aten::asin(%x)
+  %o44 : Tensor = aten::acos(%x)
+  %o45 : Tensor = aten::atan(%x)
+  %o46 : Tensor = aten::sinh(%x)
+  %o47 : Tensor = aten::cosh(%x)
+  %o48 : Tensor = aten::erf(%x)
+  %o49 : Tensor = aten::erfc(%x)
+  %o50 : Tensor = aten::lgamma(%x)
+  %o51 : Tensor = aten::ceil(%x)
+  %o52 : Tensor = aten::floor(%x)
+  %o53 : Tensor = aten::round(%x)
+  %o54 : Tensor = aten::trunc(%x)
+  %o55 : Tensor = aten::frac(%x)
+  %o56 : Tensor = aten::sign(%x)
+  %o57 : Tensor = aten::atan2(%x, %y)
+  %o58 : Tensor = aten::fmod(%x, %y)
+  %o59 : Tensor = aten::remainder(%x, %s)
+  %o60 : Tensor = aten::pow(%x, %y)
+  %o61 : Tensor = aten::pow(%s, %x)
+  %trunc : str = prim::Constant[value="trunc"]()
+  %floor : str = prim::Constant[value="floor"]()
+  %tanh : str = prim::Constant[value="tanh"]()
+  %exact : str = prim::Constant[value="none"]()
+  %o62 : Tensor = aten::div(%x, %y, %trunc)
+  %o63 : Tensor = aten::div(%x, %s, %floor)
+  %o64 : Tensor = aten::silu(%x)
+  %o65 : Tensor = aten::hardsigmoid(%x)
+  %o66 : Tensor = aten::hardswish(%x)
+  %o67 : Tensor = aten::hardtanh(%x, %s, %two)
+  %o68 : Tensor = aten::leaky_relu(%x, %half)
+  %o69 : Tensor = aten::elu(%x, %half, %two, %s)
+  %o70 : Tensor = aten::softplus(%x, %two, %s)
+  %o71 : Tensor = aten::mish(%x)
+  %o72 : Tensor = aten::threshold(%x, %half, %s)
+  %o73 : Tensor = aten::gelu(%x, %exact)
+  %o74 : Tensor = aten::gelu(%x, %tanh)
+  %o75 : Tensor = aten::lerp(%x, %y, %half)
+  %o76 : Tensor = aten::addcmul(%x, %y, %x, %s)
+  %o77 : Tensor = aten::addcdiv(%x, %y, %x, %two)
+  %o78 : Tensor = aten::type_as(%x, %c)
+  return (%o0, %o1, %o2, %o3, %o4, %o5, %o6, %o7, %o8, %o9, %o10, %o11, %o12, %o13, %o14, %o15, %o16, %o17, %o18, %o19, %o20, %o21, %o22, %o23, %o24, %o25, %o26, %o27, %o28, %o29, %o30, %o31, %o32, %o33, %o34, %o35, %o36, %o37, %o38, %o39, %o40, %o41, %o42, %o43, %o44, %o45, %o46, %o47, %o48, %o49, %o50, %o51, %o52, %o53, %o54, %o55, %o56, %o57, %o58, %o59, %o60, %o61, %o62, %o63, %o64, %o65, %o66, %o67, %o68, %o69, %o70, %o71, %o72, %o73, %o74, %o75, %o76, %o77, %o78)
 )IR";
 
 inline std::shared_ptr<Graph> parseIR(const std::string& ir) {
@@ -156,6 +249,20 @@ inline void expectSameTensor(const at::Tensor& actual, const at::Tensor& expecte
       << "max abs diff " << (a - e).abs().nan_to_num(0).max().item<double>() << "\nactual:\n"
       << actual << "\nexpected:\n"
       << expected;
+}
+
+// Wraps every node of `graph` in one fuser::FusionGroup, as the pass would if the nodes
+// were all connected: tests the kernel side on graphs of unrelated ops.
+inline void wrapInOneGroup(Graph& graph) {
+  std::vector<torch::jit::Node*> nodes(graph.nodes().begin(), graph.nodes().end());
+  torch::jit::Node* group = nullptr;
+  for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
+    if (!group) {
+      group = torch::jit::SubgraphUtils::createSingletonSubgraph(*it, fusionGroupKind());
+    } else {
+      torch::jit::SubgraphUtils::mergeNodeIntoSubgraph(*it, group);
+    }
+  }
 }
 
 enum class Expect { kKernel, kFallback };

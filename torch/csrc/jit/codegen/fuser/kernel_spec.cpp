@@ -1,6 +1,7 @@
 #include "torch/csrc/jit/codegen/fuser/kernel_spec.h"
 
 #include "torch/csrc/jit/codegen/fuser/compiler.h"
+#include "torch/csrc/jit/codegen/fuser/op_table.h"
 #include "torch/csrc/jit/codegen/fuser/options.h"
 
 #include <torch/csrc/jit/ir/ir.h>
@@ -27,7 +28,9 @@ std::vector<std::vector<int>> tensorDependencies(const torch::jit::Graph& graph)
   }
   for (const torch::jit::Node* node : graph.nodes()) {
     std::vector<bool> mask(num_tensors, false);
-    for (const torch::jit::Value* in : node->inputs()) {
+    const FusibleOp* op = findFusibleOp(node);
+    const size_t shaping = (op && op->shape_from_self()) ? 1 : node->inputs().size();
+    for (const torch::jit::Value* in : node->inputs().slice(0, shaping)) {
       auto it = reach.find(in);
       if (it == reach.end()) continue;
       for (size_t i = 0; i < num_tensors; ++i) mask[i] = mask[i] || it->second[i];

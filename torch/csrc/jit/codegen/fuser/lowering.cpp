@@ -145,6 +145,11 @@ class Lowerer {
       values_[output] = kNone;
       return;
     }
+    if (value.isString()) {  // an op's mode argument, read by its pattern
+      strings_[output] = value.toStringRef();
+      values_[output] = kNone;
+      return;
+    }
     Stmt stmt;
     stmt.kind = StmtKind::kLiteral;
     stmt.invariant = true;
@@ -183,8 +188,12 @@ class Lowerer {
     return promoteOperands(operands);
   }
 
-  // Emits `op(operands...)` with every operand cast to `compute`.
   int emit(OpKind op, ScalarType compute, std::initializer_list<int> operands) {
+    return emit(op, compute, std::vector<int>(operands));
+  }
+
+  // Emits `op(operands...)` with every operand cast to `compute`.
+  int emit(OpKind op, ScalarType compute, const std::vector<int>& operands) {
     if (!isSupportedComputeDtype(compute)) {
       throw Unsupported{std::string(opName(op)) + " computing in " + c10::toString(compute) +
                         " is not supported by this version"};
@@ -231,10 +240,27 @@ class Lowerer {
     }
     std::vector<int> in;
     for (const Value* v : node->inputs()) in.push_back(valueOf(v));
-    values_[node->output()] = lowerPattern(*fusible, in);
+    values_[node->output()] = lowerPattern(*fusible, node, in);
   }
 
-  int lowerPattern(const FusibleOp& fusible, const std::vector<int>& in) {
+  // The string constant passed as `v` ("" for None).
+  std::string stringArgument(const Value* v) const {
+    auto it = strings_.find(v);
+    return it == strings_.end() ? std::string() : it->second;
+  }
+
+  // The promoted dtype of the tensor operands among `values` (scalars are cast to it).
+  ScalarType promoteTensors(const std::vector<int>& values) const {
+    c10::SmallVector<PromotionOperand, 4> operands;
+    for (int v : values) {
+      if (v != kNone && promotions_[v].category != OperandCategory::kWrappedScalar) {
+        operands.push_back({promotions_[v].dtype, promotions_[v].category});
+      }
+    }
+    return promoteOperands(operands);
+  }
+
+  int lowerPattern(const FusibleOp& fusible, const Node* node, const std::vector<int>& in) {
     const OpKind op = fusible.op;
     switch (fusible.pattern) {
       case LoweringPattern::kUnary:
@@ -260,6 +286,26 @@ class Lowerer {
         return lowerClamp(in[0], kNone, in[1]);
       case LoweringPattern::kRandLike:
         return lowerRandLike(in);
+      case LoweringPattern::kSelfTyped:
+        return emit(op, promote({in[0]}), in);
+      case LoweringPattern::kPromoteAll:
+        return emit(op, promoteTensors(in), in);
+      case LoweringPattern::kGelu: {
+        const std::string mode = stringArgument(node->input(1));
+        if (mode != "none" && mode != "tanh") throw Unsupported{"gelu approximate='" + mode + "'"};
+        return emit(mode == "tanh" ? OpKind::GeluTanh : OpKind::GeluErf, promote({in[0]}), {in[0]});
+      }
+      case LoweringPattern::kDivMode: {
+        const std::string mode = stringArgument(node->input(2));
+        if (mode.empty())
+          return emit(OpKind::Div, floatIfIntegral(promote({in[0], in[1]})), {in[0], in[1]});
+        if (mode != "trunc" && mode != "floor")
+          throw Unsupported{"div rounding_mode='" + mode + "'"};
+        return emit(mode == "trunc" ? OpKind::DivTrunc : OpKind::DivFloor, promote({in[0], in[1]}),
+                    {in[0], in[1]});
+      }
+      case LoweringPattern::kTypeAs:
+        return lowerTypeAs(in[0], in[1]);
       case LoweringPattern::kWhere:
         if (out_.stmts[in[0]].dtype != ScalarType::Bool) {
           throw Unsupported{"where() with a non-bool condition"};
@@ -281,6 +327,21 @@ class Lowerer {
       scaled = emit(OpKind::Mul, compute, {rhs, alpha});
     }
     return emit(op, compute, {lhs, scaled});
+  }
+
+  // self converted to other's dtype (floating point or bool targets: C++ float-to-integer
+  // conversion of out-of-range values is undefined, eager's is not).
+  int lowerTypeAs(int self, int other) {
+    const ScalarType target = promotions_[other].dtype;
+    if (!isSupportedComputeDtype(target) && target != ScalarType::Bool) {
+      throw Unsupported{std::string("type_as to ") + c10::toString(target)};
+    }
+    Stmt stmt;
+    stmt.kind = StmtKind::kCast;
+    stmt.args = {self};
+    stmt.dtype = arithmeticType(target);
+    stmt.invariant = out_.stmts[self].invariant;
+    return add(std::move(stmt), Promotion{promotions_[self].category, target});
   }
 
   int lowerRandLike(const std::vector<int>& in) {
@@ -353,6 +414,7 @@ class Lowerer {
   LoweredKernel out_;
   std::vector<Promotion> promotions_;
   std::unordered_map<const Value*, int> values_;
+  std::unordered_map<const Value*, std::string> strings_;
 };
 
 }  // namespace

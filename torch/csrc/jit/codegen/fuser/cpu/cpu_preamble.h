@@ -19,36 +19,30 @@
 
 #define TF_INLINE inline
 
+#define TF_MATH_1(name)       \
+  template <typename T>       \
+  static inline T name(T x) { \
+    return std::name(x);      \
+  }
+#define TF_MATH_2(name)            \
+  template <typename T>            \
+  static inline T name(T x, T y) { \
+    return std::name(x, y);        \
+  }
 struct TfMath {
-  template <typename T>
-  static inline T exp(T x) {
-    return std::exp(x);
-  }
-  template <typename T>
-  static inline T log(T x) {
-    return std::log(x);
-  }
-  template <typename T>
-  static inline T tanh(T x) {
-    return std::tanh(x);
-  }
-  template <typename T>
-  static inline T sqrt(T x) {
-    return std::sqrt(x);
-  }
-  template <typename T>
-  static inline T pow(T x, T y) {
-    return std::pow(x, y);
-  }
-  template <typename T>
-  static inline T fabs(T x) {
-    return std::fabs(x);
-  }
-  template <typename T>
-  static inline T div(T x, T y) {
+  TF_MATH_1(exp)
+  TF_MATH_1(exp2) TF_MATH_1(expm1) TF_MATH_1(log) TF_MATH_1(log1p) TF_MATH_1(log2) TF_MATH_1(log10)
+      TF_MATH_1(tanh) TF_MATH_1(sqrt) TF_MATH_1(fabs) TF_MATH_1(sin) TF_MATH_1(cos) TF_MATH_1(tan)
+          TF_MATH_1(asin) TF_MATH_1(acos) TF_MATH_1(atan) TF_MATH_1(sinh) TF_MATH_1(cosh)
+              TF_MATH_1(erf) TF_MATH_1(erfc) TF_MATH_1(lgamma) TF_MATH_1(ceil) TF_MATH_1(floor)
+                  TF_MATH_1(nearbyint) TF_MATH_1(trunc) TF_MATH_2(pow) TF_MATH_2(atan2)
+                      TF_MATH_2(fmod) TF_MATH_2(copysign) template <typename T>
+                      static inline T div(T x, T y) {
     return x / y;
   }
 };
+#undef TF_MATH_1
+#undef TF_MATH_2
 // The host's vector math (libmvec) is already fast: no separate approximations.
 typedef TfMath TfFastMath;
 

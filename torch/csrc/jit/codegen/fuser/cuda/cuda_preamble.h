@@ -15,24 +15,34 @@ typedef unsigned long long uintptr_t;
 #define TF_INLINE __device__ __forceinline__
 
 // Accurate math, as eager's CUDA kernels use.
+#define TF_MATH_1(name)                    \
+  static TF_INLINE float name(float x) {   \
+    return ::name##f(x);                   \
+  }                                        \
+  static TF_INLINE double name(double x) { \
+    return ::name(x);                      \
+  }
+#define TF_MATH_2(name)                              \
+  static TF_INLINE float name(float x, float y) {    \
+    return ::name##f(x, y);                          \
+  }                                                  \
+  static TF_INLINE double name(double x, double y) { \
+    return ::name(x, y);                             \
+  }
 struct TfMath {
-  static TF_INLINE float exp(float x) { return ::expf(x); }
-  static TF_INLINE double exp(double x) { return ::exp(x); }
-  static TF_INLINE float log(float x) { return ::logf(x); }
-  static TF_INLINE double log(double x) { return ::log(x); }
-  static TF_INLINE float tanh(float x) { return ::tanhf(x); }
-  static TF_INLINE double tanh(double x) { return ::tanh(x); }
-  static TF_INLINE float sqrt(float x) { return ::sqrtf(x); }
-  static TF_INLINE double sqrt(double x) { return ::sqrt(x); }
-  static TF_INLINE float pow(float x, float y) { return ::powf(x, y); }
-  static TF_INLINE double pow(double x, double y) { return ::pow(x, y); }
-  static TF_INLINE float fabs(float x) { return ::fabsf(x); }
-  static TF_INLINE double fabs(double x) { return ::fabs(x); }
-  template <typename T>
-  static TF_INLINE T div(T x, T y) {
+  TF_MATH_1(exp)
+  TF_MATH_1(exp2) TF_MATH_1(expm1) TF_MATH_1(log) TF_MATH_1(log1p) TF_MATH_1(log2) TF_MATH_1(log10)
+      TF_MATH_1(tanh) TF_MATH_1(sqrt) TF_MATH_1(fabs) TF_MATH_1(sin) TF_MATH_1(cos) TF_MATH_1(tan)
+          TF_MATH_1(asin) TF_MATH_1(acos) TF_MATH_1(atan) TF_MATH_1(sinh) TF_MATH_1(cosh)
+              TF_MATH_1(erf) TF_MATH_1(erfc) TF_MATH_1(lgamma) TF_MATH_1(ceil) TF_MATH_1(floor)
+                  TF_MATH_1(nearbyint) TF_MATH_1(trunc) TF_MATH_2(pow) TF_MATH_2(atan2)
+                      TF_MATH_2(fmod) TF_MATH_2(copysign) template <typename T>
+                      static TF_INLINE T div(T x, T y) {
     return x / y;
   }
 };
+#undef TF_MATH_1
+#undef TF_MATH_2
 
 // Float math through the special-function units, for values that end up as float16 or
 // bfloat16: errors of a few float ulp (tanh: 2^-11 relative) vanish in that rounding.
