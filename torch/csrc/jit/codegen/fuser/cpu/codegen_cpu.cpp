@@ -15,6 +15,7 @@ class CPUKernelPrinter : public KernelPrinter {
  protected:
   void printPreamble(std::ostream& os) const override {
     os << resources::kernel_abi << "\n"
+       << resources::math_functions << "\n"
        << resources::cpu_preamble << "\n"
        << resources::common_preamble << "\n";
   }

@@ -20,7 +20,9 @@ bool hasStridedInput(const LoweredKernel& kernel) {
 class CUDAKernelPrinter : public KernelPrinter {
  protected:
   void printPreamble(std::ostream& os) const override {
-    os << resources::cuda_preamble << "\n" << resources::common_preamble << "\n";
+    os << resources::math_functions << "\n"
+       << resources::cuda_preamble << "\n"
+       << resources::common_preamble << "\n";
   }
 
   void printKernel(std::ostream& os, const LoweredKernel& kernel) const override {

@@ -30,14 +30,10 @@ typedef unsigned long long uintptr_t;
     return ::name(x, y);                             \
   }
 struct TfMath {
-  TF_MATH_1(exp)
-  TF_MATH_1(exp2) TF_MATH_1(expm1) TF_MATH_1(log) TF_MATH_1(log1p) TF_MATH_1(log2) TF_MATH_1(log10)
-      TF_MATH_1(tanh) TF_MATH_1(sqrt) TF_MATH_1(fabs) TF_MATH_1(sin) TF_MATH_1(cos) TF_MATH_1(tan)
-          TF_MATH_1(asin) TF_MATH_1(acos) TF_MATH_1(atan) TF_MATH_1(sinh) TF_MATH_1(cosh)
-              TF_MATH_1(erf) TF_MATH_1(erfc) TF_MATH_1(lgamma) TF_MATH_1(ceil) TF_MATH_1(floor)
-                  TF_MATH_1(nearbyint) TF_MATH_1(trunc) TF_MATH_2(pow) TF_MATH_2(atan2)
-                      TF_MATH_2(fmod) TF_MATH_2(copysign) template <typename T>
-                      static TF_INLINE T div(T x, T y) {
+  TF_FORALL_UNARY_MATH(TF_MATH_1)
+  TF_FORALL_BINARY_MATH(TF_MATH_2)
+  template <typename T>
+  static TF_INLINE T div(T x, T y) {
     return x / y;
   }
 };
