@@ -20,7 +20,8 @@ def bias_residual_relu(x, bias, residual):
     return torch.relu(x + bias + residual)
 
 
-def lstm_tail(ingate, forgetgate, cellgate, outgate, cx):
+def lstm_tail(gates, cx):
+    ingate, forgetgate, cellgate, outgate = gates.chunk(4, 1)
     i = torch.sigmoid(ingate)
     f = torch.sigmoid(forgetgate)
     g = torch.tanh(cellgate)
@@ -55,8 +56,8 @@ def make_inputs(name, numel, dtype, device):
         return (full(),)
     if name == "bias_residual_relu":
         return (full(), torch.randn(COLUMNS, dtype=dtype, device=device), full())
-    if name == "lstm_tail":
-        return tuple(full() for _ in range(5))
+    if name == "lstm_tail":  # gates hold 4 × the cell's elements, split by chunk(4, 1)
+        return (torch.randn(rows, 4 * COLUMNS, dtype=dtype, device=device), full())
     if name == "layernorm_tail":
         return (full(), torch.randn(rows, 1, dtype=dtype, device=device),
                 torch.rand(rows, 1, dtype=dtype, device=device) + 0.5,

@@ -10,7 +10,8 @@ import torch
 import torch_fuser
 
 
-def lstm_cell_tail(ingate, forgetgate, cellgate, outgate, cx):
+def lstm_cell_tail(gates, cx):
+    ingate, forgetgate, cellgate, outgate = gates.chunk(4, 1)
     i = ingate.sigmoid()
     f = forgetgate.sigmoid()
     g = cellgate.tanh()
@@ -63,8 +64,8 @@ def show(name, fn, args):
 def main():
     torch.manual_seed(0)
     n, hidden = 256, 1024
-    gates = [torch.randn(n, hidden) for _ in range(4)]
-    show("LSTM cell pointwise tail", lstm_cell_tail, (*gates, torch.randn(n, hidden)))
+    show("LSTM cell pointwise tail (gates.chunk(4, 1))", lstm_cell_tail,
+         (torch.randn(n, 4 * hidden), torch.randn(n, hidden)))
     show("GELU MLP tail (bias + tanh-GELU)", gelu_mlp_tail,
          (torch.randn(n, 4 * hidden), torch.randn(4 * hidden)))
     print("=" * 78)

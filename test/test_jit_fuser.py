@@ -41,6 +41,18 @@ def with_scalar(x, alpha: float):
     return (x * alpha).exp() - alpha
 
 
+def lstm_cell(x, w, cx):
+    gates = x.mm(w)
+    i, f, g, o = gates.chunk(4, 1)
+    i = torch.sigmoid(i)
+    f = torch.sigmoid(f)
+    g = torch.tanh(g)
+    o = torch.sigmoid(o)
+    cy = f * cx + i * g
+    hy = o * torch.tanh(cy)
+    return hy, cy
+
+
 def fusion_groups(graph):
     return [n for n in graph.nodes() if n.kind() == "fuser::FusionGroup"]
 
@@ -144,6 +156,14 @@ class TestScript(unittest.TestCase):
         self.check_fused(bias_relu, torch.randn(16, 8), torch.randn(8))
         self.check_fused(two_outputs, torch.randn(3, 4), torch.randn(3, 4))
         self.check_fused(with_scalar, torch.randn(10), 0.5)
+
+    def test_lstm_cell_chunks_inside_one_kernel(self):
+        args = (torch.randn(8, 32), torch.randn(32, 64), torch.randn(8, 16))
+        for executor in (contextlib.nullcontext, legacy_executor):
+            with executor():
+                self.check_fused(lstm_cell, *args)
+                group = fusion_groups(torch.jit.last_executed_optimized_graph())[0]
+                self.assertIn("prim::ConstantChunk", str(group.g("Subgraph")))
 
     def test_legacy_executor(self):
         with legacy_executor():

@@ -313,6 +313,61 @@ TEST(CPUFusion, EveryOpOfTheTableMatchesEager) {
   }
 }
 
+const char* kLstmTailIR = R"IR(
+graph(%gates : Tensor, %cx : Tensor):
+  %four : int = prim::Constant[value=4]()
+  %dim : int = prim::Constant[value=1]()
+  %one : int = prim::Constant[value=1]()
+  %chunks : Tensor[] = aten::chunk(%gates, %four, %dim)
+  %i, %f, %g, %o = prim::ListUnpack(%chunks)
+  %ig : Tensor = aten::sigmoid(%i)
+  %fg : Tensor = aten::sigmoid(%f)
+  %gg : Tensor = aten::tanh(%g)
+  %og : Tensor = aten::sigmoid(%o)
+  %a : Tensor = aten::mul(%fg, %cx)
+  %b : Tensor = aten::mul(%ig, %gg)
+  %cy : Tensor = aten::add(%a, %b, %one)
+  %ct : Tensor = aten::tanh(%cy)
+  %hy : Tensor = aten::mul(%og, %ct)
+  return (%hy, %cy)
+)IR";
+
+TEST(CPUFusion, ReadsChunksOfAnInputAsViews) {
+  FusionGuard fusion;
+  auto fused = checkFusedMatchesEager(kLstmTailIR, {at::randn({16, 64}), at::randn({16, 16})});
+  ASSERT_EQ(countGroups(*fused), 1u);
+  // The chunk moved inside: the group reads the whole gates tensor.
+  FileCheck().check("prim::ConstantChunk[chunks=4, dim=1]")->run(*firstGroupSubgraph(*fused));
+  EXPECT_EQ(countKind(*fused, "prim::ListUnpack"), 0u);
+  // Transposed gates and a cell state broadcast along rows; an uneven split (10 = 3+3+3+1)
+  // whose last piece broadcasts like eager's.
+  checkFusedMatchesEager(kLstmTailIR, {at::randn({64, 16}).t(), at::randn({16, 1})});
+  checkFusedMatchesEager(kLstmTailIR, {at::randn({5, 10}), at::randn({5, 3})});
+}
+
+TEST(CPUFusion, KeepsChunkOutsideWhenItsInputIsWritten) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Tensor):
+  %two : int = prim::Constant[value=2]()
+  %one : int = prim::Constant[value=1]()
+  %chunks : Tensor[] = aten::chunk(%x, %two, %one)
+  %a, %b : Tensor = prim::ListUnpack(%chunks)
+  %w : Tensor = aten::add_(%x, %one, %one)
+  %c : Tensor = aten::mul(%a, %b)
+  %d : Tensor = aten::exp(%c)
+  return (%d)
+)IR";
+  auto graph = parseIR(ir);
+  fuseGraph(graph);
+  // x is written after the chunk: reading it later inside the group would see the write.
+  EXPECT_EQ(countKind(*graph, "prim::ConstantChunk"), 0u);
+  at::Tensor x = at::randn({4, 6});
+  const auto expected = runGraph(parseIR(ir), {x.clone()});
+  const auto actual = runGraph(graph, {x.clone()});
+  expectSameTensor(actual[0].toTensor(), expected[0].toTensor());
+}
+
 TEST(CPUFusion, PropagatesNaNAndInfLikeEager) {
   FusionGuard fusion;
   const char* ir = R"IR(

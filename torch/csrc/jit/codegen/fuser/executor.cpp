@@ -10,6 +10,7 @@
 #include <ATen/ops/empty.h>
 #include <c10/core/DefaultDtype.h>
 #include <c10/core/GradMode.h>
+#include <c10/core/WrapDimMinimal.h>
 
 #include <algorithm>
 #include <limits>
@@ -56,7 +57,9 @@ ScalarKind scalarKindOf(const c10::IValue& v) {
 
 // Everything one launch needs, built on the stack of runKernelSpec.
 struct Call {
-  c10::SmallVector<const at::Tensor*, 8> tensors;
+  c10::SmallVector<const at::Tensor*, 8> inputs;   // the fusion's tensor inputs
+  c10::SmallVector<at::Tensor, 4> pieces;          // views of chunked inputs
+  c10::SmallVector<const at::Tensor*, 8> tensors;  // what the kernel reads (kernelTensors())
   c10::SmallVector<const c10::IValue*, 4> scalars;
   c10::optional<c10::Device> device;
   Shape shape;
@@ -83,9 +86,39 @@ std::string classifyInputs(const KernelSpec& spec, at::ArrayRef<c10::IValue> inp
     } else if (*call.device != t.device()) {
       return "inputs are on different devices";
     }
-    call.tensors.push_back(&t);
+    call.inputs.push_back(&t);
   }
-  if (call.tensors.empty()) return "the fusion has no tensor input";
+  if (call.inputs.empty()) return "the fusion has no tensor input";
+  return {};
+}
+
+// Position of input `i` among the fusion's tensor inputs.
+size_t tensorPosition(const KernelSpec& spec, int input) {
+  size_t position = 0;
+  for (int i = 0; i < input; ++i) position += spec.inputIsTensor(i) ? 1 : 0;
+  return position;
+}
+
+// Lists the tensors the kernel reads, cutting chunked inputs into views as
+// prim::ConstantChunk (at::chunk) does.
+std::string gatherKernelTensors(const KernelSpec& spec, Call& call) {
+  const std::vector<KernelTensor>& tensors = spec.kernelTensors();
+  call.pieces.reserve(tensors.size());  // pointers into it must stay valid
+  for (const KernelTensor& k : tensors) {
+    const at::Tensor& input = *call.inputs[tensorPosition(spec, k.input)];
+    if (!k.chunk) {
+      call.tensors.push_back(&input);
+      continue;
+    }
+    if (input.dim() == 0) return "chunk of a zero-dim tensor";
+    const int64_t dim = c10::maybe_wrap_dim(k.dim, input.dim());
+    const int64_t size = input.size(dim);
+    const int64_t piece = (size + k.chunks - 1) / k.chunks;
+    const int64_t start = piece * k.piece;
+    if (start >= size) return "chunk gives fewer pieces than the graph expects";
+    call.pieces.push_back(input.narrow(dim, start, std::min(piece, size - start)));
+    call.tensors.push_back(&call.pieces.back());
+  }
   return {};
 }
 
@@ -181,6 +214,8 @@ std::string launch(KernelSpec& spec, const Call& call, torch::jit::Stack& stack)
 std::string tryRunKernel(KernelSpec& spec, torch::jit::Stack& stack) {
   Call call;
   std::string why = classifyInputs(spec, torch::jit::last(stack, spec.numInputs()), call);
+  if (!why.empty()) return why;
+  why = gatherKernelTensors(spec, call);
   if (!why.empty()) return why;
   why = deviceRefusal(*call.device);
   if (!why.empty()) return why;

@@ -7,9 +7,12 @@
 #include <torch/csrc/jit/ir/alias_analysis.h>
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/jit_log.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/passes/utils/subgraph_utils.h>
 
 #include <algorithm>
+#include <map>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -47,6 +50,8 @@ class ElementwiseFuser {
     fuseBlock(graph_->block());
     // Only after all merging: unmerging invalidates the alias database.
     finishGroups(graph_->block());
+    // Chunks whose pieces all moved into groups are left without readers.
+    torch::jit::EliminateDeadCode(graph_);
     GRAPH_DUMP("After torch_fuser's elementwise fusion: ", graph_);
   }
 
@@ -209,8 +214,70 @@ class ElementwiseFuser {
       inlineScalarConstants(group);
       if (countComputeNodes(group) < 2) {
         SubgraphUtils::unmergeSubgraph(group);
+      } else {
+        absorbChunks(group);
       }
     }
+  }
+
+  // A piece of a tensor split by a chunk with constant arguments: prim::ConstantChunk, or
+  // aten::chunk whose list only feeds a prim::ListUnpack.
+  struct ChunkPiece {
+    Value* self = nullptr;
+    int64_t chunks = 0;
+    int64_t dim = 0;
+    size_t piece = 0;
+  };
+
+  static c10::optional<ChunkPiece> chunkPiece(Value* v) {
+    Node* node = v->node();
+    if (node->kind() == c10::prim::ConstantChunk) {
+      return ChunkPiece{node->input(), node->i(c10::attr::chunks), node->i(c10::attr::dim),
+                        v->offset()};
+    }
+    if (node->kind() != c10::prim::ListUnpack) return c10::nullopt;
+    Node* chunk = node->input()->node();
+    if (chunk->kind() != c10::aten::chunk || node->input()->uses().size() != 1) return c10::nullopt;
+    const c10::optional<c10::IValue> chunks = torch::jit::toIValue(chunk->input(1));
+    const c10::optional<c10::IValue> dim = torch::jit::toIValue(chunk->input(2));
+    if (!chunks || !dim || !chunks->isInt() || !dim->isInt()) return c10::nullopt;
+    if (chunks->toInt() != static_cast<int64_t>(node->outputs().size())) return c10::nullopt;
+    return ChunkPiece{chunk->input(0), chunks->toInt(), dim->toInt(), v->offset()};
+  }
+
+  // Moves chunks of the group's inputs into the group as prim::ConstantChunk nodes, so the
+  // kernel reads the pieces as views of the chunked tensor (no copies). The chunk outside
+  // stays for any other reader. Skipped when anything may write to the chunked tensor.
+  void absorbChunks(Node* group) {
+    Graph& subgraph = *group->g(c10::attr::Subgraph);
+    std::map<std::tuple<Value*, int64_t, int64_t>, Node*> inner_chunks;
+    for (size_t i = group->inputs().size(); i-- > 0;) {
+      const c10::optional<ChunkPiece> piece = chunkPiece(group->inputs()[i]);
+      if (!piece || !piece->self->type()->cast<c10::TensorType>()) continue;
+      if (alias_db_->hasWriters(piece->self)) continue;
+      Node*& inner = inner_chunks[std::make_tuple(piece->self, piece->chunks, piece->dim)];
+      if (!inner) {
+        Value* self_inside = subgraphInputFor(group, piece->self);
+        torch::jit::WithInsertPoint guard(subgraph.block()->nodes().front());
+        inner = subgraph.insertNode(subgraph.create(c10::prim::ConstantChunk, {self_inside},
+                                                    static_cast<size_t>(piece->chunks)));
+        inner->i_(c10::attr::chunks, piece->chunks)->i_(c10::attr::dim, piece->dim);
+        for (Value* out : inner->outputs()) out->setType(c10::TensorType::get());
+      }
+      subgraph.inputs()[i]->replaceAllUsesWith(inner->outputs()[piece->piece]);
+      subgraph.eraseInput(i);
+      group->removeInput(i);
+    }
+  }
+
+  // The subgraph input bound to `outer`, added when the group does not take it yet.
+  static Value* subgraphInputFor(Node* group, Value* outer) {
+    Graph& subgraph = *group->g(c10::attr::Subgraph);
+    for (size_t i = 0; i < group->inputs().size(); ++i) {
+      if (group->inputs()[i] == outer) return subgraph.inputs()[i];
+    }
+    group->addInput(outer);
+    return subgraph.addInput()->setType(outer->type());
   }
 
   // Scalar constants become literals inside the kernel instead of group inputs.

@@ -1,6 +1,7 @@
 #include "torch/csrc/jit/codegen/fuser/kernel_spec.h"
 
 #include "torch/csrc/jit/codegen/fuser/compiler.h"
+#include "torch/csrc/jit/codegen/fuser/lowering.h"
 #include "torch/csrc/jit/codegen/fuser/op_table.h"
 #include "torch/csrc/jit/codegen/fuser/options.h"
 
@@ -13,27 +14,30 @@
 namespace torch_fuser {
 namespace {
 
-// For each output, the tensor inputs (by index among tensor inputs) it is computed from.
-std::vector<std::vector<int>> tensorDependencies(const torch::jit::Graph& graph) {
+// For each output, the kernel tensors (see KernelTensor) whose shapes it is computed from.
+std::vector<std::vector<int>> tensorDependencies(const torch::jit::Graph& graph,
+                                                 const std::vector<KernelTensor>& tensors) {
+  const size_t n = tensors.size();
   std::unordered_map<const torch::jit::Value*, std::vector<bool>> reach;
-  size_t num_tensors = 0;
-  for (const torch::jit::Value* input : graph.inputs()) {
-    if (input->type()->cast<c10::TensorType>()) ++num_tensors;
-  }
-  size_t t = 0;
-  for (const torch::jit::Value* input : graph.inputs()) {
-    std::vector<bool> mask(num_tensors, false);
-    if (input->type()->cast<c10::TensorType>()) mask[t++] = true;
-    reach[input] = std::move(mask);
+  for (const torch::jit::Value* input : graph.inputs()) reach[input] = std::vector<bool>(n, false);
+  for (size_t k = 0; k < n; ++k) {
+    if (!tensors[k].chunk) reach[graph.inputs()[tensors[k].input]][k] = true;
   }
   for (const torch::jit::Node* node : graph.nodes()) {
-    std::vector<bool> mask(num_tensors, false);
+    if (node->kind() == c10::prim::ConstantChunk) {
+      for (const torch::jit::Value* out : node->outputs()) reach[out] = std::vector<bool>(n, false);
+      for (size_t k = 0; k < n; ++k) {
+        if (tensors[k].chunk == node) reach[node->outputs()[tensors[k].piece]][k] = true;
+      }
+      continue;
+    }
+    std::vector<bool> mask(n, false);
     const FusibleOp* op = findFusibleOp(node);
     const size_t shaping = (op && op->shape_from_self()) ? 1 : node->inputs().size();
     for (const torch::jit::Value* in : node->inputs().slice(0, shaping)) {
       auto it = reach.find(in);
       if (it == reach.end()) continue;
-      for (size_t i = 0; i < num_tensors; ++i) mask[i] = mask[i] || it->second[i];
+      for (size_t i = 0; i < n; ++i) mask[i] = mask[i] || it->second[i];
     }
     for (const torch::jit::Value* out : node->outputs()) reach[out] = mask;
   }
@@ -53,15 +57,13 @@ std::vector<std::vector<int>> tensorDependencies(const torch::jit::Graph& graph)
 
 KernelSpec::KernelSpec(int64_t key, std::shared_ptr<torch::jit::Graph> graph)
     : key_(key), graph_(std::move(graph)) {
-  size_t num_tensors = 0;
   for (const torch::jit::Value* input : graph_->inputs()) {
-    const bool is_tensor = static_cast<bool>(input->type()->cast<c10::TensorType>());
-    input_is_tensor_.push_back(is_tensor);
-    num_tensors += is_tensor ? 1 : 0;
+    input_is_tensor_.push_back(static_cast<bool>(input->type()->cast<c10::TensorType>()));
   }
-  output_tensor_deps_ = tensorDependencies(*graph_);
+  kernel_tensors_ = ::torch_fuser::kernelTensors(*graph_);
+  output_tensor_deps_ = tensorDependencies(*graph_, kernel_tensors_);
   for (const std::vector<int>& deps : output_tensor_deps_) {
-    outputs_depend_on_all_ = outputs_depend_on_all_ && deps.size() == num_tensors;
+    outputs_depend_on_all_ = outputs_depend_on_all_ && deps.size() == kernel_tensors_.size();
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include "torch/csrc/jit/codegen/fuser/arg_spec.h"
 #include "torch/csrc/jit/codegen/fuser/fused_kernel.h"
+#include "torch/csrc/jit/codegen/fuser/lowering.h"
 
 #include <c10/core/ScalarType.h>
 
@@ -45,8 +46,10 @@ class KernelSpec {
 
   size_t numInputs() const { return input_is_tensor_.size(); }
   bool inputIsTensor(size_t i) const { return input_is_tensor_[i]; }
+  // The tensors the kernel reads, in order (inputs, and chunk pieces of inputs).
+  const std::vector<KernelTensor>& kernelTensors() const { return kernel_tensors_; }
   size_t numOutputs() const { return output_tensor_deps_.size(); }
-  // Indices (among tensor inputs) of the tensor inputs output `o` is computed from.
+  // Indices (among kernelTensors()) of the tensors output `o` is computed from.
   const std::vector<int>& outputTensorDeps(size_t o) const { return output_tensor_deps_[o]; }
   // True when every output depends on every tensor input: then all outputs have the
   // iteration shape and no per-output shape check is needed.
@@ -72,6 +75,7 @@ class KernelSpec {
   const int64_t key_;
   const std::shared_ptr<torch::jit::Graph> graph_;
   std::vector<bool> input_is_tensor_;
+  std::vector<KernelTensor> kernel_tensors_;
   std::vector<std::vector<int>> output_tensor_deps_;
   bool outputs_depend_on_all_ = true;
 

@@ -5,6 +5,7 @@
 #include <torch/csrc/jit/ir/ir.h>
 
 #include <algorithm>
+#include <map>
 #include <sstream>
 #include <unordered_map>
 
@@ -101,26 +102,45 @@ class Lowerer {
     return static_cast<int>(out_.stmts.size()) - 1;
   }
 
+  // A load of kernel tensor `index`.
+  int loadTensor(size_t index) {
+    TORCH_INTERNAL_ASSERT(index < spec_.tensors().size(), "ArgSpec has ", spec_.tensors().size(),
+                          " tensors, the subgraph more");
+    const TensorDesc& desc = spec_.tensors()[index];
+    if (!isSupportedInputDtype(desc.dtype)) {
+      throw Unsupported{std::string("input dtype ") + c10::toString(desc.dtype) +
+                        " is not supported by this version"};
+    }
+    Stmt stmt;
+    stmt.kind = StmtKind::kLoadTensor;
+    stmt.input = static_cast<int>(index);
+    stmt.dtype = desc.dtype;
+    stmt.invariant = desc.layout == TensorLayout::kScalar;
+    const Promotion promotion{
+        desc.rank == 0 ? OperandCategory::kZeroDim : OperandCategory::kDimensioned, desc.dtype};
+    return add(std::move(stmt), promotion);
+  }
+
   void lowerInputs(const torch::jit::Graph& graph) {
-    size_t tensor_index = 0, scalar_index = 0;
+    const std::vector<KernelTensor> tensors = kernelTensors(graph);
+    for (size_t k = 0; k < tensors.size(); ++k) {
+      if (tensors[k].chunk) {
+        pieces_[{tensors[k].chunk, tensors[k].piece}] = k;
+      } else {
+        direct_[tensors[k].input] = k;
+      }
+    }
+    size_t scalar_index = 0;
     int fslot = 0, islot = 0;
-    for (const Value* input : graph.inputs()) {
+    for (size_t i = 0; i < graph.inputs().size(); ++i) {
+      const Value* input = graph.inputs()[i];
       Stmt stmt;
       Promotion promotion;
       if (input->type()->cast<c10::TensorType>()) {
-        TORCH_INTERNAL_ASSERT(tensor_index < spec_.tensors().size(), "ArgSpec has ",
-                              spec_.tensors().size(), " tensors, the subgraph more");
-        const TensorDesc& desc = spec_.tensors()[tensor_index];
-        if (!isSupportedInputDtype(desc.dtype)) {
-          throw Unsupported{std::string("input dtype ") + c10::toString(desc.dtype) +
-                            " is not supported by this version"};
-        }
-        stmt.kind = StmtKind::kLoadTensor;
-        stmt.input = static_cast<int>(tensor_index++);
-        stmt.dtype = desc.dtype;
-        stmt.invariant = desc.layout == TensorLayout::kScalar;
-        promotion = {desc.rank == 0 ? OperandCategory::kZeroDim : OperandCategory::kDimensioned,
-                     desc.dtype};
+        auto direct = direct_.find(static_cast<int>(i));
+        // An input read only through chunks has no load of its own.
+        values_[input] = direct == direct_.end() ? kNone : loadTensor(direct->second);
+        continue;
       } else {
         TORCH_INTERNAL_ASSERT(scalar_index < spec_.scalars().size(), "ArgSpec has ",
                               spec_.scalars().size(), " scalars, the subgraph more");
@@ -231,6 +251,12 @@ class Lowerer {
   void lowerNode(const Node* node) {
     if (node->kind() == c10::prim::Constant) {
       lowerConstant(node);
+      return;
+    }
+    if (node->kind() == c10::prim::ConstantChunk) {
+      for (size_t k = 0; k < node->outputs().size(); ++k) {
+        values_[node->outputs()[k]] = loadTensor(pieces_.at({node, static_cast<int>(k)}));
+      }
       return;
     }
     const FusibleOp* fusible = findFusibleOp(node);
@@ -415,9 +441,39 @@ class Lowerer {
   std::vector<Promotion> promotions_;
   std::unordered_map<const Value*, int> values_;
   std::unordered_map<const Value*, std::string> strings_;
+  std::map<int, size_t> direct_;                          // input -> kernel tensor
+  std::map<std::pair<const Node*, int>, size_t> pieces_;  // chunk piece -> kernel tensor
 };
 
 }  // namespace
+
+std::vector<KernelTensor> kernelTensors(const torch::jit::Graph& subgraph) {
+  std::vector<KernelTensor> out;
+  for (size_t i = 0; i < subgraph.inputs().size(); ++i) {
+    const Value* input = subgraph.inputs()[i];
+    if (!input->type()->cast<c10::TensorType>()) continue;
+    std::vector<const Node*> chunks;
+    bool direct = input->uses().empty();
+    for (const torch::jit::Use& use : input->uses()) {
+      if (use.user->kind() == c10::prim::ConstantChunk) {
+        if (std::find(chunks.begin(), chunks.end(), use.user) == chunks.end())
+          chunks.push_back(use.user);
+      } else {
+        direct = true;
+      }
+    }
+    if (direct) out.push_back(KernelTensor{static_cast<int>(i)});
+    std::sort(chunks.begin(), chunks.end(),
+              [](const Node* a, const Node* b) { return b->isAfter(a); });
+    for (const Node* chunk : chunks) {
+      for (size_t k = 0; k < chunk->outputs().size(); ++k) {
+        out.push_back(KernelTensor{static_cast<int>(i), chunk, static_cast<int>(k),
+                                   chunk->i(c10::attr::chunks), chunk->i(c10::attr::dim)});
+      }
+    }
+  }
+  return out;
+}
 
 LoweringResult lowerFusion(const torch::jit::Graph& subgraph, const ArgSpec& spec) {
   LoweringResult result;

@@ -18,6 +18,8 @@
 //    bfloat16), so they lie in [0, 1) in that dtype too. On CPU it is not fused (eager's
 //    CPU generator is a different stream).
 //  * A value computed only from zero-dim tensors stays zero-dim for later promotion.
+//  * prim::ConstantChunk pieces of an input are kernel tensors of their own (see
+//    KernelTensor), loaded like any input.
 //  * float16 / bfloat16 compute in float: loads widen, intermediates stay float, and
 //    only outputs round back (more accurate than eager, which rounds after every op).
 //    Their float math may be approximate (TfFastMath, a few float ulp), far below the
@@ -74,6 +76,20 @@ struct LoweringResult {
   std::unique_ptr<LoweredKernel> kernel;  // null when lowering failed
   std::string failure;                    // why, for the fallback message
 };
+
+// A tensor the kernel reads: a fusion input, or one piece of a fusion input split by a
+// prim::ConstantChunk inside the fusion (the executor passes that piece as a view, so the
+// chunk costs no copy). The kernel's tensors, in order, are kernelTensors(subgraph):
+// for each tensor input, itself if anything but chunk nodes reads it, then the pieces of
+// each chunk node reading it.
+struct KernelTensor {
+  int input;                                // index among the subgraph's inputs
+  const torch::jit::Node* chunk = nullptr;  // the prim::ConstantChunk, for pieces
+  int piece = 0;
+  int64_t chunks = 0;
+  int64_t dim = 0;
+};
+std::vector<KernelTensor> kernelTensors(const torch::jit::Graph& subgraph);
 
 LoweringResult lowerFusion(const torch::jit::Graph& subgraph, const ArgSpec& spec);
 
