@@ -450,24 +450,7 @@ graph(%x : Tensor, %y : Tensor):
 
 TEST(CPUFusion, ComputesHalfAndBFloat16InFloat) {
   FusionGuard fusion;
-  auto graph = parseIR(kChainIR);
-  fuseGraph(graph);
-  ASSERT_EQ(countGroups(*graph), 1u);
-  for (at::ScalarType dtype : {at::kHalf, at::kBFloat16}) {
-    auto wide = randn3({37, 5});
-    std::vector<IValue> narrow;
-    for (const IValue& v : wide) narrow.push_back(v.toTensor().to(dtype));
-    std::vector<IValue> widened;  // the narrow values, exactly, in float
-    for (const IValue& v : narrow) widened.push_back(v.toTensor().to(at::kFloat));
-    const int64_t fallbacks = getStats().fallbacks;
-    const at::Tensor out = runGraph(graph, narrow)[0].toTensor();
-    EXPECT_EQ(getStats().fallbacks, fallbacks);
-    EXPECT_EQ(out.scalar_type(), dtype);
-    // Computing in float and rounding once: within one rounding of the float result.
-    const at::Tensor reference = runGraph(parseIR(kChainIR), widened)[0].toTensor();
-    const double ulp = dtype == at::kHalf ? 1e-3 : 8e-3;
-    expectSameTensor(out.to(at::kFloat), reference.to(dtype).to(at::kFloat), ulp, ulp);
-  }
+  checkReducedPrecisionComputesInFloat({37, 5}, at::kCPU);
 }
 
 TEST(CPUFusion, FallsBackForDtypesWithoutKernel) {
@@ -618,16 +601,7 @@ TEST(CPUFusion, RaisesEagerErrorForShapesThatDoNotBroadcast) {
 
 TEST(CPUFusion, NewSizesReuseTheCompiledKernel) {
   FusionGuard fusion;
-  auto graph = parseIR(kChainIR);
-  fuseGraph(graph);
-  runGraph(graph, randn3({16, 16}));
-  const int64_t compiled = nCompiledKernels();
-  for (auto shape : {std::vector<int64_t>{32, 8}, {1, 1000}, {3, 5}}) {
-    auto inputs = randn3(shape);
-    expectSameTensor(runGraph(graph, inputs)[0].toTensor(),
-                     runGraph(parseIR(kChainIR), inputs)[0].toTensor());
-  }
-  EXPECT_EQ(nCompiledKernels(), compiled);
+  checkNewSizesReuseTheKernel(at::TensorOptions(), {{32, 8}, {1, 1000}, {3, 5}});
 }
 
 TEST(CPUFusion, GeneratesIdenticalSourceForEqualGraphs) {

@@ -73,20 +73,7 @@ TEST_F(GPUFusion, VectorPathHandlesTailsAndMisalignedPointers) {
 }
 
 TEST_F(GPUFusion, ComputesHalfAndBFloat16InFloat) {
-  auto graph = parseIR(kChainIR);
-  fuseGraph(graph);
-  for (at::ScalarType dtype : {at::kHalf, at::kBFloat16}) {
-    auto narrow = randn3({333, 129}, dtype);
-    std::vector<IValue> widened;
-    for (const IValue& v : narrow) widened.push_back(v.toTensor().to(at::kFloat));
-    const int64_t fallbacks = getStats().fallbacks;
-    const at::Tensor out = runGraph(graph, narrow)[0].toTensor();
-    EXPECT_EQ(getStats().fallbacks, fallbacks);
-    ASSERT_EQ(out.scalar_type(), dtype);
-    const at::Tensor reference = runGraph(parseIR(kChainIR), widened)[0].toTensor();
-    const double tol = dtype == at::kHalf ? 1e-3 : 8e-3;
-    expectSameTensor(out.to(at::kFloat), reference.to(dtype).to(at::kFloat), tol, tol);
-  }
+  checkReducedPrecisionComputesInFloat({333, 129}, at::Device(at::kCUDA, 0));
 }
 
 TEST_F(GPUFusion, HandlesZeroSizeAndZeroDimTensors) {
@@ -95,16 +82,7 @@ TEST_F(GPUFusion, HandlesZeroSizeAndZeroDimTensors) {
 }
 
 TEST_F(GPUFusion, NewSizesReuseTheCompiledKernel) {
-  auto graph = parseIR(kChainIR);
-  fuseGraph(graph);
-  runGraph(graph, randn3({16, 16}));
-  const int64_t compiled = nCompiledKernels();
-  for (auto shape : {std::vector<int64_t>{32, 8}, {1, 100000}, {3, 5}}) {
-    auto inputs = randn3(shape);
-    expectSameTensor(runGraph(graph, inputs)[0].toTensor(),
-                     runGraph(parseIR(kChainIR), inputs)[0].toTensor());
-  }
-  EXPECT_EQ(nCompiledKernels(), compiled);
+  checkNewSizesReuseTheKernel(on(), {{32, 8}, {1, 100000}, {3, 5}});
 }
 
 TEST_F(GPUFusion, MixesCpuScalarTensorsWithGpuTensors) {

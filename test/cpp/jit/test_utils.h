@@ -291,5 +291,46 @@ inline std::shared_ptr<Graph> checkFusedMatchesEager(const std::string& ir,
   return fused_graph;
 }
 
+// Three random inputs of `shape` for kChainIR.
+inline std::vector<IValue> chainInputs(at::IntArrayRef shape, const at::TensorOptions& options) {
+  return {at::randn(shape, options), at::randn(shape, options), at::randn(shape, options)};
+}
+
+// Runs the fused chain at one size, then at `shapes`: results match eager and nothing
+// new is compiled (kernels are not specialized on sizes).
+inline void checkNewSizesReuseTheKernel(const at::TensorOptions& options,
+                                        const std::vector<std::vector<int64_t>>& shapes) {
+  auto graph = parseIR(kChainIR);
+  fuseGraph(graph);
+  runGraph(graph, chainInputs({16, 16}, options));
+  const int64_t compiled = nCompiledKernels();
+  for (const auto& shape : shapes) {
+    auto inputs = chainInputs(shape, options);
+    expectSameTensor(runGraph(graph, inputs)[0].toTensor(),
+                     runGraph(parseIR(kChainIR), inputs)[0].toTensor());
+  }
+  EXPECT_EQ(nCompiledKernels(), compiled);
+}
+
+// float16 and bfloat16 inputs: a kernel runs, the output keeps the dtype, and it is the
+// float computation rounded once (within one 16-bit rounding of it).
+inline void checkReducedPrecisionComputesInFloat(at::IntArrayRef shape, const at::Device& device) {
+  auto graph = parseIR(kChainIR);
+  fuseGraph(graph);
+  ASSERT_EQ(countGroups(*graph), 1u);
+  for (at::ScalarType dtype : {at::kHalf, at::kBFloat16}) {
+    const auto narrow = chainInputs(shape, at::TensorOptions().dtype(dtype).device(device));
+    std::vector<IValue> widened;  // the narrow values, exactly, in float
+    for (const IValue& v : narrow) widened.push_back(v.toTensor().to(at::kFloat));
+    const int64_t fallbacks = getStats().fallbacks;
+    const at::Tensor out = runGraph(graph, narrow)[0].toTensor();
+    EXPECT_EQ(getStats().fallbacks, fallbacks);
+    ASSERT_EQ(out.scalar_type(), dtype);
+    const at::Tensor reference = runGraph(parseIR(kChainIR), widened)[0].toTensor();
+    const double tolerance = dtype == at::kHalf ? 1e-3 : 8e-3;
+    expectSameTensor(out.to(at::kFloat), reference.to(dtype).to(at::kFloat), tolerance, tolerance);
+  }
+}
+
 }  // namespace testing
 }  // namespace torch_fuser
