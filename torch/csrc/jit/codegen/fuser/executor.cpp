@@ -92,20 +92,14 @@ std::string classifyInputs(const KernelSpec& spec, at::ArrayRef<c10::IValue> inp
   return {};
 }
 
-// Position of input `i` among the fusion's tensor inputs.
-size_t tensorPosition(const KernelSpec& spec, int input) {
-  size_t position = 0;
-  for (int i = 0; i < input; ++i) position += spec.inputIsTensor(i) ? 1 : 0;
-  return position;
-}
-
 // Lists the tensors the kernel reads, cutting chunked inputs into views as
 // prim::ConstantChunk (at::chunk) does.
 std::string gatherKernelTensors(const KernelSpec& spec, Call& call) {
   const std::vector<KernelTensor>& tensors = spec.kernelTensors();
-  call.pieces.reserve(tensors.size());  // pointers into it must stay valid
-  for (const KernelTensor& k : tensors) {
-    const at::Tensor& input = *call.inputs[tensorPosition(spec, k.input)];
+  call.pieces.reserve(spec.numChunkPieces());  // pointers into it must stay valid
+  for (size_t index = 0; index < tensors.size(); ++index) {
+    const KernelTensor& k = tensors[index];
+    const at::Tensor& input = *call.inputs[spec.tensorInputPosition(index)];
     if (!k.chunk) {
       call.tensors.push_back(&input);
       continue;

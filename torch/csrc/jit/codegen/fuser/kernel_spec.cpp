@@ -61,6 +61,12 @@ KernelSpec::KernelSpec(int64_t key, std::shared_ptr<torch::jit::Graph> graph)
     input_is_tensor_.push_back(static_cast<bool>(input->type()->cast<c10::TensorType>()));
   }
   kernel_tensors_ = ::torch_fuser::kernelTensors(*graph_);
+  for (const KernelTensor& k : kernel_tensors_) {
+    size_t position = 0;
+    for (int i = 0; i < k.input; ++i) position += input_is_tensor_[i] ? 1 : 0;
+    tensor_input_positions_.push_back(position);
+    num_chunk_pieces_ += k.chunk ? 1 : 0;
+  }
   output_tensor_deps_ = tensorDependencies(*graph_, kernel_tensors_);
   for (const std::vector<int>& deps : output_tensor_deps_) {
     outputs_depend_on_all_ = outputs_depend_on_all_ && deps.size() == kernel_tensors_.size();

@@ -48,6 +48,9 @@ class KernelSpec {
   bool inputIsTensor(size_t i) const { return input_is_tensor_[i]; }
   // The tensors the kernel reads, in order (inputs, and chunk pieces of inputs).
   const std::vector<KernelTensor>& kernelTensors() const { return kernel_tensors_; }
+  // For kernelTensors()[k]: the position of its fusion input among the tensor inputs.
+  size_t tensorInputPosition(size_t k) const { return tensor_input_positions_[k]; }
+  size_t numChunkPieces() const { return num_chunk_pieces_; }
   size_t numOutputs() const { return output_tensor_deps_.size(); }
   // Indices (among kernelTensors()) of the tensors output `o` is computed from.
   const std::vector<int>& outputTensorDeps(size_t o) const { return output_tensor_deps_[o]; }
@@ -76,6 +79,8 @@ class KernelSpec {
   const std::shared_ptr<torch::jit::Graph> graph_;
   std::vector<bool> input_is_tensor_;
   std::vector<KernelTensor> kernel_tensors_;
+  std::vector<size_t> tensor_input_positions_;
+  size_t num_chunk_pieces_ = 0;
   std::vector<std::vector<int>> output_tensor_deps_;
   bool outputs_depend_on_all_ = true;
 
