@@ -101,6 +101,17 @@ class ElementwiseFuser {
     }
     const FusibleOp* op = findFusibleOp(node);
     if (!op) return false;
+    if (op->pattern == LoweringPattern::kTo && node->input(1)->node()->kind() != c10::prim::Constant) {
+      return false;  // the kernel's dtypes are fixed when it is generated
+    }
+    if (op->pattern == LoweringPattern::kTo && alias_db_) {
+      // to() may return its input itself; a fused one is always a fresh tensor, which
+      // only matters when either is written afterwards. (Before alias analysis exists,
+      // while profile nodes are dropped, this check is not needed.)
+      if (alias_db_->hasWriters(node->input(0)) || alias_db_->hasWriters(node->output())) {
+        return false;
+      }
+    }
     if (op->pattern == LoweringPattern::kRandLike) {
       // Only CUDA kernels generate random numbers (see lowering.h).
       const c10::optional<c10::Device> device = knownDevice(node->input(0));

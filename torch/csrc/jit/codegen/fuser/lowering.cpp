@@ -43,11 +43,6 @@ bool isSupportedInputDtype(ScalarType t) {
 
 namespace {
 
-bool isSupportedComputeDtype(ScalarType t) {
-  return t == ScalarType::Float || t == ScalarType::Double || t == ScalarType::Half ||
-         t == ScalarType::BFloat16;
-}
-
 // The C type arithmetic of a compute dtype happens in: reduced-precision floats compute
 // in float (each intermediate stays float; only outputs round to half / bfloat16).
 ScalarType arithmeticType(ScalarType compute) {
@@ -192,12 +187,29 @@ class Lowerer {
 
   int cast(int value, ScalarType to) {
     if (out_.stmts[value].dtype == to) return value;
+    requireLiteralFits(out_.stmts[value], to);
     Stmt stmt;
     stmt.kind = StmtKind::kCast;
     stmt.args = {value};
     stmt.dtype = to;
     stmt.invariant = out_.stmts[value].invariant;
     return add(std::move(stmt), promotions_[value]);
+  }
+
+  // A Python int used in a narrower integer dtype: eager's handling differs across
+  // versions and ops (wrap, raise), so the interpreter decides.
+  static void requireLiteralFits(const Stmt& value, ScalarType to) {
+    if (value.kind != StmtKind::kLiteral || value.dtype != ScalarType::Long) return;
+    if (!c10::isIntegralType(to, /*includeBool=*/false) || to == ScalarType::Long) return;
+    const int64_t v = value.literal.toLong();
+    const bool fits = to == ScalarType::Byte    ? (v >= 0 && v <= 255)
+                      : to == ScalarType::Char  ? (v >= -128 && v <= 127)
+                      : to == ScalarType::Short ? (v >= -32768 && v <= 32767)
+                                                : (v >= INT32_MIN && v <= INT32_MAX);
+    if (!fits) {
+      throw Unsupported{"the constant " + std::to_string(v) + " does not fit " +
+                        c10::toString(to)};
+    }
   }
 
   ScalarType promote(std::initializer_list<int> values) const {
@@ -214,9 +226,9 @@ class Lowerer {
 
   // Emits `op(operands...)` with every operand cast to `compute`.
   int emit(OpKind op, ScalarType compute, const std::vector<int>& operands) {
-    if (!isSupportedComputeDtype(compute)) {
-      throw Unsupported{std::string(opName(op)) + " computing in " + c10::toString(compute) +
-                        " is not supported by this version"};
+    if (!opSupportsDtype(op, compute)) {
+      throw Unsupported{std::string(opName(op)) + " is not defined for " +
+                        c10::toString(compute) + " (eager decides: it may raise)"};
     }
     Stmt stmt;
     stmt.kind = StmtKind::kOp;
@@ -294,6 +306,7 @@ class Lowerer {
       case LoweringPattern::kUnaryFloat:
         return emit(op, floatIfIntegral(promote({in[0]})), {in[0]});
       case LoweringPattern::kBinary:
+        return lowerBinary(op, in[0], in[1]);
       case LoweringPattern::kCompare:
         return emit(op, promote({in[0], in[1]}), {in[0], in[1]});
       case LoweringPattern::kBinaryFloat:
@@ -303,7 +316,7 @@ class Lowerer {
       case LoweringPattern::kReverseAlpha:
         return lowerAlpha(op, in[1], in[0], in[2]);
       case LoweringPattern::kPowScalar:
-        return emit(op, promote({in[0], in[1]}), {in[0], in[1]});
+        return lowerPowScalar(in[0], in[1]);
       case LoweringPattern::kClamp:
         return lowerClamp(in[0], in[1], in[2]);
       case LoweringPattern::kClampMin:
@@ -327,11 +340,22 @@ class Lowerer {
           return emit(OpKind::Div, floatIfIntegral(promote({in[0], in[1]})), {in[0], in[1]});
         if (mode != "trunc" && mode != "floor")
           throw Unsupported{"div rounding_mode='" + mode + "'"};
-        return emit(mode == "trunc" ? OpKind::DivTrunc : OpKind::DivFloor, promote({in[0], in[1]}),
-                    {in[0], in[1]});
+        return lowerBinary(mode == "trunc" ? OpKind::DivTrunc : OpKind::DivFloor, in[0], in[1]);
       }
+      case LoweringPattern::kFloorDivide:
+        return lowerBinary(OpKind::DivFloor, in[0], in[1]);
       case LoweringPattern::kTypeAs:
-        return lowerTypeAs(in[0], in[1]);
+        return convert(in[0], promotions_[in[1]].dtype);
+      case LoweringPattern::kTo:
+        return lowerTo(in);
+      case LoweringPattern::kRounding: {
+        const ScalarType compute = promote({in[0]});
+        // Integers are already whole: eager returns a copy.
+        if (c10::isIntegralType(compute, /*includeBool=*/false)) return in[0];
+        return emit(op, compute, {in[0]});
+      }
+      case LoweringPattern::kLogical:
+        return emit(op, ScalarType::Bool, in);
       case LoweringPattern::kWhere:
         if (out_.stmts[in[0]].dtype != ScalarType::Bool) {
           throw Unsupported{"where() with a non-bool condition"};
@@ -348,6 +372,13 @@ class Lowerer {
       throw Unsupported{"subtraction with a bool operand (eager raises)"};
     }
     const ScalarType compute = promote({lhs, rhs});
+    if (!isLiteralOne(out_.stmts[alpha])) {
+      if (c10::isIntegralType(compute, /*includeBool=*/true) &&
+          out_.stmts[alpha].dtype == ScalarType::Double) {
+        throw Unsupported{"a floating point alpha with integral operands (eager raises)"};
+      }
+      if (compute == ScalarType::Bool) throw Unsupported{"alpha other than 1 with bool operands"};
+    }
     int scaled = rhs;
     if (!isLiteralOne(out_.stmts[alpha])) {
       scaled = emit(OpKind::Mul, compute, {rhs, alpha});
@@ -355,19 +386,79 @@ class Lowerer {
     return emit(op, compute, {lhs, scaled});
   }
 
-  // self converted to other's dtype (floating point or bool targets: C++ float-to-integer
-  // conversion of out-of-range values is undefined, eager's is not).
-  int lowerTypeAs(int self, int other) {
-    const ScalarType target = promotions_[other].dtype;
-    if (!isSupportedComputeDtype(target) && target != ScalarType::Bool) {
-      throw Unsupported{std::string("type_as to ") + c10::toString(target)};
+  // A binary op; integer operands use the op's integer twin (division by a non-zero
+  // constant only: eager raises on a zero divisor, which a kernel cannot).
+  int lowerBinary(OpKind op, int lhs, int rhs) {
+    const ScalarType compute = promote({lhs, rhs});
+    if (!c10::isIntegralType(compute, /*includeBool=*/false)) return emit(op, compute, {lhs, rhs});
+    const OpKind integer = integerTwin(op);
+    if (integer == OpKind::IDivTrunc || integer == OpKind::IDivFloor ||
+        integer == OpKind::IRemainder || integer == OpKind::IFmod) {
+      requireNonZeroConstant(rhs);
+    }
+    return emit(integer, compute, {lhs, rhs});
+  }
+
+  static OpKind integerTwin(OpKind op) {
+    switch (op) {
+      case OpKind::DivTrunc:
+        return OpKind::IDivTrunc;
+      case OpKind::DivFloor:
+        return OpKind::IDivFloor;
+      case OpKind::Remainder:
+        return OpKind::IRemainder;
+      case OpKind::Fmod:
+        return OpKind::IFmod;
+      case OpKind::Pow:
+        return OpKind::IPow;
+      default:
+        return op;
+    }
+  }
+
+  void requireNonZeroConstant(int divisor) const {
+    const Stmt& s = out_.stmts[divisor];
+    if (s.kind != StmtKind::kLiteral) {
+      throw Unsupported{
+          "integer division by a value known only at run time (eager raises on zero divisors)"};
+    }
+    if (s.literal.toDouble() == 0.0) throw Unsupported{"integer division by zero (eager raises)"};
+  }
+
+  // self ** exponent for a Scalar exponent: integer tensors need a constant exponent >= 0
+  // (eager raises for negative ones).
+  int lowerPowScalar(int self, int exponent) {
+    const ScalarType compute = promote({self, exponent});
+    if (!c10::isIntegralType(compute, /*includeBool=*/false)) {
+      return emit(OpKind::PowScalar, compute, {self, exponent});
+    }
+    const Stmt& e = out_.stmts[exponent];
+    if (e.kind != StmtKind::kLiteral || e.literal.toLong() < 0) {
+      throw Unsupported{"integer pow with a negative or run-time exponent"};
+    }
+    return emit(OpKind::IPow, compute, {self, exponent});
+  }
+
+  // self converted to `target`, rounding to it even for float16/bfloat16 (an explicit
+  // conversion is the user's rounding, not an intermediate).
+  int convert(int self, ScalarType target) {
+    if (!isSupportedInputDtype(target)) {
+      throw Unsupported{std::string("conversion to ") + c10::toString(target)};
     }
     Stmt stmt;
     stmt.kind = StmtKind::kCast;
     stmt.args = {self};
-    stmt.dtype = arithmeticType(target);
+    stmt.dtype = target;
     stmt.invariant = out_.stmts[self].invariant;
     return add(std::move(stmt), Promotion{promotions_[self].category, target});
+  }
+
+  // to(self, dtype, non_blocking, copy, memory_format): always a fresh tensor here.
+  int lowerTo(const std::vector<int>& in) {
+    const Stmt& dtype = out_.stmts[in[1]];
+    if (dtype.kind != StmtKind::kLiteral) throw Unsupported{"to() with a non-constant dtype"};
+    if (in.size() > 4 && in[4] != kNone) throw Unsupported{"to() with a memory_format"};
+    return convert(in[0], static_cast<ScalarType>(dtype.literal.toLong()));
   }
 
   int lowerRandLike(const std::vector<int>& in) {
@@ -386,7 +477,7 @@ class Lowerer {
         throw Unsupported{"rand_like with a non-constant dtype"};
       dtype = static_cast<ScalarType>(requested.literal.toLong());
     }
-    if (!isSupportedComputeDtype(dtype)) {
+    if (!c10::isFloatingType(dtype)) {
       throw Unsupported{std::string("rand_like of dtype ") + c10::toString(dtype)};
     }
     Stmt stmt;

@@ -9,7 +9,7 @@
 //  * add/sub/rsub with alpha compute `self op alpha * other` (alpha skipped when 1).
 //  * clamp / clamp_min / clamp_max are NaN-propagating maximum / minimum; relu likewise,
 //    so NaN stays NaN as in eager.
-//  * pow(Tensor, Scalar) keeps the exponent in double: the preamble helper takes eager's
+//  * pow(Tensor, Scalar) on floats keeps the exponent in double: the preamble helper takes eager's
 //    special cases (0, 1, ±0.5, ±1, 2, 3, -2) on its value.
 //  * where requires a bool condition (eager rejects others; they fall back).
 //  * rand_like lowers on CUDA only: a counter-based Philox4x32-10 stream keyed by the
@@ -24,9 +24,15 @@
 //    only outputs round back (more accurate than eager, which rounds after every op).
 //    Their float math may be approximate (TfFastMath, a few float ulp), far below the
 //    16-bit rounding every such value gets in eager.
-// Compute dtypes supported by this version: float64, float32, float16, bfloat16 (plus
-// bool results of comparisons). Integer and bool arithmetic fails lowering with a
-// reason, and the call falls back.
+//  * Integers (uint8, int8/16/32/64) and bool compute in their own type with eager's
+//    semantics: arithmetic wraps; floor/trunc division, remainder and fmod take the
+//    integer twins of the ops (by a non-zero constant only: eager raises on zero
+//    divisors, so run-time divisors fall back); pow needs an exponent >= 0.
+//    Which ops accept which dtypes is the op table's OpDomain; elsewhere lowering fails
+//    with a reason and the call falls back, so eager's own error surfaces.
+//  * Explicit conversions (to(dtype), type_as) round to their target, also to
+//    float16/bfloat16; float-to-integer conversion truncates like eager's on the device.
+//  * A Python int that does not fit a narrower integer dtype falls back.
 #pragma once
 
 #include "torch/csrc/jit/codegen/fuser/arg_spec.h"

@@ -13,11 +13,12 @@ struct OpInfo {
   int arity;
   const char* spelling;
   bool returns_bool;
+  OpDomain domain;
 };
 
 const OpInfo kOpInfos[] = {
-#define TORCH_FUSER_OP_INFO(name, arity, spelling, returns_bool) \
-  {#name, arity, spelling, returns_bool},
+#define TORCH_FUSER_OP_INFO(name, arity, spelling, returns_bool, domain) \
+  {#name, arity, spelling, returns_bool, OpDomain::domain},
     TORCH_FUSER_FORALL_OPS(TORCH_FUSER_OP_INFO)
 #undef TORCH_FUSER_OP_INFO
 };
@@ -65,6 +66,10 @@ const SchemaEntry kSchemas[] = {
      OpKind::Maximum},
     {"aten::clamp_min(Tensor self, Scalar min) -> Tensor", P::kClampMin, OpKind::Maximum},
     {"aten::clamp_max(Tensor self, Scalar max) -> Tensor", P::kClampMax, OpKind::Minimum},
+    {"aten::clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor", P::kClamp,
+     OpKind::Maximum},
+    {"aten::clamp_min.Tensor(Tensor self, Tensor min) -> Tensor", P::kClampMin, OpKind::Maximum},
+    {"aten::clamp_max.Tensor(Tensor self, Tensor max) -> Tensor", P::kClampMax, OpKind::Minimum},
     {"aten::maximum(Tensor self, Tensor other) -> Tensor", P::kBinary, OpKind::Maximum},
     {"aten::minimum(Tensor self, Tensor other) -> Tensor", P::kBinary, OpKind::Minimum},
     {"aten::where.self(Tensor condition, Tensor self, Tensor other) -> Tensor", P::kWhere,
@@ -101,10 +106,10 @@ const SchemaEntry kSchemas[] = {
     {"aten::erf(Tensor self) -> Tensor", P::kUnaryFloat, OpKind::Erf},
     {"aten::erfc(Tensor self) -> Tensor", P::kUnaryFloat, OpKind::Erfc},
     {"aten::lgamma(Tensor self) -> Tensor", P::kUnaryFloat, OpKind::Lgamma},
-    {"aten::ceil(Tensor self) -> Tensor", P::kUnary, OpKind::Ceil},
-    {"aten::floor(Tensor self) -> Tensor", P::kUnary, OpKind::Floor},
-    {"aten::round(Tensor self) -> Tensor", P::kUnary, OpKind::Round},
-    {"aten::trunc(Tensor self) -> Tensor", P::kUnary, OpKind::Trunc},
+    {"aten::ceil(Tensor self) -> Tensor", P::kRounding, OpKind::Ceil},
+    {"aten::floor(Tensor self) -> Tensor", P::kRounding, OpKind::Floor},
+    {"aten::round(Tensor self) -> Tensor", P::kRounding, OpKind::Round},
+    {"aten::trunc(Tensor self) -> Tensor", P::kRounding, OpKind::Trunc},
     {"aten::frac(Tensor self) -> Tensor", P::kUnary, OpKind::Frac},
     {"aten::sign(Tensor self) -> Tensor", P::kUnary, OpKind::Sign},
     {"aten::atan2(Tensor self, Tensor other) -> Tensor", P::kBinaryFloat, OpKind::Atan2},
@@ -142,6 +147,29 @@ const SchemaEntry kSchemas[] = {
     {"aten::addcdiv(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor",
      P::kPromoteAll, OpKind::Addcdiv},
     {"aten::type_as(Tensor self, Tensor other) -> Tensor", P::kTypeAs, OpKind::Add},
+    {"aten::floor_divide(Tensor self, Tensor other) -> Tensor", P::kFloorDivide, OpKind::DivFloor},
+    {"aten::floor_divide.Scalar(Tensor self, Scalar other) -> Tensor", P::kFloorDivide,
+     OpKind::DivFloor},
+    {"aten::bitwise_and.Tensor(Tensor self, Tensor other) -> Tensor", P::kBinary, OpKind::BitAnd},
+    {"aten::bitwise_and.Scalar(Tensor self, Scalar other) -> Tensor", P::kBinary, OpKind::BitAnd},
+    {"aten::__and__.Tensor(Tensor self, Tensor other) -> Tensor", P::kBinary, OpKind::BitAnd},
+    {"aten::__and__.Scalar(Tensor self, Scalar other) -> Tensor", P::kBinary, OpKind::BitAnd},
+    {"aten::bitwise_or.Tensor(Tensor self, Tensor other) -> Tensor", P::kBinary, OpKind::BitOr},
+    {"aten::bitwise_or.Scalar(Tensor self, Scalar other) -> Tensor", P::kBinary, OpKind::BitOr},
+    {"aten::__or__.Tensor(Tensor self, Tensor other) -> Tensor", P::kBinary, OpKind::BitOr},
+    {"aten::__or__.Scalar(Tensor self, Scalar other) -> Tensor", P::kBinary, OpKind::BitOr},
+    {"aten::bitwise_xor.Tensor(Tensor self, Tensor other) -> Tensor", P::kBinary, OpKind::BitXor},
+    {"aten::bitwise_xor.Scalar(Tensor self, Scalar other) -> Tensor", P::kBinary, OpKind::BitXor},
+    {"aten::__xor__.Tensor(Tensor self, Tensor other) -> Tensor", P::kBinary, OpKind::BitXor},
+    {"aten::__xor__.Scalar(Tensor self, Scalar other) -> Tensor", P::kBinary, OpKind::BitXor},
+    {"aten::bitwise_not(Tensor self) -> Tensor", P::kUnary, OpKind::BitNot},
+    {"aten::logical_and(Tensor self, Tensor other) -> Tensor", P::kLogical, OpKind::LogicalAnd},
+    {"aten::logical_or(Tensor self, Tensor other) -> Tensor", P::kLogical, OpKind::LogicalOr},
+    {"aten::logical_xor(Tensor self, Tensor other) -> Tensor", P::kLogical, OpKind::LogicalXor},
+    {"aten::logical_not(Tensor self) -> Tensor", P::kLogical, OpKind::LogicalNot},
+    {"aten::to.dtype(Tensor(a) self, ScalarType dtype, bool non_blocking=False, bool copy=False, "
+     "MemoryFormat? memory_format=None) -> Tensor(a)",
+     P::kTo, OpKind::Add},
     {"aten::rand_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? "
      "device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor",
      P::kRandLike, OpKind::RandUniform},
@@ -179,6 +207,30 @@ const char* opSpelling(OpKind kind) {
 }
 bool opReturnsBool(OpKind kind) {
   return info(kind).returns_bool;
+}
+
+OpDomain opDomain(OpKind kind) {
+  return info(kind).domain;
+}
+
+bool opSupportsDtype(OpKind op, c10::ScalarType dtype) {
+  const bool is_float = dtype == c10::ScalarType::Float || dtype == c10::ScalarType::Double ||
+                        dtype == c10::ScalarType::Half || dtype == c10::ScalarType::BFloat16;
+  const bool is_bool = dtype == c10::ScalarType::Bool;
+  const bool is_integer = !is_bool && c10::isIntegralType(dtype, /*includeBool=*/false);
+  switch (opDomain(op)) {
+    case OpDomain::kFloat:
+      return is_float;
+    case OpDomain::kNumeric:
+      return is_float || is_integer;
+    case OpDomain::kAny:
+      return is_float || is_integer || is_bool;
+    case OpDomain::kIntegral:
+      return is_integer || is_bool;
+    case OpDomain::kInteger:
+      return is_integer;
+  }
+  return false;
 }
 
 const FusibleOp* findFusibleOp(const torch::jit::Node* node) {

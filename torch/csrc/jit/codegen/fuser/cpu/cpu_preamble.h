@@ -49,6 +49,18 @@ static inline double tf_nan() {
   return std::numeric_limits<double>::quiet_NaN();
 }
 
+// x86's truncating conversions (what eager's static_cast compiles to) give the minimum
+// value for NaN and out-of-range inputs; narrower integers convert through int32.
+template <typename To>
+static inline To tf_float_to_integer(double x) {
+  if (sizeof(To) == 8) {
+    const bool fits = x >= -9223372036854775808.0 && x < 9223372036854775808.0;
+    return static_cast<To>(fits ? static_cast<int64_t>(x) : INT64_MIN);
+  }
+  const bool fits = x > -2147483649.0 && x < 2147483648.0;
+  return static_cast<To>(fits ? static_cast<int32_t>(x) : INT32_MIN);
+}
+
 // float16: the compiler's IEEE binary16 (_Float16: GCC >= 12, Clang), whose conversions
 // round to nearest even as c10::Half does, and vectorize (F16C / AVX-512 FP16).
 typedef _Float16 tf_half;

@@ -14,6 +14,16 @@ typedef unsigned long long uintptr_t;
 
 #define TF_INLINE __device__ __forceinline__
 
+// Eager's CUDA kernels convert with static_cast, which saturates on the GPU (NaN gives 0).
+template <typename To>
+TF_INLINE To tf_float_to_integer(float x) {
+  return static_cast<To>(x);
+}
+template <typename To>
+TF_INLINE To tf_float_to_integer(double x) {
+  return static_cast<To>(x);
+}
+
 // Accurate math, as eager's CUDA kernels use.
 #define TF_MATH_1(name)                    \
   static TF_INLINE float name(float x) {   \

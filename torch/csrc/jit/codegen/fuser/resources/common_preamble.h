@@ -9,6 +9,8 @@
 //   tf_infinity(), tf_nan()
 //   tf_half, tf_bfloat16 (2-byte storage types) with tf_half_to_float,
 //   tf_float_to_half, tf_bfloat16_to_float, tf_float_to_bfloat16 (round to nearest even)
+//   tf_float_to_integer<To>(double)  truncation toward zero; NaN and out-of-range values
+//                        give what eager's conversion gives on that device
 // Semantics follow eager PyTorch: NaN propagates through maximum/minimum/relu/clamp.
 
 // Conversions. Reduced-precision floats convert through float, as c10::Half and
@@ -19,11 +21,15 @@ struct TfCast {
 };
 template <typename To>
 struct TfCast<To, tf_half> {
-  static TF_INLINE To apply(tf_half x) { return static_cast<To>(tf_half_to_float(x)); }
+  static TF_INLINE To apply(tf_half x) { return TfCast<To, float>::apply(tf_half_to_float(x)); }
 };
 template <typename From>
 struct TfCast<tf_half, From> {
   static TF_INLINE tf_half apply(From x) { return tf_float_to_half(static_cast<float>(x)); }
+};
+template <>
+struct TfCast<bool, tf_half> {
+  static TF_INLINE bool apply(tf_half x) { return tf_half_to_float(x) != 0.0f; }
 };
 template <>
 struct TfCast<tf_half, tf_half> {
@@ -31,7 +37,13 @@ struct TfCast<tf_half, tf_half> {
 };
 template <typename To>
 struct TfCast<To, tf_bfloat16> {
-  static TF_INLINE To apply(tf_bfloat16 x) { return static_cast<To>(tf_bfloat16_to_float(x)); }
+  static TF_INLINE To apply(tf_bfloat16 x) {
+    return TfCast<To, float>::apply(tf_bfloat16_to_float(x));
+  }
+};
+template <>
+struct TfCast<bool, tf_bfloat16> {
+  static TF_INLINE bool apply(tf_bfloat16 x) { return tf_bfloat16_to_float(x) != 0.0f; }
 };
 template <typename From>
 struct TfCast<tf_bfloat16, From> {
@@ -54,9 +66,122 @@ struct TfCast<tf_bfloat16, tf_half> {
   }
 };
 
+// Floating point to integer: C++'s conversion is undefined out of range, eager's is
+// whatever its device does; the flavour preamble spells that out.
+#define TF_FLOAT_TO_INTEGER(To)                                                        \
+  template <>                                                                          \
+  struct TfCast<To, float> {                                                           \
+    static TF_INLINE To apply(float x) { return tf_float_to_integer<To>(x); }         \
+  };                                                                                   \
+  template <>                                                                          \
+  struct TfCast<To, double> {                                                          \
+    static TF_INLINE To apply(double x) { return tf_float_to_integer<To>(x); }        \
+  };
+TF_FLOAT_TO_INTEGER(uint8_t)
+TF_FLOAT_TO_INTEGER(int8_t)
+TF_FLOAT_TO_INTEGER(int16_t)
+TF_FLOAT_TO_INTEGER(int32_t)
+TF_FLOAT_TO_INTEGER(int64_t)
+#undef TF_FLOAT_TO_INTEGER
+
 template <typename To, typename From>
 TF_INLINE To tf_cast(From x) {
   return TfCast<To, From>::apply(x);
+}
+
+// Arithmetic wraps on integer overflow, as eager's does. Signed overflow is undefined in
+// C++, so 32- and 64-bit integers compute in their unsigned twins; narrower integers
+// compute in int and wrap when converted back.
+template <typename T>
+TF_INLINE T tf_add(T a, T b) {
+  return a + b;
+}
+template <typename T>
+TF_INLINE T tf_sub(T a, T b) {
+  return a - b;
+}
+template <typename T>
+TF_INLINE T tf_mul(T a, T b) {
+  return a * b;
+}
+template <typename T>
+TF_INLINE T tf_neg(T a) {
+  return -a;
+}
+#define TF_WRAPPING_ARITHMETIC(T, U)                                                 \
+  TF_INLINE T tf_add(T a, T b) { return static_cast<T>(static_cast<U>(a) + static_cast<U>(b)); } \
+  TF_INLINE T tf_sub(T a, T b) { return static_cast<T>(static_cast<U>(a) - static_cast<U>(b)); } \
+  TF_INLINE T tf_mul(T a, T b) { return static_cast<T>(static_cast<U>(a) * static_cast<U>(b)); } \
+  TF_INLINE T tf_neg(T a) { return static_cast<T>(U(0) - static_cast<U>(a)); }
+TF_WRAPPING_ARITHMETIC(int32_t, uint32_t)
+TF_WRAPPING_ARITHMETIC(int64_t, uint64_t)
+#undef TF_WRAPPING_ARITHMETIC
+
+template <typename M, typename T>
+TF_INLINE T tf_abs(T x) {
+  return x < T(0) ? tf_neg(x) : x;  // the most negative integer stays itself, as in eager
+}
+template <typename M>
+TF_INLINE float tf_abs(float x) {
+  return M::fabs(x);
+}
+template <typename M>
+TF_INLINE double tf_abs(double x) {
+  return M::fabs(x);
+}
+
+template <typename T>
+TF_INLINE T tf_bitwise_not(T x) {
+  return static_cast<T>(~x);
+}
+TF_INLINE bool tf_bitwise_not(bool x) {
+  return !x;
+}
+
+// Integer division and modulo as eager computes them. Lowering guarantees a non-zero
+// divisor (eager raises on zero); a divisor of -1 is taken apart because the most
+// negative value divided by it overflows (and traps on x86).
+template <typename T>
+TF_INLINE bool tf_is_minus_one(T b) {
+  return b < T(0) && b == T(-1);
+}
+template <typename T>
+TF_INLINE T tf_idiv_trunc(T a, T b) {
+  return tf_is_minus_one(b) ? tf_neg(a) : static_cast<T>(a / b);
+}
+template <typename T>
+TF_INLINE T tf_idiv_floor(T a, T b) {
+  if (tf_is_minus_one(b)) return tf_neg(a);
+  const T quotient = static_cast<T>(a / b);
+  const T rest = static_cast<T>(a % b);
+  return (rest != T(0) && ((rest < T(0)) != (b < T(0)))) ? static_cast<T>(quotient - 1) : quotient;
+}
+template <typename T>
+TF_INLINE T tf_ifmod(T a, T b) {
+  return tf_is_minus_one(b) ? T(0) : static_cast<T>(a % b);
+}
+template <typename T>
+TF_INLINE T tf_iremainder(T a, T b) {
+  const T rest = tf_ifmod(a, b);
+  return (rest != T(0) && ((rest < T(0)) != (b < T(0)))) ? static_cast<T>(rest + b) : rest;
+}
+
+// Integer powers by squaring, wrapping; negative exponents as eager's integer pow:
+// 1 and -1 keep their magnitude, every other base gives 0.
+template <typename T>
+TF_INLINE T tf_ipow(T base, T exponent) {
+  if (exponent < T(0)) {
+    if (base == T(1)) return T(1);
+    if (tf_is_minus_one(base)) return (exponent & 1) ? base : T(1);
+    return T(0);
+  }
+  T result = T(1);
+  while (exponent != T(0)) {
+    if (exponent & 1) result = tf_mul(result, base);
+    exponent = static_cast<T>(exponent >> 1);
+    base = tf_mul(base, base);
+  }
+  return result;
 }
 
 template <typename M, typename T>
