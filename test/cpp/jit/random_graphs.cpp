@@ -1,6 +1,7 @@
 #include "test/cpp/jit/random_graphs.h"
 
 #include "test/cpp/jit/test_utils.h"
+#include "torch/csrc/jit/codegen/fuser/options.h"
 
 #include <algorithm>
 #include <sstream>
@@ -64,18 +65,91 @@ struct GraphBuilder {
     return name;
   }
 
-  // One random fusible op whose first operand is `lhs`.
-  std::string op(const std::string& lhs) {
-    static const std::vector<std::string> unary = {"neg",  "abs", "reciprocal", "relu", "sigmoid",
-                                                   "tanh", "exp", "log",        "sqrt", "rsqrt"};
-    static const std::vector<std::string> binary = {"mul", "div", "maximum", "minimum"};
+  // One random op for integer and bool tensors whose first operand is `lhs`. Values stay
+  // small, so only multiplication chains reach the wrap-around.
+  std::string integerOp(const std::string& lhs) {
+    static const std::vector<std::string> unary = {"neg", "abs", "bitwise_not", "logical_not",
+                                                   "sign", "relu", "floor"};
+    static const std::vector<std::string> binary = {
+        "add", "sub", "mul", "maximum", "minimum", "bitwise_and", "bitwise_or", "bitwise_xor",
+        "logical_and", "logical_or", "logical_xor", "__and__", "__or__", "__xor__"};
+    static const std::vector<std::string> by_constant = {"floor_divide", "remainder", "fmod"};
     const std::string rhs = pick(rng, values);
+    const std::string small = intConstant(uniform(rng, 0, 5));
     switch (uniform(rng, 0, 8)) {
       case 0:
       case 1:
         return emit("aten::" + pick(rng, unary) + "(" + lhs + ")");
       case 2:
+      case 3: {
+        const std::string name = pick(rng, binary);
+        const bool scalar_ok = name.find("logical") == std::string::npos &&
+                               name != "maximum" && name != "minimum";
+        const std::string other = (scalar_ok && chance(rng, 0.3)) ? small : rhs;
+        if (name == "add" || name == "sub") {
+          return emit("aten::" + name + "(" + lhs + ", " + other + ", " + intConstant(uniform(rng, 1, 2)) + ")");
+        }
+        return emit("aten::" + name + "(" + lhs + ", " + other + ")");
+      }
+      case 4:
+        return emit("aten::" + pick(rng, by_constant) + "(" + lhs + ", " +
+                    intConstant(chance(rng, 0.2) ? -1 : uniform(rng, 1, 7)) + ")");
+      case 5:
+        return emit("aten::pow(" + lhs + ", " + intConstant(uniform(rng, 0, 3)) + ")");
+      case 6:
+        return emit("aten::clamp(" + lhs + ", " + intConstant(uniform(rng, -3, 0)) + ", " +
+                    intConstant(uniform(rng, 1, 9)) + ")");
+      case 7: {
+        // A conversion between integer dtypes (uint8, int8, int16, int32, int64, bool).
+        static const std::vector<int64_t> dtypes = {0, 1, 2, 3, 4, 11};
+        return convert(lhs, pick(rng, dtypes));
+      }
+      default: {
+        const std::string cond = condition(lhs, rhs);
+        return emit("aten::where(" + cond + ", " + lhs + ", " + pick(rng, values) + ")");
+      }
+    }
+  }
+
+  std::string convert(const std::string& value, int64_t dtype) {
+    return emit("aten::to(" + value + ", " + intConstant(dtype) + ", " + boolConstant() + ", " +
+                boolConstant() + ", " + noneConstant() + ")");
+  }
+
+  std::string boolConstant() {
+    const std::string name = fresh();
+    body << "  " << name << " : bool = prim::Constant[value=0]()\n";
+    return name;
+  }
+  std::string noneConstant() {
+    const std::string name = fresh();
+    body << "  " << name << " : NoneType = prim::Constant()\n";
+    return name;
+  }
+
+  // One random fusible op whose first operand is `lhs`.
+  std::string op(const std::string& lhs) {
+    static const std::vector<std::string> unary = {
+        "neg",  "abs",  "reciprocal", "relu",  "sigmoid", "tanh",  "exp",  "log",
+        "sqrt", "rsqrt", "expm1",     "log1p", "sin",     "atan",  "erf",  "floor",
+        "frac", "sign",  "silu",      "hardswish", "hardsigmoid", "mish", "trunc", "exp2"};
+    static const std::vector<std::string> binary = {"mul", "div", "maximum", "minimum"};
+    const std::string rhs = pick(rng, values);
+    switch (uniform(rng, 0, 9)) {
+      case 0:
+      case 1:
+        return emit("aten::" + pick(rng, unary) + "(" + lhs + ")");
+      case 2:
         return emit("aten::" + pick(rng, binary) + "(" + lhs + ", " + rhs + ")");
+      case 9: {
+        // A conversion: int truncates, float narrows; float16 / bfloat16 round and come
+        // back to float at once (inside a kernel, 16-bit values compute in float; eager
+        // would round after every op).
+        static const std::vector<int64_t> dtypes = {5, 15, 6, 7, 3};
+        const int64_t dtype = pick(rng, dtypes);
+        const std::string converted = convert(lhs, dtype);
+        return (dtype == 5 || dtype == 15) ? convert(converted, 6) : converted;
+      }
       case 3: {
         const std::string alpha = chance(rng, 0.5) ? intConstant(1) : scalarOperand();
         return emit(std::string(chance(rng, 0.5) ? "aten::add(" : "aten::sub(") + lhs + ", " +
@@ -106,42 +180,48 @@ struct GraphBuilder {
   }
 };
 
-// A tensor of `shape` with a random memory layout and a few special values.
-at::Tensor makeInput(Rng& rng, std::vector<int64_t> shape, at::ScalarType dtype,
-                     c10::Device device) {
-  at::Tensor t;
-  const int layout = shape.empty() ? 0 : uniform(rng, 0, 3);
-  if (layout == 1 && shape.size() >= 2) {  // transposed
-    std::vector<int64_t> swapped = shape;
-    std::swap(swapped.front(), swapped.back());
-    t = at::randn(swapped, at::dtype(at::kDouble))
-            .transpose(0, static_cast<int64_t>(shape.size()) - 1);
-  } else if (layout == 2) {  // sliced with step 2 along the last dim
-    std::vector<int64_t> wide = shape;
-    wide.back() = wide.back() * 2;
-    t = at::randn(wide, at::dtype(at::kDouble)).slice(-1, 0, wide.back(), 2);
-  } else if (layout == 3) {  // expanded from size-1 dims
-    std::vector<int64_t> ones = shape;
-    for (auto& s : ones) s = chance(rng, 0.5) ? 1 : s;
-    t = at::randn(ones, at::dtype(at::kDouble)).expand(shape);
-  } else {
-    t = at::randn(shape, at::dtype(at::kDouble));
-  }
-  at::Tensor values = t.contiguous();
+// Random values of `dtype` and `shape`: normal for floats with a few NaN / Inf / signed
+// zeros, small integers (uint8 non-negative), or a random mask.
+at::Tensor randomValues(Rng& rng, const std::vector<int64_t>& shape, at::ScalarType dtype) {
+  at::Tensor values = at::randn(shape, at::dtype(at::kDouble));
   if (values.numel() > 0 && chance(rng, 0.3)) {
     const double specials[] = {NAN, INFINITY, -INFINITY, 0.0, -0.0};
     auto flat = values.view(-1);
     flat[uniform(rng, 0, static_cast<int>(flat.numel()) - 1)] = specials[uniform(rng, 0, 4)];
   }
-  t = (layout == 3) ? t : t.copy_(values);
-  if (dtype == at::kBool)
-    t = t.gt(0);
-  else if (dtype == at::kLong)
-    t = (t * 4).floor();
-  at::Tensor converted = t.to(dtype);
-  // .to() may densify; keep the strided view when the dtype already matches.
-  if (dtype == at::kDouble) converted = t;
-  return converted.to(device);
+  if (dtype == at::kBool) return values.gt(0);
+  if (at::isIntegralType(dtype, /*includeBool=*/false)) {
+    values = at::nan_to_num((values * 6).trunc(), 0, 0, 0);
+    if (dtype == at::kByte) values = values.abs();
+  }
+  return values.to(dtype);
+}
+
+// A tensor of `shape` and `dtype` with a random memory layout: contiguous, transposed,
+// sliced with step 2, or expanded from size-1 dims.
+at::Tensor makeInput(Rng& rng, std::vector<int64_t> shape, at::ScalarType dtype,
+                     c10::Device device) {
+  const int layout = shape.empty() ? 0 : uniform(rng, 0, 3);
+  const auto options = at::dtype(dtype).device(device);
+  if (layout == 3) {
+    std::vector<int64_t> ones = shape;
+    for (auto& s : ones) s = chance(rng, 0.5) ? 1 : s;
+    return randomValues(rng, ones, dtype).to(device).expand(shape);
+  }
+  const at::Tensor values = randomValues(rng, shape, dtype).to(device);
+  if (layout == 1 && shape.size() >= 2) {
+    std::vector<int64_t> swapped = shape;
+    std::swap(swapped.front(), swapped.back());
+    return at::empty(swapped, options)
+        .transpose(0, static_cast<int64_t>(shape.size()) - 1)
+        .copy_(values);
+  }
+  if (layout == 2) {
+    std::vector<int64_t> wide = shape;
+    wide.back() = wide.back() * 2;
+    return at::empty(wide, options).slice(-1, 0, wide.back(), 2).copy_(values);
+  }
+  return values;
 }
 
 }  // namespace
@@ -156,6 +236,9 @@ RandomCase makeRandomCase(uint64_t seed, c10::Device device) {
   for (int d = 0; d < rank; ++d) full.push_back(chance(rng, 0.05) ? 0 : uniform(rng, 1, 9));
 
   GraphBuilder g(rng);
+  // Integer family: integer and bool inputs through integer ops (exact results);
+  // otherwise floating point math over inputs of any dtype.
+  const bool integer_family = chance(rng, 0.3);
   const int num_tensors = uniform(rng, 1, 4);
   const bool scalar_input = chance(rng, 0.3);
   std::ostringstream header;
@@ -168,12 +251,19 @@ RandomCase makeRandomCase(uint64_t seed, c10::Device device) {
     std::vector<int64_t> shape(full.begin() + uniform(rng, 0, rank), full.end());
     if (i == 0) shape = full;  // one input spans the whole iteration space
     for (auto& s : shape) s = (i > 0 && chance(rng, 0.25)) ? 1 : s;
-    const at::ScalarType dtype = pick(
-        rng,
-        std::vector<at::ScalarType>{at::kFloat, at::kFloat, at::kDouble, at::kLong, at::kBool});
-    out.inputs.push_back(makeInput(rng, shape, i == 0 ? at::kFloat : dtype, device));
+    static const std::vector<at::ScalarType> integer_dtypes = {
+        at::kByte, at::kChar, at::kShort, at::kInt, at::kLong, at::kLong, at::kBool};
+    static const std::vector<at::ScalarType> float_firsts = {at::kFloat, at::kFloat, at::kDouble,
+                                                             at::kHalf,  at::kBFloat16};
+    static const std::vector<at::ScalarType> any_dtypes = {
+        at::kFloat, at::kFloat, at::kDouble, at::kHalf, at::kBFloat16, at::kLong,
+        at::kInt,   at::kByte,  at::kBool};
+    at::ScalarType dtype = integer_family ? pick(rng, integer_dtypes)
+                           : i == 0       ? pick(rng, float_firsts)
+                                          : pick(rng, any_dtypes);
+    out.inputs.push_back(makeInput(rng, shape, dtype, device));
   }
-  if (scalar_input) {
+  if (scalar_input && !integer_family) {
     header << ", %s : float";
     g.scalars.push_back("%s");
     out.inputs.push_back(static_cast<double>(uniform(rng, -8, 8)) / 4.0);
@@ -184,7 +274,7 @@ RandomCase makeRandomCase(uint64_t seed, c10::Device device) {
   const int depth = uniform(rng, 2, 8);
   std::vector<std::string> results;
   for (int i = 0; i < depth; ++i) {
-    last = g.op(last);
+    last = integer_family ? g.integerOp(last) : g.op(last);
     results.push_back(last);
   }
   std::string outputs = last;
@@ -215,6 +305,32 @@ double caseTolerance(const RandomCase& c) {
   return 1e-9;
 }
 
+namespace {
+
+bool isReducedPrecision(const c10::IValue& v) {
+  return v.isTensor() && (v.toTensor().scalar_type() == at::kHalf ||
+                          v.toTensor().scalar_type() == at::kBFloat16);
+}
+
+// float16 / bfloat16 inputs widened to float32: what the kernel computes from them
+// (see lowering.h), without eager's rounding after every op.
+std::vector<c10::IValue> widenReducedPrecision(const std::vector<c10::IValue>& inputs) {
+  std::vector<c10::IValue> out;
+  for (const c10::IValue& v : inputs) {
+    out.push_back(isReducedPrecision(v) ? c10::IValue(v.toTensor().to(at::kFloat)) : v);
+  }
+  return out;
+}
+
+// Two units in the last place of the output dtype, or the case's float tolerance.
+double outputTolerance(const RandomCase& c, at::ScalarType dtype) {
+  if (dtype == at::kHalf) return 2e-3;
+  if (dtype == at::kBFloat16) return 1.6e-2;
+  return caseTolerance(c);
+}
+
+}  // namespace
+
 std::string compareOutputs(const at::Tensor& fused, const at::Tensor& eager, double rtol) {
   std::ostringstream os;
   if (fused.scalar_type() != eager.scalar_type()) {
@@ -228,6 +344,7 @@ std::string compareOutputs(const at::Tensor& fused, const at::Tensor& eager, dou
   if (fused.numel() == 0) return "";
   const at::Tensor a = fused.cpu().to(at::kDouble), e = eager.cpu().to(at::kDouble);
   const bool is_float = at::isFloatingType(fused.scalar_type());
+  if (!is_float) rtol = 0.0;  // integers and bools: exact
   const double atol = is_float ? rtol * 1e-1 : 0.0;
   const at::Tensor ok = a.eq(e)
                             .logical_or(a.isnan().logical_and(e.isnan()))
@@ -254,20 +371,45 @@ std::string runRandomCase(const RandomCase& c, bool& ran_kernel) {
   } catch (const std::exception& e) {
     eager_error = e.what();
   }
+  // With float16 / bfloat16 inputs the values to match are float32 math rounded once at
+  // the end; eager (which may also lack a 16-bit kernel on CPU) still gives the dtypes.
+  const bool reduced = std::any_of(c.inputs.begin(), c.inputs.end(), isReducedPrecision);
+  std::vector<IValue> values = expected;
+  std::string values_error = eager_error;
+  if (reduced) {
+    values_error.clear();
+    try {
+      values = runGraph(parseIR(c.ir), widenReducedPrecision(c.inputs));
+    } catch (const std::exception& e) {
+      values_error = e.what();
+    }
+  }
   std::vector<IValue> actual;
-  const int64_t fallbacks = getStats().fallbacks;
+  const int64_t fallbacks = threadFallbacks();
   try {
     actual = runGraph(fused, c.inputs);
-    ran_kernel = getStats().fallbacks == fallbacks;
+    ran_kernel = threadFallbacks() == fallbacks;
   } catch (const std::exception& e) {
-    if (!eager_error.empty()) return "";  // both raise
+    if (!values_error.empty() || !eager_error.empty()) return "";  // both raise
     return std::string("fused raised but eager did not: ") + e.what();
   }
-  if (!eager_error.empty()) return "eager raised but fused did not: " + eager_error;
-  if (actual.size() != expected.size()) return "output count differs";
+  if (!values_error.empty()) {
+    // Eager on CPU lacks some 16-bit kernels; the kernel computes them in float.
+    if (values_error.find("not implemented for 'Half'") != std::string::npos ||
+        values_error.find("not implemented for 'BFloat16'") != std::string::npos) {
+      return "";
+    }
+    return "eager raised but fused did not: " + values_error;
+  }
+  if (actual.size() != values.size()) return "output count differs";
   for (size_t i = 0; i < actual.size(); ++i) {
-    const std::string diff =
-        compareOutputs(actual[i].toTensor(), expected[i].toTensor(), caseTolerance(c));
+    const at::Tensor& out = actual[i].toTensor();
+    if (eager_error.empty() && out.scalar_type() != expected[i].toTensor().scalar_type()) {
+      return "output " + std::to_string(i) + ": dtype " + c10::toString(out.scalar_type()) +
+             " vs eager " + c10::toString(expected[i].toTensor().scalar_type());
+    }
+    const at::Tensor want = values[i].toTensor().to(out.scalar_type());
+    const std::string diff = compareOutputs(out, want, outputTolerance(c, out.scalar_type()));
     if (!diff.empty()) return "output " + std::to_string(i) + ": " + diff;
   }
   return "";

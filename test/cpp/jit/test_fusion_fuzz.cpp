@@ -1,43 +1,73 @@
 // Differential fuzzing: random fusible graphs, fused vs eager, on many shapes, strides
 // and dtypes. FUSER_FUZZ_CASES sets the count (default below), FUSER_FUZZ_SEED the first
-// seed; a failure prints the seed, the graph and the inputs, so it can be replayed with
+// seed, FUSER_FUZZ_THREADS the workers (default: the cores, at most 4); a failure prints
+// the seed, the graph and the inputs, so it can be replayed with
 // FUSER_FUZZ_SEED=<seed> FUSER_FUZZ_CASES=1.
 #include "test/cpp/jit/random_graphs.h"
 #include "test/cpp/jit/test_utils.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
+#include <map>
+#include <mutex>
+#include <thread>
 #include <iostream>
 
 namespace torch_fuser {
 namespace testing {
 namespace {
 
-constexpr int64_t kDefaultCases = 200;
+constexpr int64_t kDefaultCases = 2000;
 
 int64_t envInt(const char* name, int64_t fallback) {
   const char* value = std::getenv(name);
   return value ? std::atoll(value) : fallback;
 }
 
+// Runs cases [first, first + count) on `threads` threads (compiling dominates, and the
+// library is thread-safe); returns the problems by seed, and counts kernel runs.
+std::map<uint64_t, std::string> runCases(uint64_t first, int64_t count, int threads,
+                                         int64_t& kernel_cases) {
+  std::atomic<int64_t> next{0}, kernels{0};
+  std::mutex mutex;
+  std::map<uint64_t, std::string> problems;
+  auto worker = [&] {
+    for (int64_t i = next++; i < count; i = next++) {
+      const RandomCase c = makeRandomCase(first + static_cast<uint64_t>(i));
+      bool ran_kernel = false;
+      const std::string problem = runRandomCase(c, ran_kernel);
+      kernels += ran_kernel ? 1 : 0;
+      if (problem.empty()) continue;
+      std::lock_guard<std::mutex> guard(mutex);
+      problems[c.seed] = problem + "\nreplay: FUSER_FUZZ_SEED=" + std::to_string(c.seed) +
+                         " FUSER_FUZZ_CASES=1\n" + c.describe();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+  for (std::thread& t : pool) t.join();
+  kernel_cases = kernels;
+  return problems;
+}
+
 TEST(CPUFusion, RandomGraphsMatchEager) {
   FusionGuard fusion;
   const int64_t cases = envInt("FUSER_FUZZ_CASES", kDefaultCases);
   const uint64_t first_seed = static_cast<uint64_t>(envInt("FUSER_FUZZ_SEED", 1));
-  int64_t failures = 0, kernel_cases = 0;
-  for (int64_t i = 0; i < cases; ++i) {
-    const RandomCase c = makeRandomCase(first_seed + static_cast<uint64_t>(i));
-    bool ran_kernel = false;
-    const std::string problem = runRandomCase(c, ran_kernel);
-    kernel_cases += ran_kernel ? 1 : 0;
-    if (problem.empty()) continue;
-    ADD_FAILURE() << problem << "\nreplay: FUSER_FUZZ_SEED=" << c.seed << " FUSER_FUZZ_CASES=1\n"
-                  << c.describe();
-    if (++failures >= 5) break;
+  const int threads = static_cast<int>(std::max<int64_t>(
+      1, envInt("FUSER_FUZZ_THREADS", std::min(4u, std::max(1u, std::thread::hardware_concurrency())))));
+  int64_t kernel_cases = 0;
+  const auto problems = runCases(first_seed, cases, threads, kernel_cases);
+  int reported = 0;
+  for (const auto& problem : problems) {
+    ADD_FAILURE() << problem.second;
+    if (++reported == 5) break;
   }
-  EXPECT_EQ(failures, 0);
-  // The generator favours float inputs: most cases must exercise compiled kernels, not
-  // only the fallback.
-  std::cout << "[fuzz] " << cases << " cases, " << kernel_cases << " ran compiled kernels\n";
+  EXPECT_EQ(problems.size(), 0u);
+  // Most cases must exercise compiled kernels, not only the fallback.
+  std::cout << "[fuzz] " << cases << " cases on " << threads << " threads, " << kernel_cases
+            << " ran compiled kernels\n";
   EXPECT_GE(kernel_cases * 2, cases);
 }
 

@@ -114,7 +114,7 @@ torch::jit::Code& KernelSpec::fallbackCode() {
 }
 
 void KernelSpec::noteFallback(const std::string& reason) {
-  stats().fallbacks++;
+  countFallback();
   if (debugLevel() < 1) return;
   {
     std::lock_guard<std::mutex> guard(mutex_);

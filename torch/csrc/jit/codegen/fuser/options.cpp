@@ -27,4 +27,17 @@ std::string hostCompiler() {
   return (env && *env) ? std::string(env) : std::string("c++");
 }
 
+namespace {
+thread_local int64_t fallbacks_on_this_thread = 0;
+}  // namespace
+
+int64_t threadFallbacks() {
+  return fallbacks_on_this_thread;
+}
+
+void countFallback() {
+  stats().fallbacks++;
+  ++fallbacks_on_this_thread;
+}
+
 }  // namespace torch_fuser

@@ -32,6 +32,11 @@ struct FuserStats {
 };
 FuserStats& stats();
 
+// Fallbacks taken by calls made on the calling thread (a per-thread twin of
+// stats().fallbacks, so concurrent callers can each tell whether their call ran a kernel).
+int64_t threadFallbacks();
+void countFallback();
+
 // The host compiler command: $CXX split on whitespace, else "c++". Read at each compile
 // so a test (or a user) can point it elsewhere at run time.
 std::string hostCompiler();
