@@ -56,8 +56,20 @@ def kernel_source(fn, *example_inputs):
 
 def stats():
     """Counters: kernels_compiled, memory_cache_hits, disk_cache_hits, fallbacks,
-    compile_seconds, fusion_groups_registered."""
+    compile_seconds, fusion_groups_registered; cache sizes fusions_cached, kernels_cached
+    and evictions fusions_evicted, kernels_evicted."""
     return dict(_C.stats())
+
+
+def set_cache_limits(max_fusions=None, max_kernels_per_fusion=None):
+    """Bound the in-memory caches: fusions (one per distinct fused subgraph) and compiled
+    kernels per fusion (one per dtype/device/rank/layout combination). Least recently used
+    entries are dropped first; graphs in use keep working. Defaults 4096 and 32, or the
+    environment's TORCH_FUSER_MAX_FUSIONS / TORCH_FUSER_MAX_KERNELS_PER_FUSION."""
+    for value in (max_fusions, max_kernels_per_fusion):
+        if value is not None and value <= 0:
+            raise ValueError("cache limits must be positive, got %r" % (value,))
+    _C.set_cache_limits(max_fusions or 0, max_kernels_per_fusion or 0)
 
 
 def clear_cache():

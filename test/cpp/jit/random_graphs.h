@@ -24,7 +24,8 @@ struct RandomCase {
 RandomCase makeRandomCase(uint64_t seed, c10::Device device = c10::kCPU);
 
 // The relative tolerance for a case's float outputs: float32 math anywhere in the graph
-// (different vector math libraries round differently) bounds the precision of all outputs.
+// (a float input or a conversion; vector math libraries round differently) bounds the
+// precision of all outputs.
 double caseTolerance(const RandomCase& c);
 
 // Compares one output pair; empty when equal (NaN == NaN; floats within `rtol`), else a

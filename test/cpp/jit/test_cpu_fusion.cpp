@@ -4,6 +4,9 @@
 
 #include "torch/csrc/jit/codegen/fuser/graph_fuser.h"
 #include "torch/csrc/jit/codegen/fuser/op_table.h"
+#include "torch/csrc/jit/codegen/fuser/options.h"
+#include "torch/csrc/jit/codegen/fuser/kernel_spec.h"
+#include "torch/csrc/jit/codegen/fuser/kernel_cache.h"
 
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
@@ -768,6 +771,64 @@ TEST(CPUFusion, EightThreadsRunOneFusionAtOnce) {
   }
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(mismatches.load(), 0);
+}
+
+// Restores the cache bounds a test changes.
+class CacheLimitsGuard {
+ public:
+  CacheLimitsGuard()
+      : fusions_(cacheLimits().max_fusions.load()),
+        kernels_(cacheLimits().max_kernels_per_fusion.load()) {}
+  ~CacheLimitsGuard() { setCacheLimits(fusions_, kernels_); }
+
+ private:
+  int64_t fusions_, kernels_;
+};
+
+std::string scaledChainIR(double scale) {
+  std::string ir = kChainIR;
+  const std::string half = "value=0.5]";
+  ir.replace(ir.find(half), half.size(), "value=" + std::to_string(scale) + "]");
+  return ir;
+}
+
+TEST(CPUFusion, BoundedCachesEvictLeastRecentlyUsedAndGraphsInUseKeepRunning) {
+  FusionGuard fusion;
+  CacheLimitsGuard restore;
+  setCacheLimits(2, 2);
+  // Three distinct fusions, each with its operation created (as a graph executor does)
+  // before any runs: the registry keeps two, the third registration evicts the first.
+  const Stats before = getStats();
+  std::vector<std::shared_ptr<Graph>> graphs;
+  std::vector<std::unique_ptr<torch::jit::Code>> codes;
+  for (double scale : {0.25, 1.25, 2.25}) {
+    graphs.push_back(parseIR(scaledChainIR(scale)));
+    fuseGraph(graphs.back());
+    ASSERT_EQ(countGroups(*graphs.back()), 1u);
+    codes.push_back(std::make_unique<torch::jit::Code>(graphs.back(), "bounded"));
+  }
+  EXPECT_LE(getStats().fusions_cached, 2);
+  EXPECT_GE(getStats().fusions_evicted, before.fusions_evicted + 1);
+  // Every graph still runs its kernel and computes its own constant, across ranks and
+  // dtypes (one kernel each): at most two kernels per fusion stay cached, and an evicted
+  // one is compiled again when needed.
+  const std::vector<std::pair<std::vector<int64_t>, at::ScalarType>> variants = {
+      {{5, 7}, at::kFloat}, {{2, 3, 4}, at::kFloat}, {{6}, at::kDouble}};
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& variant : variants) {
+      for (size_t g = 0; g < graphs.size(); ++g) {
+        const auto inputs = chainInputs(variant.first, at::dtype(variant.second));
+        torch::jit::Stack stack(inputs.begin(), inputs.end());
+        const int64_t fallbacks = getStats().fallbacks;
+        torch::jit::InterpreterState(*codes[g]).run(stack);
+        EXPECT_EQ(getStats().fallbacks, fallbacks);
+        const auto expected = runGraph(parseIR(scaledChainIR(g + 0.25)), inputs);
+        expectSameTensor(stack[0].toTensor(), expected[0].toTensor());
+      }
+    }
+  }
+  for (const auto& spec : cachedFusions()) EXPECT_LE(spec->numCachedKernels(), 2u);
+  EXPECT_GE(getStats().kernels_evicted, before.kernels_evicted + 3);
 }
 
 TEST(CPUFusion, ScriptedFunctionRunsFusedThroughTheGraphExecutor) {

@@ -116,12 +116,24 @@ std::vector<std::string> debugGetFusedKernelCode(const std::shared_ptr<torch::ji
 
 Stats getStats() {
   const FuserStats& s = stats();
+  const std::vector<std::shared_ptr<KernelSpec>> fusions = cachedFusions();
+  int64_t kernels = 0;
+  for (const auto& fusion : fusions) kernels += static_cast<int64_t>(fusion->numCachedKernels());
   return Stats{s.kernels_compiled.load(),
                s.memory_cache_hits.load(),
                s.disk_cache_hits.load(),
                s.fallbacks.load(),
                static_cast<double>(s.compile_nanoseconds.load()) * 1e-9,
-               s.fusion_groups_registered.load()};
+               s.fusion_groups_registered.load(),
+               static_cast<int64_t>(fusions.size()),
+               kernels,
+               cacheLimits().evicted_fusions.load(),
+               cacheLimits().evicted_kernels.load()};
+}
+
+void setCacheLimits(int64_t max_fusions, int64_t max_kernels_per_fusion) {
+  if (max_fusions > 0) cacheLimits().max_fusions = max_fusions;
+  if (max_kernels_per_fusion > 0) cacheLimits().max_kernels_per_fusion = max_kernels_per_fusion;
 }
 
 int64_t nCompiledKernels() {

@@ -47,10 +47,18 @@ struct Stats {
   int64_t fallbacks;
   double compile_seconds;
   int64_t fusion_groups_registered;
+  int64_t fusions_cached;    // KernelSpecs in the registry now
+  int64_t kernels_cached;    // compiled kernels (incl. fallback decisions) they hold
+  int64_t fusions_evicted;   // by the max_fusions bound
+  int64_t kernels_evicted;   // by the max_kernels_per_fusion bound
 };
 Stats getStats();
 int64_t nCompiledKernels();
 // Drops all compiled kernels (the counters stay); fusions recompile on next use.
 void clearCache();
+// Bounds of the in-memory caches (least recently used entries go first; graphs in use
+// keep working). Defaults 4096 / 32, or TORCH_FUSER_MAX_FUSIONS /
+// TORCH_FUSER_MAX_KERNELS_PER_FUSION; a value <= 0 leaves that bound unchanged.
+void setCacheLimits(int64_t max_fusions, int64_t max_kernels_per_fusion);
 
 }  // namespace torch_fuser

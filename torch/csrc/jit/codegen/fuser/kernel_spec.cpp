@@ -1,5 +1,7 @@
 #include "torch/csrc/jit/codegen/fuser/kernel_spec.h"
 
+#include <algorithm>
+
 #include "torch/csrc/jit/codegen/fuser/compiler.h"
 #include "torch/csrc/jit/codegen/fuser/lowering.h"
 #include "torch/csrc/jit/codegen/fuser/op_table.h"
@@ -82,14 +84,31 @@ std::shared_ptr<const CompiledKernel> KernelSpec::kernelFor(const ArgSpec& spec)
     std::lock_guard<std::mutex> guard(mutex_);
     auto it = kernels_.find(spec);
     if (it == kernels_.end()) {
+      const int64_t limit = std::max<int64_t>(1, cacheLimits().max_kernels_per_fusion.load());
+      while (static_cast<int64_t>(kernels_.size()) >= limit) evictLeastRecentlyUsed();
       it = kernels_.emplace(spec, std::make_shared<Slot>()).first;
       inserted = true;
     }
     slot = it->second;
+    slot->last_use = ++uses_;
   }
   std::call_once(slot->compiled, [&] { slot->kernel = compileKernel(*this, spec); });
   if (!inserted) stats().memory_cache_hits++;
   return slot->kernel;
+}
+
+void KernelSpec::evictLeastRecentlyUsed() {
+  auto oldest = kernels_.begin();
+  for (auto it = kernels_.begin(); it != kernels_.end(); ++it) {
+    if (it->second->last_use < oldest->second->last_use) oldest = it;
+  }
+  kernels_.erase(oldest);
+  cacheLimits().evicted_kernels++;
+}
+
+size_t KernelSpec::numCachedKernels() const {
+  std::lock_guard<std::mutex> guard(mutex_);
+  return kernels_.size();
 }
 
 void KernelSpec::clearKernels() {

@@ -58,8 +58,12 @@ class KernelSpec {
   // iteration shape and no per-output shape check is needed.
   bool outputsDependOnAllInputs() const { return outputs_depend_on_all_; }
 
+  // The compiled kernel for `spec`, compiling it on first use. At most
+  // cacheLimits().max_kernels_per_fusion kernels stay cached; the least recently used
+  // goes first (launches in flight keep theirs alive).
   std::shared_ptr<const CompiledKernel> kernelFor(const ArgSpec& spec);
   void clearKernels();
+  size_t numCachedKernels() const;
   std::vector<std::string> sources() const;
 
   // The interpreter's version of the subgraph, built on first use.
@@ -73,7 +77,9 @@ class KernelSpec {
   struct Slot {
     std::once_flag compiled;
     std::shared_ptr<const CompiledKernel> kernel;
+    uint64_t last_use = 0;  // guarded by mutex_
   };
+  void evictLeastRecentlyUsed();  // caller holds mutex_
 
   const int64_t key_;
   const std::shared_ptr<torch::jit::Graph> graph_;
@@ -87,6 +93,7 @@ class KernelSpec {
   mutable std::mutex mutex_;  // guards kernels_ and reported_
   std::unordered_map<ArgSpec, std::shared_ptr<Slot>, ArgSpecHash> kernels_;
   std::set<std::string> reported_;
+  uint64_t uses_ = 0;
 
   std::once_flag fallback_built_;
   std::unique_ptr<torch::jit::Code> fallback_code_;

@@ -1,5 +1,7 @@
 #include "torch/csrc/jit/codegen/fuser/options.h"
 
+#include <c10/util/Exception.h>
+
 #include <cstdlib>
 
 namespace torch_fuser {
@@ -20,6 +22,30 @@ DeviceSwitches& deviceSwitches() {
 FuserStats& stats() {
   static FuserStats counters;
   return counters;
+}
+
+namespace {
+
+int64_t positiveFromEnv(const char* name, int64_t fallback) {
+  const char* value = std::getenv(name);
+  if (!value || !*value) return fallback;
+  char* end = nullptr;
+  const long long parsed = std::strtoll(value, &end, 10);
+  TORCH_CHECK(end && *end == '\0' && parsed > 0, "torch_fuser: ", name,
+              " must be a positive integer, found '", value, "'");
+  return parsed;
+}
+
+}  // namespace
+
+CacheLimits& cacheLimits() {
+  static CacheLimits* limits = [] {
+    auto* l = new CacheLimits();
+    l->max_fusions = positiveFromEnv("TORCH_FUSER_MAX_FUSIONS", 4096);
+    l->max_kernels_per_fusion = positiveFromEnv("TORCH_FUSER_MAX_KERNELS_PER_FUSION", 32);
+    return l;
+  }();
+  return *limits;
 }
 
 std::string hostCompiler() {

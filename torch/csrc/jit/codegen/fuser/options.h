@@ -32,6 +32,18 @@ struct FuserStats {
 };
 FuserStats& stats();
 
+// Bounds of the in-memory caches, so a long-running process that meets many graphs does
+// not grow without limit: fusions (KernelSpecs) in the registry, and compiled kernels
+// (ArgSpecs) per fusion; least recently used entries go first. Initialized from
+// TORCH_FUSER_MAX_FUSIONS / TORCH_FUSER_MAX_KERNELS_PER_FUSION, settable at run time.
+struct CacheLimits {
+  std::atomic<int64_t> max_fusions;
+  std::atomic<int64_t> max_kernels_per_fusion;
+  std::atomic<int64_t> evicted_fusions{0};
+  std::atomic<int64_t> evicted_kernels{0};
+};
+CacheLimits& cacheLimits();
+
 // Fallbacks taken by calls made on the calling thread (a per-thread twin of
 // stats().fallbacks, so concurrent callers can each tell whether their call ran a kernel).
 int64_t threadFallbacks();

@@ -30,8 +30,14 @@ PYBIND11_MODULE(_C, m) {
     d["fallbacks"] = s.fallbacks;
     d["compile_seconds"] = s.compile_seconds;
     d["fusion_groups_registered"] = s.fusion_groups_registered;
+    d["fusions_cached"] = s.fusions_cached;
+    d["kernels_cached"] = s.kernels_cached;
+    d["fusions_evicted"] = s.fusions_evicted;
+    d["kernels_evicted"] = s.kernels_evicted;
     return d;
   });
+  m.def("set_cache_limits", &torch_fuser::setCacheLimits, py::arg("max_fusions") = 0,
+        py::arg("max_kernels_per_fusion") = 0);
   m.def("clear_cache", &torch_fuser::clearCache);
   // Calls fn(*args) and returns the source of every kernel launched meanwhile.
   m.def("_record_kernel_sources", [](const py::function& fn, const py::args& args) {
