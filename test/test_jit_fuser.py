@@ -55,6 +55,14 @@ def lstm_cell(x, w, cx):
     return hy, cy
 
 
+def lstm_cell_with_biases(x, h, cx, w_ih, w_hh, b_ih, b_hh):
+    gates = x.mm(w_ih) + h.mm(w_hh) + b_ih + b_hh
+    i, f, g, o = gates.chunk(4, 1)
+    cy = torch.sigmoid(f) * cx + torch.sigmoid(i) * torch.tanh(g)
+    hy = torch.sigmoid(o) * torch.tanh(cy)
+    return hy, cy
+
+
 def fusion_groups(graph):
     return [n for n in graph.nodes() if n.kind() == "fuser::FusionGroup"]
 
@@ -167,6 +175,19 @@ class TestScript(unittest.TestCase):
                 group = fusion_groups(torch.jit.last_executed_optimized_graph())[0]
                 self.assertIn("prim::ConstantChunk", str(group.g("Subgraph")))
 
+    def test_lstm_cell_gate_sum_and_chunk_are_one_kernel(self):
+        # The chunk of the computed gates is pushed through the sum: one kernel reads
+        # views of both matmul outputs and the biases.
+        args = (torch.randn(8, 16), torch.randn(8, 32), torch.randn(8, 32), torch.randn(16, 128),
+                torch.randn(32, 128), torch.randn(128), torch.randn(128))
+        for executor in (contextlib.nullcontext, legacy_executor):
+            with executor():
+                self.check_fused(fresh_script_fn(lstm_cell_with_biases), *args)
+                graph = torch.jit.last_executed_optimized_graph()
+                kinds = [n.kind() for n in graph.nodes()]
+                self.assertNotIn("aten::chunk", kinds)
+                self.assertNotIn("prim::ConstantChunk", kinds)
+
     def test_legacy_executor(self):
         with legacy_executor():
             self.check_fused(chain, *(torch.randn(7, 9) for _ in range(3)))
@@ -212,12 +233,16 @@ class TestScript(unittest.TestCase):
 
 
 
+def fresh_script_fn(fn):
+    """A new function object with `fn`'s code (torch.jit.script caches per object)."""
+    return types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__,
+                              fn.__closure__)
+
+
 def fresh_script(fn):
     """torch.jit.script of a new copy of `fn`: scripted functions (and their executors'
     specializations) are cached per Python function object."""
-    copy_of = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__,
-                                 fn.__closure__)
-    return torch.jit.script(copy_of)
+    return torch.jit.script(fresh_script_fn(fn))
 
 
 def all_fusion_groups(block):

@@ -277,6 +277,15 @@ RandomCase makeRandomCase(uint64_t seed, c10::Device device) {
     last = integer_family ? g.integerOp(last) : g.op(last);
     results.push_back(last);
   }
+  if (chance(rng, 0.15)) {
+    // A chunk of the computed value (pushed into the kernel through the ops); sizes
+    // that do not split in two make eager raise, and the fused graph must too.
+    const std::string a = g.fresh(), b = g.fresh();
+    g.body << "  " << a << " : Tensor, " << b << " : Tensor = prim::ConstantChunk[chunks=2, dim=-1]("
+           << last << ")\n";
+    last = g.emit(std::string(integer_family ? "aten::bitwise_xor(" : "aten::mul(") + a + ", " + b + ")");
+    results.push_back(last);
+  }
   std::string outputs = last;
   if (results.size() > 2 && chance(rng, 0.3)) outputs = results[results.size() / 2] + ", " + last;
   g.body << "  return (" << outputs << ")\n";

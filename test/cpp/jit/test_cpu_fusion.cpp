@@ -357,6 +357,74 @@ TEST(CPUFusion, ReadsChunksOfAnInputAsViews) {
   checkFusedMatchesEager(kLstmTailIR, {at::randn({5, 10}), at::randn({5, 3})});
 }
 
+// The LSTM cell as TorchScript's profiling executor hands it over: the gates are a sum
+// (of two matmuls and a bias), then chunked. The chunk is pushed through the sum, so the
+// whole pointwise part is one kernel reading views of the matmul outputs.
+const char* kLstmCellIR = R"IR(
+graph(%x : Float(8, 16), %h : Float(8, 32), %w_ih : Float(16, 128), %w_hh : Float(32, 128), %b : Float(128), %cx : Float(8, 32)):
+  %one : int = prim::Constant[value=1]()
+  %four : int = prim::Constant[value=4]()
+  %a : Float(8, 128) = aten::mm(%x, %w_ih)
+  %c : Float(8, 128) = aten::mm(%h, %w_hh)
+  %s : Float(8, 128) = aten::add(%a, %c, %one)
+  %gates : Float(8, 128) = aten::add(%s, %b, %one)
+  %chunks : Tensor[] = aten::chunk(%gates, %four, %one)
+  %i, %f, %g, %o = prim::ListUnpack(%chunks)
+  %ig : Tensor = aten::sigmoid(%i)
+  %fg : Tensor = aten::sigmoid(%f)
+  %gg : Tensor = aten::tanh(%g)
+  %og : Tensor = aten::sigmoid(%o)
+  %p : Tensor = aten::mul(%fg, %cx)
+  %q : Tensor = aten::mul(%ig, %gg)
+  %cy : Tensor = aten::add(%p, %q, %one)
+  %ct : Tensor = aten::tanh(%cy)
+  %hy : Tensor = aten::mul(%og, %ct)
+  return (%hy, %cy)
+)IR";
+
+TEST(CPUFusion, PushesChunkOfAComputedValueIntoOneKernel) {
+  FusionGuard fusion;
+  auto inputs = [](int64_t batch, int64_t hidden, at::Tensor bias) {
+    return std::vector<IValue>{at::randn({batch, 16}), at::randn({batch, hidden}),
+                               at::randn({16, 4 * hidden}), at::randn({hidden, 4 * hidden}),
+                               std::move(bias), at::randn({batch, hidden})};
+  };
+  auto fused = checkFusedMatchesEager(kLstmCellIR, inputs(8, 32, at::randn({128})));
+  ASSERT_EQ(countGroups(*fused), 1u);
+  EXPECT_EQ(countKind(*fused, "aten::chunk"), 0u);
+  EXPECT_EQ(countKind(*fused, "prim::ConstantChunk"), 0u);
+  FileCheck().check_count("prim::ConstantChunk", 3)->run(*firstGroupSubgraph(*fused));
+  // Other sizes reuse it; a bias with one entry per row (broadcast along the chunked
+  // dimension) cannot be cut into pieces, so that call falls back, as does a hidden
+  // size the chunk does not divide into four pieces (eager raises there too).
+  checkFusedMatchesEager(kLstmCellIR, inputs(3, 5, at::randn({20})));
+  checkFusedMatchesEager(kLstmCellIR, inputs(4, 8, at::randn({4, 1})), Expect::kFallback);
+  auto uneven = inputs(2, 8, at::randn({32}));
+  uneven[3] = at::randn({8, 30});
+  uneven[2] = at::randn({16, 30});
+  uneven[4] = at::randn({30});
+  uneven[5] = at::randn({2, 8});
+  EXPECT_ANY_THROW(runGraph(fused, uneven));
+  // Inputs of another rank than the types said: the dim was resolved for rank 2, so the
+  // call falls back rather than chunking another dimension.
+  const char* ir3 = R"IR(
+graph(%a : Float(2, 8), %b : Float(2, 8)):
+  %one : int = prim::Constant[value=1]()
+  %four : int = prim::Constant[value=4]()
+  %s : Float(2, 8) = aten::add(%a, %b, %one)
+  %t : Float(2, 8) = aten::mul(%s, %b)
+  %chunks : Tensor[] = aten::chunk(%t, %four, %one)
+  %i, %f, %g, %o = prim::ListUnpack(%chunks)
+  %x : Tensor = aten::mul(%i, %f)
+  %y : Tensor = aten::sub(%g, %o, %one)
+  %z : Tensor = aten::mul(%x, %y)
+  return (%z)
+)IR";
+  auto small = checkFusedMatchesEager(ir3, {at::randn({2, 8}), at::randn({2, 8})});
+  EXPECT_EQ(countGroups(*small), 1u);
+  checkFusedMatchesEager(ir3, {at::randn({3, 4, 8}), at::randn({3, 4, 8})}, Expect::kFallback);
+}
+
 TEST(CPUFusion, KeepsChunkOutsideWhenItsInputIsWritten) {
   FusionGuard fusion;
   const char* ir = R"IR(

@@ -97,6 +97,7 @@ std::string classifyInputs(const KernelSpec& spec, at::ArrayRef<c10::IValue> inp
 std::string gatherKernelTensors(const KernelSpec& spec, Call& call) {
   const std::vector<KernelTensor>& tensors = spec.kernelTensors();
   call.pieces.reserve(spec.numChunkPieces());  // pointers into it must stay valid
+  c10::SmallVector<int64_t, 4> push_ranks;        // largest input rank per pushed chunk
   for (size_t index = 0; index < tensors.size(); ++index) {
     const KernelTensor& k = tensors[index];
     const at::Tensor& input = *call.inputs[spec.tensorInputPosition(index)];
@@ -105,6 +106,14 @@ std::string gatherKernelTensors(const KernelSpec& spec, Call& call) {
       continue;
     }
     if (input.dim() == 0) return "chunk of a zero-dim tensor";
+    if (k.push >= 0) {
+      // A pushed chunk: this input is one the chunked value was computed from. It must
+      // span the chunked dimension (not broadcast along it), and the value must have the
+      // rank the dim was resolved with.
+      if (-k.dim > input.dim()) return "an input is broadcast along a chunked dimension";
+      if (push_ranks.size() <= static_cast<size_t>(k.push)) push_ranks.resize(k.push + 1, 0);
+      push_ranks[k.push] = std::max<int64_t>(push_ranks[k.push], input.dim());
+    }
     const int64_t dim = c10::maybe_wrap_dim(k.dim, input.dim());
     const int64_t size = input.size(dim);
     const int64_t piece = (size + k.chunks - 1) / k.chunks;
@@ -112,6 +121,11 @@ std::string gatherKernelTensors(const KernelSpec& spec, Call& call) {
     if (start >= size) return "chunk gives fewer pieces than the graph expects";
     call.pieces.push_back(input.narrow(dim, start, std::min(piece, size - start)));
     call.tensors.push_back(&call.pieces.back());
+  }
+  for (const KernelTensor& k : tensors) {
+    if (k.rank > 0 && push_ranks[k.push] != k.rank) {
+      return "a chunked value has another rank than when the graph was fused";
+    }
   }
   return {};
 }

@@ -4,10 +4,24 @@
 
 #include <ATen/core/stack.h>
 
+#include <memory>
+
+namespace torch {
+namespace jit {
+struct Graph;
+}  // namespace jit
+}  // namespace torch
+
 namespace torch_fuser {
 
 class KernelSpec;
 
 void runFallback(KernelSpec& spec, torch::jit::Stack& stack);
+
+// The graph the interpreter runs for a fusion subgraph: the subgraph itself, except that
+// chunks the pass pushed through ops (see KernelTensor) chunk their inputs broadcast to
+// the chunked value's shape, with the dim as the user wrote it — what chunking the value
+// computes, whatever the inputs' shapes.
+std::shared_ptr<torch::jit::Graph> fallbackGraph(torch::jit::Graph& subgraph);
 
 }  // namespace torch_fuser

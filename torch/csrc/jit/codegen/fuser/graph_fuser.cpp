@@ -92,6 +92,10 @@ class ElementwiseFuser {
         profiled_devices_.insert_or_assign(node->input(), *type->device());
         profiled_devices_.insert_or_assign(node->output(), *type->device());
       }
+      if (type && type->dim()) {
+        profiled_ranks_.insert_or_assign(node->input(), static_cast<int64_t>(*type->dim()));
+        profiled_ranks_.insert_or_assign(node->output(), static_cast<int64_t>(*type->dim()));
+      }
     }
   }
 
@@ -178,6 +182,7 @@ class ElementwiseFuser {
   }
 
   std::pair<torch::jit::graph_node_list_iterator, bool> scanNode(Node* consumer, Block* block) {
+    if (Node* group = tryPushChunk(consumer)) return {group->reverseIterator(), true};
     if (isGroup(consumer) || isFusible(consumer)) {
       for (Value* input : producersLastFirst(consumer, block)) {
         if (Node* group = tryMerge(consumer, input->node())) {
@@ -213,6 +218,142 @@ class ElementwiseFuser {
     GRAPH_UPDATE("Merging ", producer->kind().toQualString(), " into a fusion group");
     SubgraphUtils::mergeNodeIntoSubgraphAndUpdateAliasing(producer, group, *alias_db_);
     return group;
+  }
+
+  // The rank of `v` if its type or a profile says it (a hint: pushed chunks check it).
+  c10::optional<int64_t> knownRank(const Value* v) const {
+    if (const auto type = v->type()->cast<c10::TensorType>()) {
+      if (type->dim()) return static_cast<int64_t>(*type->dim());
+    }
+    auto it = profiled_ranks_.find(v);
+    if (it != profiled_ranks_.end()) return it->second;
+    return c10::nullopt;
+  }
+
+  // A chunk of a value a fusion group computes (the LSTM cell: the gates are a sum, then
+  // split in four) is pushed into the group through the ops computing it: chunk(a + b)
+  // piece k = chunk(a)[k] + chunk(b)[k] for elementwise ops, so each piece is computed
+  // from views of the group's inputs and the chunk costs neither a copy nor a second
+  // kernel. The pieces become group outputs, and their consumers merge as usual.
+  // Returns the group when `consumer` was such a chunk.
+  Node* tryPushChunk(Node* consumer) {
+    c10::optional<ChunkPiece> first;
+    std::vector<Value*> pieces;
+    if (consumer->kind() == c10::prim::ConstantChunk) {
+      first = chunkPiece(consumer->output(0));
+      pieces.assign(consumer->outputs().begin(), consumer->outputs().end());
+    } else if (consumer->kind() == c10::prim::ListUnpack && consumer->outputs().size() > 0) {
+      first = chunkPiece(consumer->output(0));
+      pieces.assign(consumer->outputs().begin(), consumer->outputs().end());
+    }
+    if (!first) return nullptr;
+    Value* chunked = first->self;
+    Node* group = chunked->node();
+    if (!isGroup(group) || chunked->uses().size() != 1) return nullptr;
+    if (!pushChunkIntoGroup(group, chunked, first->chunks, first->dim, pieces)) return nullptr;
+    // The chunk node(s) are left without readers.
+    Node* list_producer =
+        consumer->kind() == c10::prim::ListUnpack ? consumer->input()->node() : nullptr;
+    const size_t out_index = chunked->offset();
+    consumer->destroy();
+    if (list_producer) list_producer->destroy();
+    // The whole value is no longer read: only its pieces are computed.
+    group->g(c10::attr::Subgraph)->eraseOutput(out_index);
+    group->eraseOutput(out_index);
+    torch::jit::EliminateDeadCode(group->g(c10::attr::Subgraph)->block());
+    alias_db_ = std::make_unique<AliasDb>(graph_);  // the graph changed under it
+    return group;
+  }
+
+  bool pushChunkIntoGroup(Node* group, Value* chunked, int64_t chunks, int64_t dim,
+                          const std::vector<Value*>& pieces) {
+    Graph& subgraph = *group->g(c10::attr::Subgraph);
+    const size_t out_index = chunked->offset();
+    Value* inner = subgraph.outputs()[out_index];
+    // The ops `inner` is computed from, in order; all elementwise, none random or a chunk.
+    std::vector<Node*> cone;
+    std::vector<Value*> leaves;
+    {
+      std::vector<Value*> work = {inner};
+      std::unordered_map<const Node*, bool> seen;
+      while (!work.empty()) {
+        Value* v = work.back();
+        work.pop_back();
+        Node* node = v->node();
+        if (node->kind() == c10::prim::Param) {
+          if (v->type()->cast<c10::TensorType>() &&
+              std::find(leaves.begin(), leaves.end(), v) == leaves.end()) {
+            leaves.push_back(v);
+          }
+          continue;
+        }
+        if (node->kind() == c10::prim::Constant || seen[node]) continue;
+        seen[node] = true;
+        const FusibleOp* op = findFusibleOp(node);
+        // type_as reads only the dtype of its second tensor, which must not be chunked;
+        // random numbers are drawn per element index, which pieces would change.
+        if (!op || op->pattern == LoweringPattern::kRandLike ||
+            op->pattern == LoweringPattern::kTypeAs) {
+          return false;
+        }
+        cone.push_back(node);
+        for (Value* in : node->inputs()) work.push_back(in);
+      }
+    }
+    if (leaves.empty()) return false;
+    // A dim counted from the left is made relative to the right end, where broadcasting
+    // aligns the inputs: that needs the value's rank — its type's, or the largest of its
+    // inputs' (types or profiles). Hints only: the executor checks it on every call.
+    int64_t rank = 0;
+    if (dim >= 0) {
+      c10::optional<int64_t> known = knownRank(chunked);
+      if (!known) {
+        for (Value* leaf : leaves) {
+          const c10::optional<int64_t> leaf_rank = knownRank(group->inputs()[leaf->offset()]);
+          if (!leaf_rank) return false;
+          known = std::max(known.value_or(0), *leaf_rank);
+        }
+      }
+      if (dim >= *known) return false;
+      rank = *known;
+      dim -= rank;
+    }
+    std::sort(cone.begin(), cone.end(), [](Node* a, Node* b) { return b->isAfter(a); });
+    std::sort(leaves.begin(), leaves.end(),
+              [](Value* a, Value* b) { return a->offset() < b->offset(); });
+
+    // One chunk per input the value is computed from, all tagged with this push.
+    const int64_t push = next_push_id_[group]++;
+    std::unordered_map<Value*, Node*> leaf_chunks;
+    {
+      torch::jit::WithInsertPoint guard(subgraph.block()->nodes().front());
+      for (Value* leaf : leaves) {
+        Node* chunk = subgraph.insertNode(
+            subgraph.create(c10::prim::ConstantChunk, {leaf}, static_cast<size_t>(chunks)));
+        chunk->i_(c10::attr::chunks, chunks)->i_(c10::attr::dim, dim);
+        chunk->i_(pushedChunkIdAttr(), push)->i_(pushedChunkRankAttr(), rank);
+        for (Value* out : chunk->outputs()) out->setType(c10::TensorType::get());
+        leaf_chunks[leaf] = chunk;
+      }
+    }
+    // The cone once per piece, reading the pieces of the inputs.
+    for (size_t k = 0; k < pieces.size(); ++k) {
+      std::unordered_map<Value*, Value*> env;
+      for (Value* leaf : leaves) env[leaf] = leaf_chunks[leaf]->outputs()[k];
+      torch::jit::WithInsertPoint guard(subgraph.block()->return_node());
+      for (Node* node : cone) {
+        Node* clone = subgraph.insertNode(subgraph.createClone(node, [&env](Value* v) {
+          auto it = env.find(v);
+          return it == env.end() ? v : it->second;
+        }));
+        for (size_t o = 0; o < node->outputs().size(); ++o) env[node->outputs()[o]] = clone->outputs()[o];
+      }
+      subgraph.registerOutput(env.at(inner));
+      Value* outer = group->addOutput()->setType(pieces[k]->type());
+      pieces[k]->replaceAllUsesWith(outer);
+    }
+    GRAPH_UPDATE("Pushed a chunk of ", chunks, " into a fusion group");
+    return true;
   }
 
   void finishGroups(Block* block) {
@@ -322,7 +463,9 @@ class ElementwiseFuser {
   std::shared_ptr<Graph> graph_;
   FusionTargets targets_;
   std::unordered_map<const Value*, c10::Device> profiled_devices_;
+  std::unordered_map<const Value*, int64_t> profiled_ranks_;
   std::unique_ptr<AliasDb> alias_db_;
+  std::unordered_map<const Node*, int64_t> next_push_id_;  // per group
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "torch/csrc/jit/codegen/fuser/kernel_spec.h"
 
+#include "torch/csrc/jit/codegen/fuser/fallback.h"
+
 #include <algorithm>
 
 #include "torch/csrc/jit/codegen/fuser/compiler.h"
@@ -127,7 +129,7 @@ std::vector<std::string> KernelSpec::sources() const {
 
 torch::jit::Code& KernelSpec::fallbackCode() {
   std::call_once(fallback_built_, [this] {
-    fallback_code_ = std::make_unique<torch::jit::Code>(graph_->copy(), "torch_fuser_fallback");
+    fallback_code_ = std::make_unique<torch::jit::Code>(fallbackGraph(*graph_), "torch_fuser_fallback");
   });
   return *fallback_code_;
 }

@@ -538,6 +538,16 @@ class Lowerer {
 
 }  // namespace
 
+c10::Symbol pushedChunkRankAttr() {
+  static const c10::Symbol symbol = c10::Symbol::attr("tf_chunked_rank");
+  return symbol;
+}
+
+c10::Symbol pushedChunkIdAttr() {
+  static const c10::Symbol symbol = c10::Symbol::attr("tf_push");
+  return symbol;
+}
+
 std::vector<KernelTensor> kernelTensors(const torch::jit::Graph& subgraph) {
   std::vector<KernelTensor> out;
   for (size_t i = 0; i < subgraph.inputs().size(); ++i) {
@@ -558,8 +568,13 @@ std::vector<KernelTensor> kernelTensors(const torch::jit::Graph& subgraph) {
               [](const Node* a, const Node* b) { return b->isAfter(a); });
     for (const Node* chunk : chunks) {
       for (size_t k = 0; k < chunk->outputs().size(); ++k) {
-        out.push_back(KernelTensor{static_cast<int>(i), chunk, static_cast<int>(k),
-                                   chunk->i(c10::attr::chunks), chunk->i(c10::attr::dim)});
+        KernelTensor piece{static_cast<int>(i), chunk, static_cast<int>(k),
+                           chunk->i(c10::attr::chunks), chunk->i(c10::attr::dim)};
+        if (chunk->hasAttribute(pushedChunkIdAttr())) {
+          piece.push = chunk->i(pushedChunkIdAttr());
+          piece.rank = chunk->i(pushedChunkRankAttr());
+        }
+        out.push_back(piece);
       }
     }
   }

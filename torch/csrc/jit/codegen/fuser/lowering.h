@@ -88,13 +88,23 @@ struct LoweringResult {
 // chunk costs no copy). The kernel's tensors, in order, are kernelTensors(subgraph):
 // for each tensor input, itself if anything but chunk nodes reads it, then the pieces of
 // each chunk node reading it.
+//
+// A chunk the pass pushed through the ops computing the chunked value (chunk(a + b) =
+// chunk(a) + chunk(b), see graph_fuser.cpp) carries the value's rank `rank` (its dim was
+// made negative with it) and the id `push` of that rewrite: at run time the largest rank
+// among the inputs chunked by one push must be that rank, or the call falls back.
 struct KernelTensor {
   int input;                                // index among the subgraph's inputs
   const torch::jit::Node* chunk = nullptr;  // the prim::ConstantChunk, for pieces
   int piece = 0;
   int64_t chunks = 0;
   int64_t dim = 0;
+  int64_t rank = 0;  // pushed chunks with a dim given from the left: the value's rank
+  int64_t push = -1;  // pushed chunks: the id of the push
 };
+// Attributes of a pushed prim::ConstantChunk (see KernelTensor).
+c10::Symbol pushedChunkRankAttr();
+c10::Symbol pushedChunkIdAttr();
 std::vector<KernelTensor> kernelTensors(const torch::jit::Graph& subgraph);
 
 LoweringResult lowerFusion(const torch::jit::Graph& subgraph, const ArgSpec& spec);
