@@ -63,6 +63,11 @@ def lstm_cell_with_biases(x, h, cx, w_ih, w_hh, b_ih, b_hh):
     return hy, cy
 
 
+def cat_of_activations(x, y):
+    a = x * y + 1.0
+    return torch.cat([a.sigmoid(), a.tanh(), (a * 2.0).relu()], 0)
+
+
 def fusion_groups(graph):
     return [n for n in graph.nodes() if n.kind() == "fuser::FusionGroup"]
 
@@ -588,6 +593,28 @@ class TestCUDA(unittest.TestCase):
         self.assertEqual(len(fusion_groups(torch.jit.last_executed_optimized_graph())), 1)
         torch.testing.assert_close(out, cuda_chain(*args), atol=atol, rtol=rtol)
         return out
+
+    def test_concat_chunk_and_integer_kernels(self):
+        for fn, args in (
+            (cat_of_activations, [torch.randn(37, 65, device="cuda") for _ in range(2)]),
+            (cat_of_activations, [torch.randn(5, 3, dtype=torch.half, device="cuda") for _ in range(2)]),
+            (lstm_cell_with_biases, [torch.randn(*s, device="cuda") for s in
+                                     ((8, 16), (8, 32), (8, 32), (16, 128), (32, 128), (128,), (128,))]),
+            (int_mix, [torch.randint(-50, 50, (300, 7), dtype=torch.int32, device="cuda"),
+                       torch.randint(-50, 50, (7,), dtype=torch.int32, device="cuda")]),
+        ):
+            with self.subTest(fn=fn.__name__):
+                scripted = fresh_script(fn)
+                run_warm(scripted, *args)
+                fallbacks = torch_fuser.stats()["fallbacks"]
+                out, want = scripted(*args), fn(*args)
+                self.assertEqual(torch_fuser.stats()["fallbacks"], fallbacks, "a fusion fell back")
+                graph = torch.jit.last_executed_optimized_graph()
+                self.assertEqual(len(fusion_groups(graph)), 1, str(graph))
+                kinds = [n.kind() for n in graph.nodes()]
+                self.assertNotIn("aten::cat", kinds)
+                self.assertNotIn("prim::ConstantChunk", kinds)
+                torch.testing.assert_close(out, want)
 
     def test_float_and_reduced_precision(self):
         self.check(self.args(1024, 1024))

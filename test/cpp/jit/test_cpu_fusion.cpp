@@ -425,6 +425,47 @@ graph(%a : Float(2, 8), %b : Float(2, 8)):
   checkFusedMatchesEager(ir3, {at::randn({3, 4, 8}), at::randn({3, 4, 8})}, Expect::kFallback);
 }
 
+const char* kConcatIR = R"IR(
+graph(%x : Tensor, %y : Tensor):
+  %one : int = prim::Constant[value=1]()
+  %dim : int = prim::Constant[value=DIM]()
+  %a : Tensor = aten::mul(%x, %y)
+  %b : Tensor = aten::add(%a, %one, %one)
+  %s : Tensor = aten::sigmoid(%b)
+  %t : Tensor = aten::tanh(%a)
+  %r : Tensor = aten::relu(%b)
+  %list : Tensor[] = prim::ListConstruct(%s, %t, %r)
+  %cat : Tensor = aten::cat(%list, %dim)
+  return (%cat, %t)
+)IR";
+
+std::string concatIR(int dim) {
+  std::string ir = kConcatIR;
+  ir.replace(ir.find("DIM"), 3, std::to_string(dim));
+  return ir;
+}
+
+TEST(CPUFusion, WritesConcatenationAlongDimZeroInPlace) {
+  FusionGuard fusion;
+  auto fused = checkFusedMatchesEager(concatIR(0), {at::randn({4, 5}), at::randn({4, 5})});
+  ASSERT_EQ(countGroups(*fused), 1u);
+  EXPECT_EQ(countKind(*fused, "aten::cat"), 0u);
+  FileCheck().check("prim::FusedConcat")->run(*firstGroupSubgraph(*fused));
+  // Other ranks, broadcasting, strided and mixed-dtype inputs (cat promotes).
+  checkFusedMatchesEager(concatIR(0), {at::randn({3, 2, 7}), at::randn({7})});
+  checkFusedMatchesEager(concatIR(0), {at::randn({6, 3}).t(), at::randn({3, 6}, at::kDouble)});
+  checkFusedMatchesEager(concatIR(0), {at::randn({0, 3}), at::randn({0, 3})});
+  // The interpreter computes the concatenation where the kernel does not run.
+  enable(/*cpu=*/false, /*cuda=*/true);
+  checkFusedMatchesEager(concatIR(0), {at::randn({4, 5}), at::randn({4, 5})}, Expect::kFallback);
+  enable(true, true);
+  // Zero-dim pieces: eager raises, and so does the fused graph.
+  EXPECT_ANY_THROW(runGraph(fused, {at::randn({}), at::randn({})}));
+  // Along another dim the pieces are not contiguous slices: the cat stays outside.
+  auto other = checkFusedMatchesEager(concatIR(1), {at::randn({4, 5}), at::randn({4, 5})});
+  EXPECT_EQ(countKind(*other, "aten::cat"), 1u);
+}
+
 TEST(CPUFusion, KeepsChunkOutsideWhenItsInputIsWritten) {
   FusionGuard fusion;
   const char* ir = R"IR(

@@ -182,11 +182,29 @@ std::string launch(KernelSpec& spec, const Call& call, torch::jit::Stack& stack)
   if (!compiled->kernel) return compiled->fallback_reason;
   if (current_recorder) current_recorder->record(compiled->source);
 
-  c10::SmallVector<at::Tensor, 4> outputs;
-  for (c10::ScalarType dtype : compiled->output_dtypes) {
-    outputs.push_back(at::empty(call.shape, at::TensorOptions().dtype(dtype).device(*call.device)));
-  }
+  // The fusion's outputs, and where the kernel writes: one fresh tensor per output, or
+  // for a concatenation (along dim 0) consecutive slices of one tensor, one per piece.
   const int64_t numel = c10::multiply_integers(call.shape);
+  c10::SmallVector<at::Tensor, 4> outputs;
+  c10::SmallVector<void*, 4> output_data;
+  size_t kernel_output = 0;
+  for (size_t pieces : spec.kernelOutputsPerOutput()) {
+    const auto options =
+        at::TensorOptions().dtype(compiled->output_dtypes[kernel_output]).device(*call.device);
+    if (pieces == 1) {
+      outputs.push_back(at::empty(call.shape, options));
+      output_data.push_back(outputs.back().data_ptr());
+    } else {
+      if (call.shape.empty()) return "a concatenation of zero-dim tensors (eager raises)";
+      Shape shape = call.shape;
+      shape[0] *= static_cast<int64_t>(pieces);
+      outputs.push_back(at::empty(shape, options));
+      char* base = static_cast<char*>(outputs.back().data_ptr());
+      const int64_t bytes = numel * static_cast<int64_t>(outputs.back().element_size());
+      for (size_t k = 0; k < pieces; ++k) output_data.push_back(base + bytes * static_cast<int64_t>(k));
+    }
+    kernel_output += pieces;
+  }
   if (numel > 0) {
     const size_t rank = call.shape.size();
     c10::SmallVector<void*, 12> data;
@@ -200,7 +218,7 @@ std::string launch(KernelSpec& spec, const Call& call, torch::jit::Stack& stack)
         strides[t * rank + offset + d] = tensor.size(d) == 1 ? 0 : tensor.stride(d);
       }
     }
-    for (at::Tensor& out : outputs) data.push_back(out.data_ptr());
+    for (void* out : output_data) data.push_back(out);
     c10::SmallVector<double, 4> fscalars;
     c10::SmallVector<int64_t, 4> iscalars;
     for (const c10::IValue* s : call.scalars) {

@@ -48,6 +48,7 @@ class ElementwiseFuser {
     dropProfilesAroundFusibleNodes(graph_->block());
     alias_db_ = std::make_unique<AliasDb>(graph_);
     fuseBlock(graph_->block());
+    absorbConcats(graph_->block());
     // Only after all merging: unmerging invalidates the alias database.
     finishGroups(graph_->block());
     // Chunks whose pieces all moved into groups are left without readers.
@@ -354,6 +355,57 @@ class ElementwiseFuser {
     }
     GRAPH_UPDATE("Pushed a chunk of ", chunks, " into a fusion group");
     return true;
+  }
+
+  // aten::cat along dim 0 of outputs of one group moves into it as prim::FusedConcat:
+  // the kernel writes each piece straight into its slice of the result (slices along
+  // dim 0 are contiguous), so the concatenation costs no copy and no extra kernel.
+  void absorbConcats(Block* block) {
+    std::vector<Node*> cats;
+    for (Node* node : block->nodes()) {
+      for (Block* sub : node->blocks()) absorbConcats(sub);
+      if (node->kind() == c10::aten::cat) cats.push_back(node);
+    }
+    for (Node* cat : cats) absorbConcat(cat);
+  }
+
+  void absorbConcat(Node* cat) {
+    if (cat->inputs().size() != 2) return;
+    Node* list = cat->input(0)->node();
+    if (list->kind() != c10::prim::ListConstruct || cat->input(0)->uses().size() != 1) return;
+    if (list->inputs().size() < 2) return;
+    const c10::optional<c10::IValue> dim = torch::jit::toIValue(cat->input(1));
+    if (!dim || !dim->isInt()) return;
+    if (dim->toInt() != 0) {
+      // A negative dim naming dim 0 needs the rank.
+      const c10::optional<int64_t> rank = knownRank(cat->output());
+      if (!rank || dim->toInt() + *rank != 0) return;
+    }
+    Node* group = list->input(0)->node();
+    for (Value* piece : list->inputs()) {
+      if (piece->node() != group || !isGroup(group)) return;
+    }
+    Graph& subgraph = *group->g(c10::attr::Subgraph);
+    std::vector<Value*> inner;
+    for (Value* piece : list->inputs()) inner.push_back(subgraph.outputs()[piece->offset()]);
+    Node* concat = subgraph.create(c10::prim::FusedConcat, inner, 1);
+    concat->i_(c10::attr::dim, 0);
+    concat->output()->setType(c10::TensorType::get());
+    subgraph.insertNode(concat);
+    subgraph.registerOutput(concat->output());
+    Value* result = group->addOutput()->setType(cat->output()->type());
+    cat->output()->replaceAllUsesWith(result);
+    cat->destroy();
+    list->destroy();
+    // Pieces read only by the concatenation are not written on their own.
+    for (size_t i = group->outputs().size(); i-- > 0;) {
+      if (group->outputs()[i]->uses().empty()) {
+        subgraph.eraseOutput(i);
+        group->eraseOutput(i);
+      }
+    }
+    alias_db_ = std::make_unique<AliasDb>(graph_);
+    GRAPH_UPDATE("Moved a concatenation into a fusion group");
   }
 
   void finishGroups(Block* block) {

@@ -18,7 +18,8 @@
 namespace torch_fuser {
 namespace {
 
-// For each output, the kernel tensors (see KernelTensor) whose shapes it is computed from.
+// For each kernel output (see kernelOutputs), the kernel tensors (see KernelTensor) whose
+// shapes it is computed from.
 std::vector<std::vector<int>> tensorDependencies(const torch::jit::Graph& graph,
                                                  const std::vector<KernelTensor>& tensors) {
   const size_t n = tensors.size();
@@ -46,7 +47,7 @@ std::vector<std::vector<int>> tensorDependencies(const torch::jit::Graph& graph,
     for (const torch::jit::Value* out : node->outputs()) reach[out] = mask;
   }
   std::vector<std::vector<int>> deps;
-  for (const torch::jit::Value* output : graph.outputs()) {
+  for (const torch::jit::Value* output : kernelOutputs(graph)) {
     std::vector<int> list;
     const std::vector<bool>& mask = reach[output];
     for (size_t i = 0; i < mask.size(); ++i) {
@@ -72,6 +73,7 @@ KernelSpec::KernelSpec(int64_t key, std::shared_ptr<torch::jit::Graph> graph)
     num_chunk_pieces_ += k.chunk ? 1 : 0;
   }
   output_tensor_deps_ = tensorDependencies(*graph_, kernel_tensors_);
+  kernel_outputs_per_output_ = ::torch_fuser::kernelOutputsPerOutput(*graph_);
   for (const std::vector<int>& deps : output_tensor_deps_) {
     outputs_depend_on_all_ = outputs_depend_on_all_ && deps.size() == kernel_tensors_.size();
   }

@@ -51,8 +51,11 @@ class KernelSpec {
   // For kernelTensors()[k]: the position of its fusion input among the tensor inputs.
   size_t tensorInputPosition(size_t k) const { return tensor_input_positions_[k]; }
   size_t numChunkPieces() const { return num_chunk_pieces_; }
+  // Kernel outputs (see kernelOutputs in lowering.h): concat outputs count their pieces.
   size_t numOutputs() const { return output_tensor_deps_.size(); }
-  // Indices (among kernelTensors()) of the tensors output `o` is computed from.
+  // For each output of the fusion, how many kernel outputs make it.
+  const std::vector<size_t>& kernelOutputsPerOutput() const { return kernel_outputs_per_output_; }
+  // Indices (among kernelTensors()) of the tensors kernel output `o` is computed from.
   const std::vector<int>& outputTensorDeps(size_t o) const { return output_tensor_deps_[o]; }
   // True when every output depends on every tensor input: then all outputs have the
   // iteration shape and no per-output shape check is needed.
@@ -88,6 +91,7 @@ class KernelSpec {
   std::vector<size_t> tensor_input_positions_;
   size_t num_chunk_pieces_ = 0;
   std::vector<std::vector<int>> output_tensor_deps_;
+  std::vector<size_t> kernel_outputs_per_output_;
   bool outputs_depend_on_all_ = true;
 
   mutable std::mutex mutex_;  // guards kernels_ and reported_

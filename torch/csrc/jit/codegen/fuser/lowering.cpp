@@ -62,6 +62,10 @@ class Lowerer {
     lowerInputs(graph);
     for (const Node* node : graph.nodes()) lowerNode(node);
     for (const Value* output : graph.outputs()) {
+      if (output->node()->kind() == c10::prim::FusedConcat) {
+        lowerConcatOutput(output->node());
+        continue;
+      }
       const int id = valueOf(output);
       if (id < 0 || out_.stmts[id].kind == StmtKind::kLiteral ||
           out_.stmts[id].kind == StmtKind::kLoadScalar) {
@@ -260,7 +264,26 @@ class Lowerer {
     return s.kind == StmtKind::kLiteral && !s.literal.isBoolean() && s.literal.toDouble() == 1.0;
   }
 
+  // The pieces of a concat output, each stored in the dtype eager's cat gives them all.
+  void lowerConcatOutput(const Node* concat) {
+    std::vector<int> pieces;
+    for (const Value* v : concat->inputs()) pieces.push_back(valueOf(v));
+    c10::SmallVector<PromotionOperand, 4> operands;
+    for (int v : pieces) operands.push_back({promotions_[v].dtype, promotions_[v].category});
+    const ScalarType dtype = promoteOperands(operands);
+    for (int v : pieces) {
+      const Stmt& s = out_.stmts[v];
+      if (s.kind == StmtKind::kLiteral || s.kind == StmtKind::kLoadScalar) {
+        throw Unsupported{"a piece of a concatenation is not a tensor"};
+      }
+      const int stored = cast(v, dtype);
+      out_.outputs.push_back(stored);
+      out_.output_dtypes.push_back(out_.stmts[stored].dtype);
+    }
+  }
+
   void lowerNode(const Node* node) {
+    if (node->kind() == c10::prim::FusedConcat) return;  // an output, see run()
     if (node->kind() == c10::prim::Constant) {
       lowerConstant(node);
       return;
@@ -537,6 +560,27 @@ class Lowerer {
 };
 
 }  // namespace
+
+std::vector<const Value*> kernelOutputs(const torch::jit::Graph& subgraph) {
+  std::vector<const Value*> out;
+  for (const Value* output : subgraph.outputs()) {
+    if (output->node()->kind() == c10::prim::FusedConcat) {
+      for (const Value* piece : output->node()->inputs()) out.push_back(piece);
+    } else {
+      out.push_back(output);
+    }
+  }
+  return out;
+}
+
+std::vector<size_t> kernelOutputsPerOutput(const torch::jit::Graph& subgraph) {
+  std::vector<size_t> out;
+  for (const Value* output : subgraph.outputs()) {
+    const bool concat = output->node()->kind() == c10::prim::FusedConcat;
+    out.push_back(concat ? output->node()->inputs().size() : 1);
+  }
+  return out;
+}
 
 c10::Symbol pushedChunkRankAttr() {
   static const c10::Symbol symbol = c10::Symbol::attr("tf_chunked_rank");

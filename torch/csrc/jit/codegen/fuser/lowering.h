@@ -48,6 +48,7 @@
 namespace torch {
 namespace jit {
 struct Graph;
+struct Value;
 }  // namespace jit
 }  // namespace torch
 
@@ -106,6 +107,13 @@ struct KernelTensor {
 c10::Symbol pushedChunkRankAttr();
 c10::Symbol pushedChunkIdAttr();
 std::vector<KernelTensor> kernelTensors(const torch::jit::Graph& subgraph);
+
+// The values a kernel writes, in order: each output of the subgraph, except that an
+// output made by prim::FusedConcat (an aten::cat along dim 0 moved into the group) is
+// written as its pieces, each to its own contiguous slice of the concatenated tensor.
+std::vector<const torch::jit::Value*> kernelOutputs(const torch::jit::Graph& subgraph);
+// For each subgraph output, how many kernel outputs make it (1, or a concat's pieces).
+std::vector<size_t> kernelOutputsPerOutput(const torch::jit::Graph& subgraph);
 
 LoweringResult lowerFusion(const torch::jit::Graph& subgraph, const ArgSpec& spec);
 
