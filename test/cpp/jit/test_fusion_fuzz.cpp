@@ -68,7 +68,9 @@ TEST(CPUFusion, RandomGraphsMatchEager) {
   // Most cases must exercise compiled kernels, not only the fallback.
   std::cout << "[fuzz] " << cases << " cases on " << threads << " threads, " << kernel_cases
             << " ran compiled kernels\n";
-  EXPECT_GE(kernel_cases * 2, cases);
+  if (cases >= 100) {  // not for a replay of a few
+    EXPECT_GE(kernel_cases * 2, cases);
+  }
 }
 
 }  // namespace

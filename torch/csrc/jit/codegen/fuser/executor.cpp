@@ -105,13 +105,20 @@ std::string gatherKernelTensors(const KernelSpec& spec, Call& call) {
       call.tensors.push_back(&input);
       continue;
     }
-    if (input.dim() == 0) return "chunk of a zero-dim tensor";
+    if (k.push >= 0 && push_ranks.size() <= static_cast<size_t>(k.push)) {
+      push_ranks.resize(k.push + 1, 0);
+    }
+    if (input.dim() == 0) {
+      // A zero-dim input of a pushed chunk is the same in every piece.
+      if (k.push < 0) return "chunk of a zero-dim tensor";
+      call.tensors.push_back(&input);
+      continue;
+    }
     if (k.push >= 0) {
       // A pushed chunk: this input is one the chunked value was computed from. It must
       // span the chunked dimension (not broadcast along it), and the value must have the
       // rank the dim was resolved with.
       if (-k.dim > input.dim()) return "an input is broadcast along a chunked dimension";
-      if (push_ranks.size() <= static_cast<size_t>(k.push)) push_ranks.resize(k.push + 1, 0);
       push_ranks[k.push] = std::max<int64_t>(push_ranks[k.push], input.dim());
     }
     const int64_t dim = c10::maybe_wrap_dim(k.dim, input.dim());
@@ -123,6 +130,7 @@ std::string gatherKernelTensors(const KernelSpec& spec, Call& call) {
     call.tensors.push_back(&call.pieces.back());
   }
   for (const KernelTensor& k : tensors) {
+    if (k.push >= 0 && push_ranks[k.push] == 0) return "chunk of a zero-dim value (eager raises)";
     if (k.rank > 0 && push_ranks[k.push] != k.rank) {
       return "a chunked value has another rank than when the graph was fused";
     }

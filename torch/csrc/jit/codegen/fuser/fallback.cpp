@@ -4,13 +4,55 @@
 
 #include "torch/csrc/jit/codegen/fuser/lowering.h"
 
+#include <ATen/ExpandUtils.h>
+#include <ATen/ATen.h>
 #include <torch/csrc/jit/ir/ir.h>
+#include <torch/library.h>
 #include <torch/csrc/jit/runtime/interpreter.h>
 
 #include <map>
 #include <vector>
 
 namespace torch_fuser {
+
+namespace {
+
+// fuser::broadcast_chunk(tensors, chunks, dim): the pieces chunk(f(tensors...), chunks,
+// dim) is computed from, for an elementwise f — every dimensioned tensor expanded to the
+// broadcast shape and chunked (as views), zero-dim ones passed as they are (they keep
+// their place in type promotion). Flat, tensor-major. Raises what eager raises: shapes
+// that do not broadcast, a zero-dim value, fewer pieces than `chunks`.
+std::vector<at::Tensor> broadcastChunk(at::TensorList tensors, int64_t chunks, int64_t dim) {
+  std::vector<int64_t> shape;
+  for (const at::Tensor& t : tensors) {
+    if (t.dim() > 0) shape = at::infer_size(shape, t.sizes());
+  }
+  TORCH_CHECK(!shape.empty(), "chunk expects at least a 1-dimensional tensor");
+  const int64_t d = c10::maybe_wrap_dim(dim, static_cast<int64_t>(shape.size()));
+  std::vector<at::Tensor> out;
+  for (const at::Tensor& t : tensors) {
+    if (t.dim() == 0) {
+      out.insert(out.end(), static_cast<size_t>(chunks), t);
+      continue;
+    }
+    std::vector<at::Tensor> pieces = t.expand(shape).chunk(chunks, d);
+    TORCH_CHECK(static_cast<int64_t>(pieces.size()) == chunks, "Expected chunk to return ",
+                chunks, " outputs, but got ", pieces.size());
+    out.insert(out.end(), pieces.begin(), pieces.end());
+  }
+  return out;
+}
+
+TORCH_LIBRARY_FRAGMENT(fuser, m) {
+  m.def("broadcast_chunk(Tensor[] tensors, int chunks, int dim) -> Tensor[]", &broadcastChunk);
+}
+
+const c10::Symbol& broadcastChunkKind() {
+  static const c10::Symbol kind = c10::Symbol::fromQualString("fuser::broadcast_chunk");
+  return kind;
+}
+
+}  // namespace
 
 std::shared_ptr<torch::jit::Graph> fallbackGraph(torch::jit::Graph& subgraph) {
   std::shared_ptr<torch::jit::Graph> graph = subgraph.copy();
@@ -22,18 +64,24 @@ std::shared_ptr<torch::jit::Graph> fallbackGraph(torch::jit::Graph& subgraph) {
   }
   for (const auto& push : pushes) {
     const std::vector<torch::jit::Node*>& chunks = push.second;
-    torch::jit::WithInsertPoint guard(chunks.front());
+    torch::jit::Node* first = chunks.front();
+    const int64_t count = first->i(c10::attr::chunks);
+    const int64_t rank = first->i(pushedChunkRankAttr());
+    const int64_t dim = first->i(c10::attr::dim) + rank;  // as the user wrote it
+    torch::jit::WithInsertPoint guard(first);
     std::vector<torch::jit::Value*> leaves;
     for (torch::jit::Node* chunk : chunks) leaves.push_back(chunk->input());
-    torch::jit::Value* list = graph->insertNode(graph->createList(c10::TensorType::get(), leaves))
-                                  ->output();
-    torch::jit::Value* expanded = graph->insert(c10::aten::broadcast_tensors, {list});
-    torch::jit::Node* unpack = graph->insertNode(graph->createListUnpack(expanded, leaves.size()));
+    torch::jit::Value* list =
+        graph->insertNode(graph->createList(c10::TensorType::get(), leaves))->output();
+    torch::jit::Value* pieces = graph->insert(
+        broadcastChunkKind(), {list, graph->insertConstant(count), graph->insertConstant(dim)});
+    torch::jit::Node* unpack =
+        graph->insertNode(graph->createListUnpack(pieces, leaves.size() * count));
     for (size_t i = 0; i < chunks.size(); ++i) {
-      torch::jit::Node* chunk = chunks[i];
-      chunk->replaceInput(0, unpack->outputs()[i]);
-      const int64_t rank = chunk->i(pushedChunkRankAttr());
-      if (rank > 0) chunk->i_(c10::attr::dim, chunk->i(c10::attr::dim) + rank);
+      for (int64_t k = 0; k < count; ++k) {
+        chunks[i]->outputs()[k]->replaceAllUsesWith(unpack->outputs()[i * count + k]);
+      }
+      chunks[i]->destroy();
     }
   }
   return graph;

@@ -19,9 +19,9 @@ class KernelSpec;
 void runFallback(KernelSpec& spec, torch::jit::Stack& stack);
 
 // The graph the interpreter runs for a fusion subgraph: the subgraph itself, except that
-// chunks the pass pushed through ops (see KernelTensor) chunk their inputs broadcast to
-// the chunked value's shape, with the dim as the user wrote it — what chunking the value
-// computes, whatever the inputs' shapes.
+// the inputs of a chunk the pass pushed through ops (see KernelTensor) are cut by
+// fuser::broadcast_chunk — broadcast to the chunked value's shape first, with the dim as
+// the user wrote it — which is what chunking the value computes, whatever the shapes.
 std::shared_ptr<torch::jit::Graph> fallbackGraph(torch::jit::Graph& subgraph);
 
 }  // namespace torch_fuser

@@ -206,8 +206,25 @@ class ElementwiseFuser {
     return inputs;
   }
 
+  // Whether a value the group takes is cut by a pushed chunk inside it (the kernel reads
+  // the pieces as views, so its producer must stay outside).
+  static bool feedsPushedChunk(Node* group, const Node* producer) {
+    Graph& subgraph = *group->g(c10::attr::Subgraph);
+    for (size_t i = 0; i < group->inputs().size(); ++i) {
+      if (group->inputs()[i]->node() != producer) continue;
+      for (const torch::jit::Use& use : subgraph.inputs()[i]->uses()) {
+        if (use.user->kind() == c10::prim::ConstantChunk &&
+            use.user->hasAttribute(pushedChunkIdAttr())) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
   Node* tryMerge(Node* consumer, Node* producer) {
     if (producer == consumer || producer->owningBlock() != consumer->owningBlock()) return nullptr;
+    if (isGroup(consumer) && feedsPushedChunk(consumer, producer)) return nullptr;
     if (!isGroup(producer) && !isFusible(producer)) return nullptr;
     if (!sameDevice(producer, consumer)) return nullptr;
     if (!alias_db_->moveBeforeTopologicallyValid(producer, consumer)) return nullptr;
@@ -250,7 +267,11 @@ class ElementwiseFuser {
     if (!first) return nullptr;
     Value* chunked = first->self;
     Node* group = chunked->node();
-    if (!isGroup(group) || chunked->uses().size() != 1) return nullptr;
+    // Only a group computing nothing but the chunked value: its pieces have another
+    // shape than the value, and one kernel has one iteration space.
+    if (!isGroup(group) || chunked->uses().size() != 1 || group->outputs().size() != 1) {
+      return nullptr;
+    }
     if (!pushChunkIntoGroup(group, chunked, first->chunks, first->dim, pieces)) return nullptr;
     // The chunk node(s) are left without readers.
     Node* list_producer =

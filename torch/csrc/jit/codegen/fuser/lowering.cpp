@@ -290,7 +290,9 @@ class Lowerer {
     }
     if (node->kind() == c10::prim::ConstantChunk) {
       for (size_t k = 0; k < node->outputs().size(); ++k) {
-        values_[node->outputs()[k]] = loadTensor(pieces_.at({node, static_cast<int>(k)}));
+        auto it = pieces_.find({node, static_cast<int>(k)});
+        if (it == pieces_.end()) throw Unsupported{"a chunk of a value computed in the kernel"};
+        values_[node->outputs()[k]] = loadTensor(it->second);
       }
       return;
     }
