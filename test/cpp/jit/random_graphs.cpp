@@ -142,13 +142,16 @@ struct GraphBuilder {
       case 2:
         return emit("aten::" + pick(rng, binary) + "(" + lhs + ", " + rhs + ")");
       case 9: {
-        // A conversion: int truncates, float narrows; float16 / bfloat16 round and come
-        // back to float at once (inside a kernel, 16-bit values compute in float; eager
-        // would round after every op).
+        // A conversion of an input, added to lhs: int truncates, float narrows; float16 /
+        // bfloat16 round and come back to float at once (inside a kernel, 16-bit values
+        // compute in float; eager would round after every op). Inputs, because their
+        // values are exact: a computed value one float ulp off could round (or truncate)
+        // the other way, which says nothing about either implementation.
         static const std::vector<int64_t> dtypes = {5, 15, 6, 7, 3};
         const int64_t dtype = pick(rng, dtypes);
-        const std::string converted = convert(lhs, dtype);
-        return (dtype == 5 || dtype == 15) ? convert(converted, 6) : converted;
+        std::string converted = convert(pick(rng, inputs), dtype);
+        if (dtype == 5 || dtype == 15) converted = convert(converted, 6);
+        return emit("aten::add(" + lhs + ", " + converted + ", " + intConstant(1) + ")");
       }
       case 3: {
         const std::string alpha = chance(rng, 0.5) ? intConstant(1) : scalarOperand();

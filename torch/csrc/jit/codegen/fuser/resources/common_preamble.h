@@ -199,18 +199,20 @@ TF_INLINE T tf_sigmoid(T x) {
   return M::div(T(1), T(1) + M::exp(-x));
 }
 
+// Ties keep the first operand: relu and clamp pass x itself when it equals the bound,
+// so relu(-0.0) is -0.0, as in eager.
 template <typename T>
 TF_INLINE T tf_maximum(T a, T b) {
   if (a != a) return a;
   if (b != b) return b;
-  return a > b ? a : b;
+  return a < b ? b : a;
 }
 
 template <typename T>
 TF_INLINE T tf_minimum(T a, T b) {
   if (a != a) return a;
   if (b != b) return b;
-  return a < b ? a : b;
+  return b < a ? b : a;
 }
 
 template <typename T>
