@@ -8,6 +8,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdint>
 
 namespace torch_fuser {
@@ -21,10 +22,14 @@ constexpr int64_t kGrainSize = 32768;
 // than the kernel itself (measured here: filling a fresh 64 MB tensor, 48 ms; with
 // transparent huge pages, 15 ms). Ask for huge pages before that first write. This is
 // advice only: ATen still owns, and frees, the memory.
+// A huge page is zeroed by the one thread that faults it while the others wait, so the
+// advice pays only with at least two huge pages per worker thread (measured, 16 threads,
+// 4 MB outputs: with the advice 44 us per call, the clone floor 31 us).
 void adviseHugePages(void* data, size_t bytes) {
 #ifdef MADV_HUGEPAGE
   constexpr uintptr_t kHugePage = uintptr_t(2) << 20;
-  if (bytes < 2 * kHugePage) return;
+  const size_t threads = static_cast<size_t>(std::max(1, at::get_num_threads()));
+  if (bytes < 2 * kHugePage * threads) return;
   const uintptr_t address = reinterpret_cast<uintptr_t>(data);
   const uintptr_t begin = (address + kHugePage - 1) & ~(kHugePage - 1);
   const uintptr_t end = (address + bytes) & ~(kHugePage - 1);
