@@ -83,6 +83,15 @@ def legacy_executor():
         torch._C._set_graph_executor_optimize(old_mode)
 
 
+def run_threads(work, count):
+    """Runs work(i) for i in range(count), each on its own thread, and waits for all."""
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def run_warm(fn, *args, calls=3):
     out = None
     for _ in range(calls):
@@ -229,11 +238,7 @@ class TestScript(unittest.TestCase):
                 if not torch.allclose(scripted(*args), chain(*args), atol=1e-6):
                     errors.append(seed)
 
-        threads = [threading.Thread(target=work, args=(s,)) for s in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_threads(work, 8)
         self.assertEqual(errors, [])
 
 
@@ -530,11 +535,7 @@ class TestThreads(unittest.TestCase):
             except Exception as e:  # noqa: BLE001 - reported below with the seed
                 errors.append((seed, repr(e)))
 
-        threads = [threading.Thread(target=work, args=(s,)) for s in range(16)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_threads(work, 16)
         self.assertEqual(errors, [])
         self.assertGreater(kernel_runs() - before, 16 * 500 // 2, "most calls must run kernels")
 

@@ -68,11 +68,12 @@ struct GraphBuilder {
   // One random op for integer and bool tensors whose first operand is `lhs`. Values stay
   // small, so only multiplication chains reach the wrap-around.
   std::string integerOp(const std::string& lhs) {
-    static const std::vector<std::string> unary = {"neg", "abs", "bitwise_not", "logical_not",
+    static const std::vector<std::string> unary = {"neg",  "abs",  "bitwise_not", "logical_not",
                                                    "sign", "relu", "floor"};
     static const std::vector<std::string> binary = {
-        "add", "sub", "mul", "maximum", "minimum", "bitwise_and", "bitwise_or", "bitwise_xor",
-        "logical_and", "logical_or", "logical_xor", "__and__", "__or__", "__xor__"};
+        "add",         "sub",        "mul",         "maximum",     "minimum",
+        "bitwise_and", "bitwise_or", "bitwise_xor", "logical_and", "logical_or",
+        "logical_xor", "__and__",    "__or__",      "__xor__"};
     static const std::vector<std::string> by_constant = {"floor_divide", "remainder", "fmod"};
     const std::string rhs = pick(rng, values);
     const std::string small = intConstant(uniform(rng, 0, 5));
@@ -83,11 +84,12 @@ struct GraphBuilder {
       case 2:
       case 3: {
         const std::string name = pick(rng, binary);
-        const bool scalar_ok = name.find("logical") == std::string::npos &&
-                               name != "maximum" && name != "minimum";
+        const bool scalar_ok =
+            name.find("logical") == std::string::npos && name != "maximum" && name != "minimum";
         const std::string other = (scalar_ok && chance(rng, 0.3)) ? small : rhs;
         if (name == "add" || name == "sub") {
-          return emit("aten::" + name + "(" + lhs + ", " + other + ", " + intConstant(uniform(rng, 1, 2)) + ")");
+          return emit("aten::" + name + "(" + lhs + ", " + other + ", " +
+                      intConstant(uniform(rng, 1, 2)) + ")");
         }
         return emit("aten::" + name + "(" + lhs + ", " + other + ")");
       }
@@ -130,9 +132,9 @@ struct GraphBuilder {
   // One random fusible op whose first operand is `lhs`.
   std::string op(const std::string& lhs) {
     static const std::vector<std::string> unary = {
-        "neg",  "abs",  "reciprocal", "relu",  "sigmoid", "tanh",  "exp",  "log",
-        "sqrt", "rsqrt", "expm1",     "log1p", "sin",     "atan",  "erf",  "floor",
-        "frac", "sign",  "silu",      "hardswish", "hardsigmoid", "mish", "trunc", "exp2"};
+        "neg",  "abs",   "reciprocal", "relu",      "sigmoid",     "tanh", "exp",   "log",
+        "sqrt", "rsqrt", "expm1",      "log1p",     "sin",         "atan", "erf",   "floor",
+        "frac", "sign",  "silu",       "hardswish", "hardsigmoid", "mish", "trunc", "exp2"};
     static const std::vector<std::string> binary = {"mul", "div", "maximum", "minimum"};
     const std::string rhs = pick(rng, values);
     switch (uniform(rng, 0, 9)) {
@@ -257,10 +259,10 @@ RandomCase makeRandomCase(uint64_t seed, c10::Device device) {
     static const std::vector<at::ScalarType> integer_dtypes = {
         at::kByte, at::kChar, at::kShort, at::kInt, at::kLong, at::kLong, at::kBool};
     static const std::vector<at::ScalarType> float_firsts = {at::kFloat, at::kFloat, at::kDouble,
-                                                             at::kHalf,  at::kBFloat16};
-    static const std::vector<at::ScalarType> any_dtypes = {
-        at::kFloat, at::kFloat, at::kDouble, at::kHalf, at::kBFloat16, at::kLong,
-        at::kInt,   at::kByte,  at::kBool};
+                                                             at::kHalf, at::kBFloat16};
+    static const std::vector<at::ScalarType> any_dtypes = {at::kFloat, at::kFloat,    at::kDouble,
+                                                           at::kHalf,  at::kBFloat16, at::kLong,
+                                                           at::kInt,   at::kByte,     at::kBool};
     at::ScalarType dtype = integer_family ? pick(rng, integer_dtypes)
                            : i == 0       ? pick(rng, float_firsts)
                                           : pick(rng, any_dtypes);
@@ -284,9 +286,10 @@ RandomCase makeRandomCase(uint64_t seed, c10::Device device) {
     // A chunk of the computed value (pushed into the kernel through the ops); sizes
     // that do not split in two make eager raise, and the fused graph must too.
     const std::string a = g.fresh(), b = g.fresh();
-    g.body << "  " << a << " : Tensor, " << b << " : Tensor = prim::ConstantChunk[chunks=2, dim=-1]("
-           << last << ")\n";
-    last = g.emit(std::string(integer_family ? "aten::bitwise_xor(" : "aten::mul(") + a + ", " + b + ")");
+    g.body << "  " << a << " : Tensor, " << b
+           << " : Tensor = prim::ConstantChunk[chunks=2, dim=-1](" << last << ")\n";
+    last = g.emit(std::string(integer_family ? "aten::bitwise_xor(" : "aten::mul(") + a + ", " + b +
+                  ")");
     results.push_back(last);
   }
   std::string outputs = last;
@@ -322,8 +325,8 @@ double caseTolerance(const RandomCase& c) {
 namespace {
 
 bool isReducedPrecision(const c10::IValue& v) {
-  return v.isTensor() && (v.toTensor().scalar_type() == at::kHalf ||
-                          v.toTensor().scalar_type() == at::kBFloat16);
+  return v.isTensor() &&
+         (v.toTensor().scalar_type() == at::kHalf || v.toTensor().scalar_type() == at::kBFloat16);
 }
 
 // float16 / bfloat16 inputs widened to float32: what the kernel computes from them

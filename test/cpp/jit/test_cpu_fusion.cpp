@@ -3,10 +3,10 @@
 #include "test/cpp/jit/test_utils.h"
 
 #include "torch/csrc/jit/codegen/fuser/graph_fuser.h"
+#include "torch/csrc/jit/codegen/fuser/kernel_cache.h"
+#include "torch/csrc/jit/codegen/fuser/kernel_spec.h"
 #include "torch/csrc/jit/codegen/fuser/op_table.h"
 #include "torch/csrc/jit/codegen/fuser/options.h"
-#include "torch/csrc/jit/codegen/fuser/kernel_spec.h"
-#include "torch/csrc/jit/codegen/fuser/kernel_cache.h"
 
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
@@ -326,13 +326,8 @@ TEST(CPUFusion, EveryOpOfTheTableMatchesEager) {
   }
 }
 
-const char* kLstmTailIR = R"IR(
-graph(%gates : Tensor, %cx : Tensor):
-  %four : int = prim::Constant[value=4]()
-  %dim : int = prim::Constant[value=1]()
-  %one : int = prim::Constant[value=1]()
-  %chunks : Tensor[] = aten::chunk(%gates, %four, %dim)
-  %i, %f, %g, %o = prim::ListUnpack(%chunks)
+// The pointwise part of an LSTM cell after its gates were split into %i %f %g %o.
+const std::string kLstmGatesToOutputs = R"IR(
   %ig : Tensor = aten::sigmoid(%i)
   %fg : Tensor = aten::sigmoid(%f)
   %gg : Tensor = aten::tanh(%g)
@@ -344,6 +339,15 @@ graph(%gates : Tensor, %cx : Tensor):
   %hy : Tensor = aten::mul(%og, %ct)
   return (%hy, %cy)
 )IR";
+
+const std::string kLstmTailIR = R"IR(
+graph(%gates : Tensor, %cx : Tensor):
+  %four : int = prim::Constant[value=4]()
+  %dim : int = prim::Constant[value=1]()
+  %one : int = prim::Constant[value=1]()
+  %chunks : Tensor[] = aten::chunk(%gates, %four, %dim)
+  %i, %f, %g, %o = prim::ListUnpack(%chunks))IR" +
+                                kLstmGatesToOutputs;
 
 TEST(CPUFusion, ReadsChunksOfAnInputAsViews) {
   FusionGuard fusion;
@@ -361,34 +365,27 @@ TEST(CPUFusion, ReadsChunksOfAnInputAsViews) {
 // The LSTM cell as TorchScript's profiling executor hands it over: the gates are a sum
 // (of two matmuls and a bias), then chunked. The chunk is pushed through the sum, so the
 // whole pointwise part is one kernel reading views of the matmul outputs.
-const char* kLstmCellIR = R"IR(
-graph(%x : Float(8, 16), %h : Float(8, 32), %w_ih : Float(16, 128), %w_hh : Float(32, 128), %b : Float(128), %cx : Float(8, 32)):
+const std::string kLstmCellIR = R"IR(
+graph(%x : Float(8, 16), %h : Float(8, 32), %w_ih : Float(16, 128), %w_hh : Float(32, 128), %bias : Float(128), %cx : Float(8, 32)):
   %one : int = prim::Constant[value=1]()
   %four : int = prim::Constant[value=4]()
-  %a : Float(8, 128) = aten::mm(%x, %w_ih)
-  %c : Float(8, 128) = aten::mm(%h, %w_hh)
-  %s : Float(8, 128) = aten::add(%a, %c, %one)
-  %gates : Float(8, 128) = aten::add(%s, %b, %one)
+  %mx : Float(8, 128) = aten::mm(%x, %w_ih)
+  %mh : Float(8, 128) = aten::mm(%h, %w_hh)
+  %s : Float(8, 128) = aten::add(%mx, %mh, %one)
+  %gates : Float(8, 128) = aten::add(%s, %bias, %one)
   %chunks : Tensor[] = aten::chunk(%gates, %four, %one)
-  %i, %f, %g, %o = prim::ListUnpack(%chunks)
-  %ig : Tensor = aten::sigmoid(%i)
-  %fg : Tensor = aten::sigmoid(%f)
-  %gg : Tensor = aten::tanh(%g)
-  %og : Tensor = aten::sigmoid(%o)
-  %p : Tensor = aten::mul(%fg, %cx)
-  %q : Tensor = aten::mul(%ig, %gg)
-  %cy : Tensor = aten::add(%p, %q, %one)
-  %ct : Tensor = aten::tanh(%cy)
-  %hy : Tensor = aten::mul(%og, %ct)
-  return (%hy, %cy)
-)IR";
+  %i, %f, %g, %o = prim::ListUnpack(%chunks))IR" +
+                                kLstmGatesToOutputs;
 
 TEST(CPUFusion, PushesChunkOfAComputedValueIntoOneKernel) {
   FusionGuard fusion;
   auto inputs = [](int64_t batch, int64_t hidden, at::Tensor bias) {
-    return std::vector<IValue>{at::randn({batch, 16}), at::randn({batch, hidden}),
-                               at::randn({16, 4 * hidden}), at::randn({hidden, 4 * hidden}),
-                               std::move(bias), at::randn({batch, hidden})};
+    return std::vector<IValue>{at::randn({batch, 16}),
+                               at::randn({batch, hidden}),
+                               at::randn({16, 4 * hidden}),
+                               at::randn({hidden, 4 * hidden}),
+                               std::move(bias),
+                               at::randn({batch, hidden})};
   };
   auto fused = checkFusedMatchesEager(kLstmCellIR, inputs(8, 32, at::randn({128})));
   ASSERT_EQ(countGroups(*fused), 1u);

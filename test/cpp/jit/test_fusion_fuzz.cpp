@@ -9,10 +9,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <thread>
-#include <iostream>
 
 namespace torch_fuser {
 namespace testing {
@@ -56,7 +56,8 @@ TEST(CPUFusion, RandomGraphsMatchEager) {
   const int64_t cases = envInt("FUSER_FUZZ_CASES", kDefaultCases);
   const uint64_t first_seed = static_cast<uint64_t>(envInt("FUSER_FUZZ_SEED", 1));
   const int threads = static_cast<int>(std::max<int64_t>(
-      1, envInt("FUSER_FUZZ_THREADS", std::min(4u, std::max(1u, std::thread::hardware_concurrency())))));
+      1, envInt("FUSER_FUZZ_THREADS",
+                std::min(4u, std::max(1u, std::thread::hardware_concurrency())))));
   int64_t kernel_cases = 0;
   const auto problems = runCases(first_seed, cases, threads, kernel_cases);
   int reported = 0;

@@ -97,7 +97,7 @@ std::string classifyInputs(const KernelSpec& spec, at::ArrayRef<c10::IValue> inp
 std::string gatherKernelTensors(const KernelSpec& spec, Call& call) {
   const std::vector<KernelTensor>& tensors = spec.kernelTensors();
   call.pieces.reserve(spec.numChunkPieces());  // pointers into it must stay valid
-  c10::SmallVector<int64_t, 4> push_ranks;        // largest input rank per pushed chunk
+  c10::SmallVector<int64_t, 4> push_ranks;     // largest input rank per pushed chunk
   for (size_t index = 0; index < tensors.size(); ++index) {
     const KernelTensor& k = tensors[index];
     const at::Tensor& input = *call.inputs[spec.tensorInputPosition(index)];
@@ -209,7 +209,8 @@ std::string launch(KernelSpec& spec, const Call& call, torch::jit::Stack& stack)
       outputs.push_back(at::empty(shape, options));
       char* base = static_cast<char*>(outputs.back().data_ptr());
       const int64_t bytes = numel * static_cast<int64_t>(outputs.back().element_size());
-      for (size_t k = 0; k < pieces; ++k) output_data.push_back(base + bytes * static_cast<int64_t>(k));
+      for (size_t k = 0; k < pieces; ++k)
+        output_data.push_back(base + bytes * static_cast<int64_t>(k));
     }
     kernel_output += pieces;
   }

@@ -4,11 +4,11 @@
 
 #include "torch/csrc/jit/codegen/fuser/lowering.h"
 
-#include <ATen/ExpandUtils.h>
 #include <ATen/ATen.h>
+#include <ATen/ExpandUtils.h>
 #include <torch/csrc/jit/ir/ir.h>
-#include <torch/library.h>
 #include <torch/csrc/jit/runtime/interpreter.h>
+#include <torch/library.h>
 
 #include <map>
 #include <vector>
@@ -36,8 +36,8 @@ std::vector<at::Tensor> broadcastChunk(at::TensorList tensors, int64_t chunks, i
       continue;
     }
     std::vector<at::Tensor> pieces = t.expand(shape).chunk(chunks, d);
-    TORCH_CHECK(static_cast<int64_t>(pieces.size()) == chunks, "Expected chunk to return ",
-                chunks, " outputs, but got ", pieces.size());
+    TORCH_CHECK(static_cast<int64_t>(pieces.size()) == chunks, "Expected chunk to return ", chunks,
+                " outputs, but got ", pieces.size());
     out.insert(out.end(), pieces.begin(), pieces.end());
   }
   return out;

@@ -106,7 +106,8 @@ class ElementwiseFuser {
     }
     const FusibleOp* op = findFusibleOp(node);
     if (!op) return false;
-    if (op->pattern == LoweringPattern::kTo && node->input(1)->node()->kind() != c10::prim::Constant) {
+    if (op->pattern == LoweringPattern::kTo &&
+        node->input(1)->node()->kind() != c10::prim::Constant) {
       return false;  // the kernel's dtypes are fixed when it is generated
     }
     if (op->pattern == LoweringPattern::kTo && alias_db_) {
@@ -368,7 +369,8 @@ class ElementwiseFuser {
           auto it = env.find(v);
           return it == env.end() ? v : it->second;
         }));
-        for (size_t o = 0; o < node->outputs().size(); ++o) env[node->outputs()[o]] = clone->outputs()[o];
+        for (size_t o = 0; o < node->outputs().size(); ++o)
+          env[node->outputs()[o]] = clone->outputs()[o];
       }
       subgraph.registerOutput(env.at(inner));
       Value* outer = group->addOutput()->setType(pieces[k]->type());

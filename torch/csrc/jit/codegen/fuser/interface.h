@@ -47,10 +47,10 @@ struct Stats {
   int64_t fallbacks;
   double compile_seconds;
   int64_t fusion_groups_registered;
-  int64_t fusions_cached;    // KernelSpecs in the registry now
-  int64_t kernels_cached;    // compiled kernels (incl. fallback decisions) they hold
-  int64_t fusions_evicted;   // by the max_fusions bound
-  int64_t kernels_evicted;   // by the max_kernels_per_fusion bound
+  int64_t fusions_cached;   // KernelSpecs in the registry now
+  int64_t kernels_cached;   // compiled kernels (incl. fallback decisions) they hold
+  int64_t fusions_evicted;  // by the max_fusions bound
+  int64_t kernels_evicted;  // by the max_kernels_per_fusion bound
 };
 Stats getStats();
 int64_t nCompiledKernels();

@@ -131,7 +131,8 @@ std::vector<std::string> KernelSpec::sources() const {
 
 torch::jit::Code& KernelSpec::fallbackCode() {
   std::call_once(fallback_built_, [this] {
-    fallback_code_ = std::make_unique<torch::jit::Code>(fallbackGraph(*graph_), "torch_fuser_fallback");
+    fallback_code_ =
+        std::make_unique<torch::jit::Code>(fallbackGraph(*graph_), "torch_fuser_fallback");
   });
   return *fallback_code_;
 }

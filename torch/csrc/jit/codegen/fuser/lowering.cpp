@@ -211,8 +211,7 @@ class Lowerer {
                       : to == ScalarType::Short ? (v >= -32768 && v <= 32767)
                                                 : (v >= INT32_MIN && v <= INT32_MAX);
     if (!fits) {
-      throw Unsupported{"the constant " + std::to_string(v) + " does not fit " +
-                        c10::toString(to)};
+      throw Unsupported{"the constant " + std::to_string(v) + " does not fit " + c10::toString(to)};
     }
   }
 
@@ -231,8 +230,8 @@ class Lowerer {
   // Emits `op(operands...)` with every operand cast to `compute`.
   int emit(OpKind op, ScalarType compute, const std::vector<int>& operands) {
     if (!opSupportsDtype(op, compute)) {
-      throw Unsupported{std::string(opName(op)) + " is not defined for " +
-                        c10::toString(compute) + " (eager decides: it may raise)"};
+      throw Unsupported{std::string(opName(op)) + " is not defined for " + c10::toString(compute) +
+                        " (eager decides: it may raise)"};
     }
     Stmt stmt;
     stmt.kind = StmtKind::kOp;

@@ -100,7 +100,7 @@ struct KernelTensor {
   int piece = 0;
   int64_t chunks = 0;
   int64_t dim = 0;
-  int64_t rank = 0;  // pushed chunks with a dim given from the left: the value's rank
+  int64_t rank = 0;   // pushed chunks with a dim given from the left: the value's rank
   int64_t push = -1;  // pushed chunks: the id of the push
 };
 // Attributes of a pushed prim::ConstantChunk (see KernelTensor).

@@ -2,11 +2,11 @@
 //
 // Two lists live here:
 //  * TORCH_FUSER_FORALL_OPS — the primitive operations of generated code with their
-//    spelling and the dtypes they compute in (OpDomain). `$0`, `$1`, `$2` are the operands, already named typed temporaries of
-//    the operation's compute type; `$M` is the math policy (TfMath, or TfFastMath where
-//    lowering allows approximation); `$T` the result type and its random bits (random
-//    ops). Helpers (tf_*) come from the kernel preambles, which
-//    both the CPU and the CUDA flavour provide, so one spelling serves both.
+//    spelling and the dtypes they compute in (OpDomain). `$0`, `$1`, `$2` are the operands, already
+//    named typed temporaries of the operation's compute type; `$M` is the math policy (TfMath, or
+//    TfFastMath where lowering allows approximation); `$T` the result type and its random bits
+//    (random ops). Helpers (tf_*) come from the kernel preambles, which both the CPU and the CUDA
+//    flavour provide, so one spelling serves both.
 //  * the TorchScript schemas that lower onto them (op_table.cpp), each with the lowering
 //    pattern that decides its types (see lowering.h).
 // Adding an op = one line in each list + tests.

@@ -68,14 +68,14 @@ struct TfCast<tf_bfloat16, tf_half> {
 
 // Floating point to integer: C++'s conversion is undefined out of range, eager's is
 // whatever its device does; the flavour preamble spells that out.
-#define TF_FLOAT_TO_INTEGER(To)                                                        \
-  template <>                                                                          \
-  struct TfCast<To, float> {                                                           \
-    static TF_INLINE To apply(float x) { return tf_float_to_integer<To>(x); }         \
-  };                                                                                   \
-  template <>                                                                          \
-  struct TfCast<To, double> {                                                          \
-    static TF_INLINE To apply(double x) { return tf_float_to_integer<To>(x); }        \
+#define TF_FLOAT_TO_INTEGER(To)                                                \
+  template <>                                                                  \
+  struct TfCast<To, float> {                                                   \
+    static TF_INLINE To apply(float x) { return tf_float_to_integer<To>(x); }  \
+  };                                                                           \
+  template <>                                                                  \
+  struct TfCast<To, double> {                                                  \
+    static TF_INLINE To apply(double x) { return tf_float_to_integer<To>(x); } \
   };
 TF_FLOAT_TO_INTEGER(uint8_t)
 TF_FLOAT_TO_INTEGER(int8_t)
@@ -108,11 +108,19 @@ template <typename T>
 TF_INLINE T tf_neg(T a) {
   return -a;
 }
-#define TF_WRAPPING_ARITHMETIC(T, U)                                                 \
-  TF_INLINE T tf_add(T a, T b) { return static_cast<T>(static_cast<U>(a) + static_cast<U>(b)); } \
-  TF_INLINE T tf_sub(T a, T b) { return static_cast<T>(static_cast<U>(a) - static_cast<U>(b)); } \
-  TF_INLINE T tf_mul(T a, T b) { return static_cast<T>(static_cast<U>(a) * static_cast<U>(b)); } \
-  TF_INLINE T tf_neg(T a) { return static_cast<T>(U(0) - static_cast<U>(a)); }
+#define TF_WRAPPING_ARITHMETIC(T, U)                              \
+  TF_INLINE T tf_add(T a, T b) {                                  \
+    return static_cast<T>(static_cast<U>(a) + static_cast<U>(b)); \
+  }                                                               \
+  TF_INLINE T tf_sub(T a, T b) {                                  \
+    return static_cast<T>(static_cast<U>(a) - static_cast<U>(b)); \
+  }                                                               \
+  TF_INLINE T tf_mul(T a, T b) {                                  \
+    return static_cast<T>(static_cast<U>(a) * static_cast<U>(b)); \
+  }                                                               \
+  TF_INLINE T tf_neg(T a) {                                       \
+    return static_cast<T>(U(0) - static_cast<U>(a));              \
+  }
 TF_WRAPPING_ARITHMETIC(int32_t, uint32_t)
 TF_WRAPPING_ARITHMETIC(int64_t, uint64_t)
 #undef TF_WRAPPING_ARITHMETIC
