@@ -167,9 +167,12 @@ bool outputsHaveIterationShape(const KernelSpec& spec, const Call& call) {
 }
 
 // Whether every element offset of the call fits 32-bit index math (GPU kernels use it
-// when they can: 64-bit division is several times slower there).
+// when they can: 64-bit division is several times slower there; CPU kernels for strided
+// offsets, which then gather with twice the lanes).
 bool fitsIndex32(const Call& call) {
-  constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
+  // CPU row loops step offsets one stride past a row's end before wrapping: half the
+  // range keeps that step in range too.
+  const int64_t kMax = std::numeric_limits<int32_t>::max() / (call.device->is_cpu() ? 2 : 1);
   if (c10::multiply_integers(call.shape) > kMax) return false;
   for (const at::Tensor* t : call.tensors) {
     int64_t furthest = 0;
@@ -180,7 +183,7 @@ bool fitsIndex32(const Call& call) {
 }
 
 std::string launch(KernelSpec& spec, const Call& call, torch::jit::Stack& stack) {
-  const bool index32 = call.device->is_cuda() && fitsIndex32(call);
+  const bool index32 = fitsIndex32(call);
   ArgSpec arg_spec(*call.device, static_cast<int>(call.shape.size()),
                    c10::typeMetaToScalarType(c10::get_default_dtype()), index32);
   for (const at::Tensor* t : call.tensors) arg_spec.addTensor(describe(*t, call.shape));
