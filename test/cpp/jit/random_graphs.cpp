@@ -292,6 +292,14 @@ RandomCase makeRandomCase(uint64_t seed, c10::Device device) {
                   ")");
     results.push_back(last);
   }
+  if (results.size() > 2 && chance(rng, 0.15)) {
+    // A concatenation along dim 0 of two computed values (written in place by the
+    // kernel); pieces of other shapes fall back, zero-dim ones raise as in eager.
+    const std::string list = g.fresh();
+    g.body << "  " << list << " : Tensor[] = prim::ListConstruct(" << results[results.size() / 2]
+           << ", " << last << ")\n";
+    last = g.emit("aten::cat(" + list + ", " + g.intConstant(0) + ")");
+  }
   std::string outputs = last;
   if (results.size() > 2 && chance(rng, 0.3)) outputs = results[results.size() / 2] + ", " + last;
   g.body << "  return (" << outputs << ")\n";
