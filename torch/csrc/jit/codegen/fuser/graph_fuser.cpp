@@ -397,13 +397,10 @@ class ElementwiseFuser {
     Node* list = cat->input(0)->node();
     if (list->kind() != c10::prim::ListConstruct || cat->input(0)->uses().size() != 1) return;
     if (list->inputs().size() < 2) return;
+    // dim 0 as written: a negative dim names dim 0 only at one rank, which types and
+    // profiles merely suggest.
     const c10::optional<c10::IValue> dim = torch::jit::toIValue(cat->input(1));
-    if (!dim || !dim->isInt()) return;
-    if (dim->toInt() != 0) {
-      // A negative dim naming dim 0 needs the rank.
-      const c10::optional<int64_t> rank = knownRank(cat->output());
-      if (!rank || dim->toInt() + *rank != 0) return;
-    }
+    if (!dim || !dim->isInt() || dim->toInt() != 0) return;
     Node* group = list->input(0)->node();
     for (Value* piece : list->inputs()) {
       if (piece->node() != group || !isGroup(group)) return;
