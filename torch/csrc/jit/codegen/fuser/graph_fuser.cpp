@@ -256,16 +256,13 @@ class ElementwiseFuser {
   // kernel. The pieces become group outputs, and their consumers merge as usual.
   // Returns the group when `consumer` was such a chunk.
   Node* tryPushChunk(Node* consumer) {
-    c10::optional<ChunkPiece> first;
-    std::vector<Value*> pieces;
-    if (consumer->kind() == c10::prim::ConstantChunk) {
-      first = chunkPiece(consumer->output(0));
-      pieces.assign(consumer->outputs().begin(), consumer->outputs().end());
-    } else if (consumer->kind() == c10::prim::ListUnpack && consumer->outputs().size() > 0) {
-      first = chunkPiece(consumer->output(0));
-      pieces.assign(consumer->outputs().begin(), consumer->outputs().end());
+    if (consumer->kind() != c10::prim::ConstantChunk &&
+        (consumer->kind() != c10::prim::ListUnpack || consumer->outputs().empty())) {
+      return nullptr;
     }
+    const c10::optional<ChunkPiece> first = chunkPiece(consumer->output(0));
     if (!first) return nullptr;
+    const std::vector<Value*> pieces(consumer->outputs().begin(), consumer->outputs().end());
     Value* chunked = first->self;
     Node* group = chunked->node();
     // Only a group computing nothing but the chunked value: its pieces have another

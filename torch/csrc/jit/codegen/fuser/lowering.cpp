@@ -266,15 +266,15 @@ class Lowerer {
   // The pieces of a concat output, each stored in the dtype eager's cat gives them all.
   void lowerConcatOutput(const Node* concat) {
     std::vector<int> pieces;
-    for (const Value* v : concat->inputs()) pieces.push_back(valueOf(v));
-    c10::SmallVector<PromotionOperand, 4> operands;
-    for (int v : pieces) operands.push_back({promotions_[v].dtype, promotions_[v].category});
-    const ScalarType dtype = promoteOperands(operands);
-    for (int v : pieces) {
-      const Stmt& s = out_.stmts[v];
-      if (s.kind == StmtKind::kLiteral || s.kind == StmtKind::kLoadScalar) {
+    for (const Value* v : concat->inputs()) {
+      pieces.push_back(valueOf(v));
+      const StmtKind kind = out_.stmts[pieces.back()].kind;
+      if (kind == StmtKind::kLiteral || kind == StmtKind::kLoadScalar) {
         throw Unsupported{"a piece of a concatenation is not a tensor"};
       }
+    }
+    const ScalarType dtype = promoteTensors(pieces);
+    for (int v : pieces) {
       const int stored = cast(v, dtype);
       out_.outputs.push_back(stored);
       out_.output_dtypes.push_back(out_.stmts[stored].dtype);
