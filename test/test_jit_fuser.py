@@ -68,6 +68,15 @@ def cat_of_activations(x, y):
     return torch.cat([a.sigmoid(), a.tanh(), (a * 2.0).relu()], 0)
 
 
+def cat_inner_dims(x, y):
+    a = x * y + 1.0
+    return torch.cat([a.sigmoid(), y.tanh(), x], 1), torch.cat([a.relu(), a * 2.0], -1)
+
+
+def shifts(x, n):
+    return (x << n) ^ (x >> n) ^ (x << 3)
+
+
 def fusion_groups(graph):
     return [n for n in graph.nodes() if n.kind() == "fuser::FusionGroup"]
 
@@ -202,6 +211,20 @@ class TestScript(unittest.TestCase):
                 self.assertNotIn("aten::chunk", kinds)
                 self.assertNotIn("prim::ConstantChunk", kinds)
 
+    def test_concatenations_along_inner_dims_join_one_kernel(self):
+        # Pieces computed from different inputs, and an input itself, written as strided
+        # slices of the results by the kernel computing the others.
+        args = (torch.randn(6, 10), torch.randn(10, 6).t())
+        for executor in (contextlib.nullcontext, legacy_executor):
+            with executor():
+                self.check_fused(fresh_script_fn(cat_inner_dims), *args)
+                graph = torch.jit.last_executed_optimized_graph()
+                self.assertNotIn("aten::cat", [n.kind() for n in graph.nodes()])
+
+    def test_integer_shifts(self):
+        x = torch.randint(-1000, 1000, (64, 3), dtype=torch.int32)
+        self.check_fused(fresh_script_fn(shifts), x, torch.randint(0, 31, (64, 3), dtype=torch.int32))
+
     def test_legacy_executor(self):
         with legacy_executor():
             self.check_fused(chain, *(torch.randn(7, 9) for _ in range(3)))
@@ -285,6 +308,26 @@ def lstm_tail(gates, cx):
     return torch.sigmoid(o) * torch.tanh(cy), cy
 
 
+def bias_branch(x, y, b):
+    a = x * y + b
+    return a.sigmoid() * x + a.tanh()
+
+
+def grad_sum_to_size_nodes(block, inside=False):
+    """For each aten::_grad_sum_to_size in `block` (nested blocks and subgraphs too):
+    whether it sits inside a fusion group."""
+    found = []
+    for node in block.nodes():
+        if node.kind() == "aten::_grad_sum_to_size":
+            found.append(inside)
+        for sub in node.blocks():
+            found.extend(grad_sum_to_size_nodes(sub, inside))
+        if node.hasAttribute("Subgraph"):
+            found.extend(grad_sum_to_size_nodes(
+                node.g("Subgraph"), inside or node.kind() == "fuser::FusionGroup"))
+    return found
+
+
 class SmallNet(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -361,6 +404,30 @@ class TestAutograd(unittest.TestCase):
                 self.assertTrue(torch.autograd.gradcheck(
                     scripted, args, check_undefined_grad=fn is not lstm_tail))
                 self.assertGreater(kernel_runs(), before, "gradcheck ran no fused kernel")
+
+    def test_broadcast_gradient_is_reduced_by_the_backward_group(self):
+        # b is broadcast over the rows: autodiff reduces its gradient with
+        # _grad_sum_to_size, which the backward fusion group takes in (its kernel computes
+        # the gradient, the reduction follows it), in both executors, without fallbacks.
+        for legacy in (False, True):
+            with self.subTest(legacy=legacy), (legacy_executor() if legacy
+                                              else contextlib.nullcontext()):
+                scripted = fresh_script(bias_branch)
+                args = [torch.randn(4, 7, requires_grad=True), torch.randn(4, 7, requires_grad=True),
+                        torch.randn(7, requires_grad=True)]
+                for _ in range(4):
+                    scripted(*args).sum().backward()
+                fallbacks = torch_fuser.stats()["fallbacks"]
+                before = kernel_runs()
+                grads = torch.autograd.grad(scripted(*args).sum(), args)
+                self.assertGreaterEqual(kernel_runs() - before, 2)
+                self.assertEqual(torch_fuser.stats()["fallbacks"], fallbacks)
+                sums = grad_sum_to_size_nodes(torch.jit.last_executed_optimized_graph())
+                self.assertTrue(sums and all(sums), "a _grad_sum_to_size is outside the groups")
+                eager_args = [a.detach().requires_grad_() for a in args]
+                expected = torch.autograd.grad(bias_branch(*eager_args).sum(), eager_args)
+                for got, want in zip(grads, expected):
+                    torch.testing.assert_close(got, want)
 
     def test_training_loop_matches_eager(self):
         torch.manual_seed(0)
@@ -605,6 +672,15 @@ class TestCUDA(unittest.TestCase):
                                      ((8, 16), (8, 32), (8, 32), (16, 128), (32, 128), (128,), (128,))]),
             (int_mix, [torch.randint(-50, 50, (300, 7), dtype=torch.int32, device="cuda"),
                        torch.randint(-50, 50, (7,), dtype=torch.int32, device="cuda")]),
+            # Strided slices: rows of whole vectors, then odd rows and a transposed input.
+            (cat_inner_dims, [torch.randn(37, 64, device="cuda") for _ in range(2)]),
+            (cat_inner_dims, [torch.randn(37, 5, device="cuda"),
+                              torch.randn(5, 37, device="cuda").t()]),
+            # Every shift count, out of range ones included, as eager defines them.
+            (shifts, [torch.randint(-2**31, 2**31 - 1, (4096,), dtype=torch.int32, device="cuda"),
+                      torch.randint(-70, 70, (4096,), dtype=torch.int32, device="cuda")]),
+            (shifts, [torch.randint(-128, 127, (999,), dtype=torch.int8, device="cuda"),
+                      torch.randint(-20, 20, (999,), dtype=torch.int8, device="cuda")]),
         ):
             with self.subTest(fn=fn.__name__):
                 scripted = fresh_script(fn)

@@ -11,6 +11,7 @@
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/jit.h>
+#include <torch/version.h>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -459,9 +460,116 @@ TEST(CPUFusion, WritesConcatenationAlongDimZeroInPlace) {
   enable(true, true);
   // Zero-dim pieces: eager raises, and so does the fused graph.
   EXPECT_ANY_THROW(runGraph(fused, {at::randn({}), at::randn({})}));
-  // Along another dim the pieces are not contiguous slices: the cat stays outside.
-  auto other = checkFusedMatchesEager(concatIR(1), {at::randn({4, 5}), at::randn({4, 5})});
-  EXPECT_EQ(countKind(*other, "aten::cat"), 1u);
+}
+
+TEST(CPUFusion, WritesConcatenationAlongInnerDimsAsStridedSlices) {
+  FusionGuard fusion;
+  for (int dim : {1, -1, 2, -2, -3}) {
+    SCOPED_TRACE("dim " + std::to_string(dim));
+    auto fused = checkFusedMatchesEager(concatIR(dim), {at::randn({4, 5, 3}), at::randn({5, 3})});
+    ASSERT_EQ(countGroups(*fused), 1u);
+    EXPECT_EQ(countKind(*fused, "aten::cat"), 0u);
+    // Transposed, broadcast along rows, wider dtype; odd sizes leave no whole vector rows.
+    checkFusedMatchesEager(concatIR(dim), {at::randn({3, 5, 4}).transpose(0, 2), at::randn({3})});
+    checkFusedMatchesEager(concatIR(dim),
+                           {at::randn({2, 1, 7}), at::randn({2, 9, 7}, at::kDouble)});
+    // Leading size-1 dims make even an inner slice contiguous.
+    checkFusedMatchesEager(concatIR(dim), {at::randn({1, 1, 6}), at::randn({1, 1, 6})});
+    checkFusedMatchesEager(concatIR(dim), {at::randn({2, 0, 3}), at::randn({2, 0, 3})});
+  }
+  // Rank 2 inputs: dim 2 is out of range, as eager says; -1 means dim 1.
+  EXPECT_ANY_THROW(runGraph(checkFusedMatchesEager(concatIR(1), {at::randn({4}), at::randn({4})},
+                                                   Expect::kFallback),
+                            {at::randn({4}), at::randn({4})}));
+  auto fused = parseIR(concatIR(2));
+  fuseGraph(fused);
+  EXPECT_ANY_THROW(runGraph(fused, {at::randn({4, 5}), at::randn({4, 5})}));
+}
+
+TEST(CPUFusion, ConcatenationJoinsPiecesComputedApart) {
+  FusionGuard fusion;
+  // Pieces from unrelated inputs (siblings), one piece an input itself, one computed by a
+  // non-fusible op: one kernel computes the fusible pieces and copies the others.
+  const char* ir = R"IR(
+graph(%x : Tensor, %y : Tensor, %z : Tensor, %w : Tensor):
+  %dim : int = prim::Constant[value=-1]()
+  %a : Tensor = aten::sigmoid(%x)
+  %b : Tensor = aten::tanh(%y)
+  %c : Tensor = aten::mm(%w, %w)
+  %list : Tensor[] = prim::ListConstruct(%a, %z, %b, %c)
+  %cat : Tensor = aten::cat(%list, %dim)
+  return (%cat)
+)IR";
+  auto fused = checkFusedMatchesEager(
+      ir, {at::randn({3, 3}), at::randn({3, 3}, at::kDouble), at::randn({3, 3}), at::randn({3, 3})});
+  ASSERT_EQ(countGroups(*fused), 1u);
+  EXPECT_EQ(countKind(*fused, "aten::cat"), 0u);
+  EXPECT_EQ(countKind(*fused, "aten::mm"), 1u);
+  auto subgraph = firstGroupSubgraph(*fused);
+  EXPECT_EQ(countKind(*subgraph, "aten::sigmoid"), 1u);
+  EXPECT_EQ(countKind(*subgraph, "aten::tanh"), 1u);
+  // Pieces of different shapes: eager concatenates them; the group falls back to it.
+  checkFusedMatchesEager(
+      ir, {at::randn({3, 2}), at::randn({3, 3}), at::randn({3, 4}), at::randn({3, 3})},
+      Expect::kFallback);
+  // ... and where they cannot be concatenated, raises as eager does.
+  EXPECT_ANY_THROW(runGraph(
+      fused, {at::randn({2, 2}), at::randn({3, 3}), at::randn({3, 4}), at::randn({3, 3})}));
+}
+
+TEST(CPUFusion, LeavesConcatenationOfPiecesKnownToDifferInShapeOutside) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Float(2, 3, strides=[3, 1], device=cpu), %y : Float(2, 5, strides=[5, 1], device=cpu)):
+  %dim : int = prim::Constant[value=1]()
+  %one : int = prim::Constant[value=1]()
+  %a : Tensor = aten::sigmoid(%x)
+  %b : Float(2, 3, strides=[3, 1], device=cpu) = aten::add(%a, %one, %one)
+  %c : Tensor = aten::tanh(%y)
+  %d : Float(2, 5, strides=[5, 1], device=cpu) = aten::mul(%c, %c)
+  %list : Tensor[] = prim::ListConstruct(%b, %d)
+  %cat : Tensor = aten::cat(%list, %dim)
+  return (%cat)
+)IR";
+  auto fused = checkFusedMatchesEager(ir, {at::randn({2, 3}), at::randn({2, 5})});
+  EXPECT_EQ(countKind(*fused, "aten::cat"), 1u);
+  EXPECT_EQ(countGroups(*fused), 2u);
+}
+
+// Autodiff's reductions of broadcast gradients: one at an output (%gx), one read further
+// inside (%gy), one with a constant size (%gc).
+const char* kSumToSizeIR = R"IR(
+graph(%x : Tensor, %y : Tensor, %sx : int[]?, %sy : int[]?):
+  %one : int = prim::Constant[value=1]()
+  %row : int[] = prim::Constant[value=[1, 5]]()
+  %g : Tensor = aten::mul(%x, %y)
+  %gx : Tensor = aten::_grad_sum_to_size(%g, %sx)
+  %h : Tensor = aten::sigmoid(%g)
+  %gy : Tensor = aten::_grad_sum_to_size(%h, %sy)
+  %r : Tensor = aten::add(%gy, %x, %one)
+  %e : Tensor = aten::exp(%h)
+  %gc : Tensor = aten::_grad_sum_to_size(%e, %row)
+  return (%gx, %r, %gc)
+)IR";
+
+TEST(CPUFusion, FusesGradSumToSizeAndReducesOutputsAfterTheKernel) {
+  FusionGuard fusion;
+  const IValue none;
+  const at::Tensor x = at::randn({4, 5}), y = at::randn({4, 5});
+  // No reduction: one kernel computes everything.
+  auto fused = checkFusedMatchesEager(kSumToSizeIR, {x, y, none, none});
+  ASSERT_EQ(countGroups(*fused), 1u);
+  EXPECT_EQ(countKind(*fused, "aten::_grad_sum_to_size"), 0u);
+  EXPECT_EQ(countKind(*firstGroupSubgraph(*fused), "aten::_grad_sum_to_size"), 3u);
+  // Outputs reduce after the kernel (to [5], to [1, 5], to [4, 1]).
+  for (const std::vector<int64_t>& size : {std::vector<int64_t>{5}, {1, 5}, {4, 1}, {4, 5}}) {
+    checkFusedMatchesEager(kSumToSizeIR, {x, y, size, none});
+  }
+  checkFusedMatchesEager(kSumToSizeIR, {x, at::randn({5}), std::vector<int64_t>{5}, none});
+  // A reduction read further inside: the interpreter runs the fusion.
+  checkFusedMatchesEager(kSumToSizeIR, {x, y, none, std::vector<int64_t>{5}}, Expect::kFallback);
+  // A size the value cannot be reduced to raises eager's error.
+  EXPECT_ANY_THROW(runGraph(fused, {x, y, std::vector<int64_t>{3}, none}));
 }
 
 TEST(CPUFusion, KeepsChunkOutsideWhenItsInputIsWritten) {
@@ -718,6 +826,42 @@ TEST(CPUFusion, IntegerOpsMatchEagerBitForBit) {
       expectSameTensor(actual[i].toTensor(), expected[i].toTensor(), 0, 0);
     }
   }
+}
+
+TEST(CPUFusion, ShiftsMatchEagerForEveryCount) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Tensor, %n : Tensor, %k : int):
+  %three : int = prim::Constant[value=3]()
+  %a : Tensor = aten::__lshift__(%x, %n)
+  %b : Tensor = aten::__rshift__(%x, %n)
+  %c : Tensor = aten::bitwise_left_shift(%x, %three)
+  %d : Tensor = aten::bitwise_right_shift(%a, %k)
+  %e : Tensor = aten::__xor__(%c, %d)
+  return (%a, %b, %e)
+)IR";
+  // Counts eager defines on every torch: [0, 32) for types narrower than int (they shift
+  // as int), [0, bits) otherwise. Since torch 2.1 eager defines every count.
+  const bool every_count = TORCH_VERSION_MAJOR >= 2;
+  for (at::ScalarType dtype : {at::kByte, at::kChar, at::kShort, at::kInt, at::kLong}) {
+    SCOPED_TRACE(c10::toString(dtype));
+    const int64_t bits = static_cast<int64_t>(at::elementSize(dtype)) * 8;
+    const int64_t defined = std::max<int64_t>(bits, 32);
+    const int64_t lo = every_count && dtype != at::kByte ? -70 : 0;
+    const int64_t hi = every_count ? (dtype == at::kByte ? 256 : 70) : defined;
+    const at::Tensor x = at::randint(dtype == at::kByte ? 0 : -100, 100, {64}, at::kLong).to(dtype);
+    at::Tensor n = at::randint(lo, hi, {5, 64}, at::kLong);
+    n[0] = at::arange(64) % hi;  // every small count, including bits - 1 and bits
+    auto fused = checkFusedMatchesEager(ir, {x, n.to(dtype), bits - 1});
+    ASSERT_EQ(countGroups(*fused), 1u);
+    EXPECT_EQ(countKind(*firstGroupSubgraph(*fused), "aten::__lshift__"), 1u);
+    // Mixed dtypes promote (int8 << int64 computes in int64).
+    checkFusedMatchesEager(ir, {x, at::randint(0, 8, {64}, at::kLong), int64_t{1}});
+  }
+  // Shifting a float is an error in eager: the call falls back and raises it.
+  auto fused = parseIR(ir);
+  fuseGraph(fused);
+  EXPECT_ANY_THROW(runGraph(fused, {at::randn({4}), at::ones({4}), int64_t{1}}));
 }
 
 TEST(CPUFusion, IntegerDivisionByATensorFallsBackAndRaisesOnZero) {

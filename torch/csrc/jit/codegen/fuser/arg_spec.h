@@ -1,8 +1,9 @@
 // ArgSpec: the run-time key of a compiled kernel inside its KernelSpec.
 //
 // It holds what the generated code depends on — device, iteration rank, every input's
-// dtype / rank / layout, every scalar's kind, the default float dtype (it types Python
-// floats) — and nothing that varies with sizes, so a new batch size reuses the kernel.
+// dtype / rank / layout, every scalar's kind, how each output is written (whole, or as a
+// strided slice of a concatenation), the default float dtype (it types Python floats) —
+// and nothing that varies with sizes, so a new batch size reuses the kernel.
 #pragma once
 
 #include "torch/csrc/jit/codegen/fuser/tensor_desc.h"
@@ -22,6 +23,9 @@ class ArgSpec {
 
   void addTensor(TensorDesc desc);
   void addScalar(ScalarKind kind);
+  // kFlat: a fresh contiguous tensor of the iteration shape; kStrided: a slice of a
+  // concatenation with unit inner stride (rows contiguous, row starts strided).
+  void addOutput(TensorLayout layout);
 
   c10::Device device() const { return device_; }
   int iterationRank() const { return iteration_rank_; }
@@ -29,7 +33,8 @@ class ArgSpec {
   bool index32() const { return index32_; }
   const c10::SmallVectorImpl<TensorDesc>& tensors() const { return tensors_; }
   const c10::SmallVectorImpl<ScalarKind>& scalars() const { return scalars_; }
-  bool allTensorsFlatOrScalar() const;
+  // Empty when the caller gave none: every output then is kFlat.
+  const c10::SmallVectorImpl<TensorLayout>& outputs() const { return outputs_; }
 
   size_t hash() const { return hash_; }
   bool operator==(const ArgSpec& other) const;
@@ -43,6 +48,7 @@ class ArgSpec {
   bool index32_;
   c10::SmallVector<TensorDesc, 8> tensors_;
   c10::SmallVector<ScalarKind, 4> scalars_;
+  c10::SmallVector<TensorLayout, 4> outputs_;
   size_t hash_;
 };
 

@@ -126,13 +126,27 @@ void KernelPrinter::printStatements(std::ostream& os, const LoweredKernel& kerne
 }
 
 void KernelPrinter::printStores(std::ostream& os, const LoweredKernel& kernel,
-                                const std::string& index, int indent) const {
+                                const IndexOf& index_of, int indent) const {
   const std::string pad(indent, ' ');
   const size_t first_output = kernel.inputs.size();
   for (size_t o = 0; o < kernel.outputs.size(); ++o) {
-    os << pad << "t" << first_output + o << "[" << index << "] = " << valueName(kernel.outputs[o])
-       << ";\n";
+    const int t = static_cast<int>(first_output + o);
+    os << pad << "t" << t << "[" << index_of(t) << "] = " << valueName(kernel.outputs[o]) << ";\n";
   }
+}
+
+bool KernelPrinter::isStrided(const LoweredKernel& kernel, int tensor) {
+  const size_t t = static_cast<size_t>(tensor);
+  if (t < kernel.inputs.size()) return kernel.inputs[t].layout == TensorLayout::kStrided;
+  return kernel.output_layouts.at(t - kernel.inputs.size()) == TensorLayout::kStrided;
+}
+
+bool KernelPrinter::hasStridedTensor(const LoweredKernel& kernel) {
+  const int tensors = static_cast<int>(kernel.inputs.size() + kernel.outputs.size());
+  for (int t = 0; t < tensors; ++t) {
+    if (isStrided(kernel, t)) return true;
+  }
+  return false;
 }
 
 std::vector<std::string> KernelPrinter::tensorParameters(const LoweredKernel& kernel,

@@ -40,9 +40,20 @@ class KernelPrinter {
   // loop-invariant ones), one per line at `indent` spaces.
   void printStatements(std::ostream& os, const LoweredKernel& kernel, bool invariant,
                        const LoadOf& load_of, int indent) const;
-  // Prints `t<k>[index] = v<j>;` for every output.
-  void printStores(std::ostream& os, const LoweredKernel& kernel, const std::string& index,
+  // Prints `t<k>[<index_of(k)>] = v<j>;` for every output tensor k.
+  using IndexOf = std::function<std::string(int tensor)>;
+  void printStores(std::ostream& os, const LoweredKernel& kernel, const IndexOf& index_of,
                    int indent) const;
+  // Every output at `index` (all flat).
+  void printStores(std::ostream& os, const LoweredKernel& kernel, const std::string& index,
+                   int indent) const {
+    printStores(
+        os, kernel, [&index](int) { return index; }, indent);
+  }
+  // Whether any input or output is addressed through strides.
+  static bool hasStridedTensor(const LoweredKernel& kernel);
+  // Tensor index (inputs then outputs) -> whether it is strided.
+  static bool isStrided(const LoweredKernel& kernel, int tensor);
   // One typed pointer per tensor (inputs const, then outputs), as parameter declarations
   // `const float* <qualifier> t0` and as the matching casts of `args->data[k]`.
   std::vector<std::string> tensorParameters(const LoweredKernel& kernel,

@@ -6,6 +6,7 @@
 #include "torch/csrc/jit/codegen/fuser/kernel_spec.h"
 #include "torch/csrc/jit/codegen/fuser/options.h"
 
+#include <ATen/ExpandUtils.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
 #include <c10/core/DefaultDtype.h>
@@ -61,6 +62,7 @@ struct Call {
   c10::SmallVector<at::Tensor, 4> pieces;          // views of chunked inputs
   c10::SmallVector<const at::Tensor*, 8> tensors;  // what the kernel reads (kernelTensors())
   c10::SmallVector<const c10::IValue*, 4> scalars;
+  at::ArrayRef<c10::IValue> all_inputs;  // as on the stack, sizes of sums included
   c10::optional<c10::Device> device;
   Shape shape;
 };
@@ -68,8 +70,13 @@ struct Call {
 // Fills `call` from the inputs; returns why the kernel cannot run, or "".
 std::string classifyInputs(const KernelSpec& spec, at::ArrayRef<c10::IValue> inputs, Call& call) {
   const bool grad = c10::GradMode::is_enabled();
+  call.all_inputs = inputs;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const c10::IValue& v = inputs[i];
+    if (spec.inputIsSizeList(i)) {
+      if (!v.isNone() && !v.isIntList()) return "a size input is neither None nor a list of ints";
+      continue;
+    }
     if (!spec.inputIsTensor(i)) {
       if (!v.isDouble() && !v.isInt() && !v.isBool()) return "a scalar input is not a number";
       call.scalars.push_back(&v);
@@ -166,14 +173,70 @@ bool outputsHaveIterationShape(const KernelSpec& spec, const Call& call) {
   return true;
 }
 
+// Whether a _grad_sum_to_size has nothing to reduce in this call (its size is None).
+bool sumIsIdentity(const SumToSize& sum, const Call& call) {
+  return sum.input >= 0 && call.all_inputs[sum.input].isNone();
+}
+
+// Reduces the outputs computed for a _grad_sum_to_size at an output of the fusion to
+// their sizes, as eager does (at::sum_to; it raises eager's error for a size that the
+// value does not broadcast from).
+void applyOutputSums(const KernelSpec& spec, const Call& call,
+                     c10::SmallVectorImpl<at::Tensor>& outputs) {
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    const SumToSize* sum = spec.outputSumTo(o);
+    if (!sum || sumIsIdentity(*sum, call)) continue;
+    if (sum->input < 0) {
+      outputs[o] = at::sum_to(outputs[o], sum->sizes);
+    } else {
+      outputs[o] = at::sum_to(outputs[o], call.all_inputs[sum->input].toIntVector());
+    }
+  }
+}
+
+// How one fusion output is written. A concatenation's result has the iteration shape
+// with `dim` grown `pieces` times; piece k is the slice [k * size, (k + 1) * size) along
+// `dim`, written by kernel output k of the concatenation.
+struct OutputPlan {
+  size_t pieces = 1;
+  int64_t dim = 0;                 // concatenations only, wrapped
+  TensorLayout layout = TensorLayout::kFlat;  // of each piece
+};
+
+// Plans every output of the call; returns why it cannot run as a kernel, or "".
+std::string planOutputs(const KernelSpec& spec, const Call& call,
+                        c10::SmallVectorImpl<OutputPlan>& plans) {
+  const int64_t rank = static_cast<int64_t>(call.shape.size());
+  const std::vector<size_t>& per_output = spec.kernelOutputsPerOutput();
+  for (size_t o = 0; o < per_output.size(); ++o) {
+    OutputPlan plan;
+    plan.pieces = per_output[o];
+    if (plan.pieces > 1) {
+      if (rank == 0) return "a concatenation of zero-dim tensors (eager raises)";
+      const int64_t dim = spec.concatDim(o);
+      if (dim < -rank || dim >= rank) return "a concatenation's dim is out of range (eager raises)";
+      plan.dim = dim < 0 ? dim + rank : dim;
+      // Slices along the outermost dimension of size > 1 are contiguous.
+      int64_t outer = 1;
+      for (int64_t d = 0; d < plan.dim; ++d) outer *= call.shape[d];
+      if (outer > 1) plan.layout = TensorLayout::kStrided;
+    }
+    plans.push_back(plan);
+  }
+  return {};
+}
+
 // Whether every element offset of the call fits 32-bit index math (GPU kernels use it
 // when they can: 64-bit division is several times slower there; CPU kernels for strided
 // offsets, which then gather with twice the lanes).
-bool fitsIndex32(const Call& call) {
+bool fitsIndex32(const Call& call, at::ArrayRef<OutputPlan> plans) {
   // CPU row loops step offsets one stride past a row's end before wrapping: half the
   // range keeps that step in range too.
   const int64_t kMax = std::numeric_limits<int32_t>::max() / (call.device->is_cpu() ? 2 : 1);
-  if (c10::multiply_integers(call.shape) > kMax) return false;
+  const int64_t numel = c10::multiply_integers(call.shape);
+  for (const OutputPlan& plan : plans) {
+    if (numel > kMax / static_cast<int64_t>(plan.pieces)) return false;
+  }
   for (const at::Tensor* t : call.tensors) {
     int64_t furthest = 0;
     for (int64_t d = 0; d < t->dim(); ++d) furthest += (t->size(d) - 1) * t->stride(d);
@@ -182,55 +245,70 @@ bool fitsIndex32(const Call& call) {
   return true;
 }
 
+// Allocates the fusion's outputs and lists where each kernel output goes: its data
+// pointer and, for strided slices, its strides over the iteration space (appended to
+// `strides`, which holds the inputs' already).
+void allocateOutputs(const Call& call, at::ArrayRef<OutputPlan> plans,
+                     const CompiledKernel& compiled, c10::SmallVectorImpl<at::Tensor>& outputs,
+                     c10::SmallVectorImpl<void*>& data, c10::SmallVectorImpl<int64_t>& strides) {
+  const size_t rank = call.shape.size();
+  size_t kernel_output = 0;
+  for (const OutputPlan& plan : plans) {
+    const auto options =
+        at::TensorOptions().dtype(compiled.output_dtypes[kernel_output]).device(*call.device);
+    Shape shape = call.shape;
+    if (plan.pieces > 1) shape[plan.dim] *= static_cast<int64_t>(plan.pieces);
+    outputs.push_back(at::empty(shape, options));
+    char* base = static_cast<char*>(outputs.back().data_ptr());
+    const int64_t element = static_cast<int64_t>(outputs.back().element_size());
+    // The result is contiguous: strides are suffix products of its shape.
+    Shape result_strides(rank, 1);
+    for (size_t d = rank; d-- > 1;) result_strides[d - 1] = result_strides[d] * shape[d];
+    const int64_t piece_step = plan.pieces > 1 ? call.shape[plan.dim] * result_strides[plan.dim] : 0;
+    for (size_t k = 0; k < plan.pieces; ++k) {
+      data.push_back(base + piece_step * static_cast<int64_t>(k) * element);
+      for (size_t d = 0; d < rank; ++d) {
+        const bool strided = plan.layout == TensorLayout::kStrided && call.shape[d] != 1;
+        strides.push_back(strided ? result_strides[d] : 0);
+      }
+    }
+    kernel_output += plan.pieces;
+  }
+}
+
 std::string launch(KernelSpec& spec, const Call& call, torch::jit::Stack& stack) {
-  const bool index32 = fitsIndex32(call);
+  c10::SmallVector<OutputPlan, 4> plans;
+  std::string why = planOutputs(spec, call, plans);
+  if (!why.empty()) return why;
+  const bool index32 = fitsIndex32(call, plans);
   ArgSpec arg_spec(*call.device, static_cast<int>(call.shape.size()),
                    c10::typeMetaToScalarType(c10::get_default_dtype()), index32);
   for (const at::Tensor* t : call.tensors) arg_spec.addTensor(describe(*t, call.shape));
   for (const c10::IValue* s : call.scalars) arg_spec.addScalar(scalarKindOf(*s));
+  for (const OutputPlan& plan : plans) {
+    for (size_t k = 0; k < plan.pieces; ++k) arg_spec.addOutput(plan.layout);
+  }
 
   const std::shared_ptr<const CompiledKernel> compiled = spec.kernelFor(arg_spec);
   if (!compiled->kernel) return compiled->fallback_reason;
   if (current_recorder) current_recorder->record(compiled->source);
 
-  // The fusion's outputs, and where the kernel writes: one fresh tensor per output, or
-  // for a concatenation (along dim 0) consecutive slices of one tensor, one per piece.
-  const int64_t numel = c10::multiply_integers(call.shape);
-  c10::SmallVector<at::Tensor, 4> outputs;
-  c10::SmallVector<void*, 4> output_data;
-  size_t kernel_output = 0;
-  for (size_t pieces : spec.kernelOutputsPerOutput()) {
-    const auto options =
-        at::TensorOptions().dtype(compiled->output_dtypes[kernel_output]).device(*call.device);
-    if (pieces == 1) {
-      outputs.push_back(at::empty(call.shape, options));
-      output_data.push_back(outputs.back().data_ptr());
-    } else {
-      if (call.shape.empty()) return "a concatenation of zero-dim tensors (eager raises)";
-      Shape shape = call.shape;
-      shape[0] *= static_cast<int64_t>(pieces);
-      outputs.push_back(at::empty(shape, options));
-      char* base = static_cast<char*>(outputs.back().data_ptr());
-      const int64_t bytes = numel * static_cast<int64_t>(outputs.back().element_size());
-      for (size_t k = 0; k < pieces; ++k)
-        output_data.push_back(base + bytes * static_cast<int64_t>(k));
+  const size_t rank = call.shape.size();
+  c10::SmallVector<void*, 12> data;
+  c10::SmallVector<int64_t, 48> strides(call.tensors.size() * rank, 0);
+  for (size_t t = 0; t < call.tensors.size(); ++t) {
+    const at::Tensor& tensor = *call.tensors[t];
+    data.push_back(const_cast<void*>(tensor.data_ptr()));
+    if (arg_spec.tensors()[t].layout != TensorLayout::kStrided) continue;
+    const size_t offset = rank - static_cast<size_t>(tensor.dim());
+    for (int64_t d = 0; d < tensor.dim(); ++d) {
+      strides[t * rank + offset + d] = tensor.size(d) == 1 ? 0 : tensor.stride(d);
     }
-    kernel_output += pieces;
   }
+  c10::SmallVector<at::Tensor, 4> outputs;
+  allocateOutputs(call, plans, *compiled, outputs, data, strides);
+  const int64_t numel = c10::multiply_integers(call.shape);
   if (numel > 0) {
-    const size_t rank = call.shape.size();
-    c10::SmallVector<void*, 12> data;
-    c10::SmallVector<int64_t, 48> strides(call.tensors.size() * rank, 0);
-    for (size_t t = 0; t < call.tensors.size(); ++t) {
-      const at::Tensor& tensor = *call.tensors[t];
-      data.push_back(const_cast<void*>(tensor.data_ptr()));
-      if (arg_spec.tensors()[t].layout != TensorLayout::kStrided) continue;
-      const size_t offset = rank - static_cast<size_t>(tensor.dim());
-      for (int64_t d = 0; d < tensor.dim(); ++d) {
-        strides[t * rank + offset + d] = tensor.size(d) == 1 ? 0 : tensor.stride(d);
-      }
-    }
-    for (void* out : output_data) data.push_back(out);
     c10::SmallVector<double, 4> fscalars;
     c10::SmallVector<int64_t, 4> iscalars;
     for (const c10::IValue* s : call.scalars) {
@@ -244,6 +322,7 @@ std::string launch(KernelSpec& spec, const Call& call, torch::jit::Stack& stack)
                             iscalars.data()};
     compiled->kernel->launch(args, numel);
   }
+  applyOutputSums(spec, call, outputs);
   torch::jit::drop(stack, spec.numInputs());
   for (at::Tensor& out : outputs) stack.emplace_back(std::move(out));
   return {};
@@ -257,6 +336,11 @@ std::string tryRunKernel(KernelSpec& spec, torch::jit::Stack& stack) {
   if (!why.empty()) return why;
   why = deviceRefusal(*call.device);
   if (!why.empty()) return why;
+  for (const SumToSize& sum : spec.innerSumTos()) {
+    if (!sumIsIdentity(sum, call)) {
+      return "a _grad_sum_to_size read inside the fusion has to reduce (only one at an output can)";
+    }
+  }
   for (const at::Tensor* t : call.tensors) {
     if (!broadcastInto(call.shape, t->sizes())) {
       return "input shapes do not broadcast (the interpreter raises eager's error)";

@@ -93,9 +93,9 @@ class ElementwiseFuser {
         profiled_devices_.insert_or_assign(node->input(), *type->device());
         profiled_devices_.insert_or_assign(node->output(), *type->device());
       }
-      if (type && type->dim()) {
-        profiled_ranks_.insert_or_assign(node->input(), static_cast<int64_t>(*type->dim()));
-        profiled_ranks_.insert_or_assign(node->output(), static_cast<int64_t>(*type->dim()));
+      if (type) {
+        profiled_types_.insert_or_assign(node->input(), type);
+        profiled_types_.insert_or_assign(node->output(), type);
       }
     }
   }
@@ -104,6 +104,7 @@ class ElementwiseFuser {
     if (node->outputs().size() != 1 || !node->output()->type()->cast<c10::TensorType>()) {
       return false;
     }
+    if (isSumToSize(node)) return isFusibleSumToSize(node);
     const FusibleOp* op = findFusibleOp(node);
     if (!op) return false;
     if (op->pattern == LoweringPattern::kTo &&
@@ -132,6 +133,19 @@ class ElementwiseFuser {
       }
     }
     return deviceAllowed(node->output());
+  }
+
+  // _grad_sum_to_size(x, size), autodiff's reduction of a broadcast gradient: fused with
+  // a constant size or an int[]? value, read per call (see isSumToSize in lowering.h).
+  // Not when x or the result is written: the op may return x itself, a kernel never does.
+  bool isFusibleSumToSize(const Node* node) const {
+    const Value* size = node->input(1);
+    if (size->node()->kind() != c10::prim::Constant && !isSizeList(size)) return false;
+    if (alias_db_ &&
+        (alias_db_->hasWriters(node->input(0)) || alias_db_->hasWriters(node->output()))) {
+      return false;
+    }
+    return deviceAllowed(node->input(0)) && deviceAllowed(node->output());
   }
 
   // False only when both devices are known and differ.
@@ -239,13 +253,27 @@ class ElementwiseFuser {
     return group;
   }
 
-  // The rank of `v` if its type or a profile says it (a hint: pushed chunks check it).
+  // The type of `v` with what a profile adds (hints: pushed chunks and concatenations are
+  // checked per call).
+  c10::TensorTypePtr knownType(const Value* v) const {
+    auto it = profiled_types_.find(v);
+    if (it != profiled_types_.end()) return it->second;
+    return v->type()->cast<c10::TensorType>();
+  }
+
   c10::optional<int64_t> knownRank(const Value* v) const {
     if (const auto type = v->type()->cast<c10::TensorType>()) {
       if (type->dim()) return static_cast<int64_t>(*type->dim());
     }
-    auto it = profiled_ranks_.find(v);
-    if (it != profiled_ranks_.end()) return it->second;
+    const c10::TensorTypePtr type = knownType(v);
+    if (type && type->dim()) return static_cast<int64_t>(*type->dim());
+    return c10::nullopt;
+  }
+
+  c10::optional<std::vector<int64_t>> knownSizes(const Value* v) const {
+    for (const c10::TensorTypePtr& type : {v->type()->cast<c10::TensorType>(), knownType(v)}) {
+      if (type && type->sizes().concrete_sizes()) return *type->sizes().concrete_sizes();
+    }
     return c10::nullopt;
   }
 
@@ -377,9 +405,10 @@ class ElementwiseFuser {
     return true;
   }
 
-  // aten::cat along dim 0 of outputs of one group moves into it as prim::FusedConcat:
-  // the kernel writes each piece straight into its slice of the result (slices along
-  // dim 0 are contiguous), so the concatenation costs no copy and no extra kernel.
+  // aten::cat of values computed elementwise moves into a fusion group as
+  // prim::FusedConcat: the kernel writes each piece straight into its slice of the result
+  // (a strided slice when the dim is not the outermost), so the concatenation costs no
+  // copy and no kernel of its own.
   void absorbConcats(Block* block) {
     std::vector<Node*> cats;
     for (Node* node : block->nodes()) {
@@ -394,19 +423,20 @@ class ElementwiseFuser {
     Node* list = cat->input(0)->node();
     if (list->kind() != c10::prim::ListConstruct || cat->input(0)->uses().size() != 1) return;
     if (list->inputs().size() < 2) return;
-    // dim 0 as written: a negative dim names dim 0 only at one rank, which types and
-    // profiles merely suggest.
+    // The dim must be a constant (it is resolved against the rank on every call).
     const c10::optional<c10::IValue> dim = torch::jit::toIValue(cat->input(1));
-    if (!dim || !dim->isInt() || dim->toInt() != 0) return;
-    Node* group = list->input(0)->node();
-    for (Value* piece : list->inputs()) {
-      if (piece->node() != group || !isGroup(group)) return;
-    }
+    if (!dim || !dim->isInt()) return;
+    if (!piecesMayShareAShape(list)) return;
+    Node* group = groupComputingPieces(list);
+    if (!group) return;
     Graph& subgraph = *group->g(c10::attr::Subgraph);
     std::vector<Value*> inner;
-    for (Value* piece : list->inputs()) inner.push_back(subgraph.outputs()[piece->offset()]);
+    for (Value* piece : list->inputs()) {
+      inner.push_back(piece->node() == group ? subgraph.outputs()[piece->offset()]
+                                             : subgraphInputFor(group, piece));
+    }
     Node* concat = subgraph.create(c10::prim::FusedConcat, inner, 1);
-    concat->i_(c10::attr::dim, 0);
+    concat->i_(c10::attr::dim, dim->toInt());
     concat->output()->setType(c10::TensorType::get());
     subgraph.insertNode(concat);
     subgraph.registerOutput(concat->output());
@@ -423,6 +453,54 @@ class ElementwiseFuser {
     }
     alias_db_ = std::make_unique<AliasDb>(graph_);
     GRAPH_UPDATE("Moved a concatenation into a fusion group");
+  }
+
+  // One kernel writes every piece over one iteration space, so pieces of different
+  // shapes would fall back on every call: skip concatenations whose pieces are known (or
+  // profiled) to differ. A hint only; the executor checks every call.
+  bool piecesMayShareAShape(const Node* list) const {
+    c10::optional<std::vector<int64_t>> first;
+    for (const Value* piece : list->inputs()) {
+      const c10::optional<std::vector<int64_t>> sizes = knownSizes(piece);
+      if (!sizes) continue;
+      if (first && *first != *sizes) return false;
+      first = sizes;
+    }
+    return true;
+  }
+
+  // The group the concatenation moves into: the one computing the last piece, with the
+  // groups and fusible ops computing the other pieces merged in (siblings, joined
+  // because the concatenation reads them all). Pieces computed otherwise, or whose
+  // producers cannot move, are read as inputs. Null when no piece is computed
+  // elementwise (a plain cat is as fast as a copying kernel) or a piece cannot be read.
+  Node* groupComputingPieces(Node* list) {
+    Block* block = list->owningBlock();
+    std::vector<Node*> producers;  // groups or fusible ops computing pieces, latest first
+    for (Value* piece : list->inputs()) {
+      Node* node = piece->node();
+      if (!piece->type()->cast<c10::TensorType>() || !deviceAllowed(piece)) return nullptr;
+      if (node->owningBlock() != block || (!isGroup(node) && !isFusible(node))) continue;
+      if (std::find(producers.begin(), producers.end(), node) == producers.end())
+        producers.push_back(node);
+    }
+    if (producers.empty()) return nullptr;
+    std::sort(producers.begin(), producers.end(),
+              [](Node* a, Node* b) { return a->isAfter(b); });
+    Node* group = producers.front();
+    // Pieces read as inputs must exist where the group runs.
+    for (Value* piece : list->inputs()) {
+      Node* node = piece->node();
+      if (node == group || node->owningBlock() != block || node->isBefore(group)) continue;
+      if (std::find(producers.begin(), producers.end(), node) != producers.end()) continue;
+      if (!alias_db_->moveAfterTopologicallyValid(group, node)) return nullptr;
+    }
+    if (!isGroup(group)) {
+      group = SubgraphUtils::createSingletonSubgraphAndUpdateAliasing(group, fusionGroupKind(),
+                                                                      *alias_db_);
+    }
+    for (size_t p = 1; p < producers.size(); ++p) tryMerge(group, producers[p]);
+    return group;
   }
 
   void finishGroups(Block* block) {
@@ -532,7 +610,7 @@ class ElementwiseFuser {
   std::shared_ptr<Graph> graph_;
   FusionTargets targets_;
   std::unordered_map<const Value*, c10::Device> profiled_devices_;
-  std::unordered_map<const Value*, int64_t> profiled_ranks_;
+  std::unordered_map<const Value*, c10::TensorTypePtr> profiled_types_;
   std::unique_ptr<AliasDb> alias_db_;
   std::unordered_map<const Node*, int64_t> next_push_id_;  // per group
 };

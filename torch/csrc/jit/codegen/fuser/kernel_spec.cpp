@@ -58,13 +58,50 @@ std::vector<std::vector<int>> tensorDependencies(const torch::jit::Graph& graph,
   return deps;
 }
 
+// Where a _grad_sum_to_size's size comes from; false for a constant None (nothing to do).
+bool sumToSizeOf(const torch::jit::Graph& graph, const torch::jit::Node* node, SumToSize& out) {
+  const torch::jit::Value* size = node->input(1);
+  for (size_t i = 0; i < graph.inputs().size(); ++i) {
+    if (graph.inputs()[i] == size) {
+      out.input = static_cast<int>(i);
+      return true;
+    }
+  }
+  const c10::optional<c10::IValue> constant = torch::jit::toIValue(size);
+  TORCH_INTERNAL_ASSERT(constant, "the size of a fused _grad_sum_to_size is neither an input ",
+                        "of the fusion nor a constant");
+  if (constant->isNone()) return false;
+  out.sizes = constant->toIntVector();
+  return true;
+}
+
 }  // namespace
+
+void KernelSpec::collectSumTos() {
+  output_sum_to_.resize(graph_->outputs().size());
+  for (const torch::jit::Node* node : graph_->nodes()) {
+    if (!isSumToSize(node)) continue;
+    SumToSize sum;
+    if (!sumToSizeOf(*graph_, node, sum)) continue;
+    bool read_inside = false;
+    for (const torch::jit::Use& use : node->output()->uses()) {
+      if (use.user->kind() == c10::prim::Return) {
+        output_sum_to_[use.offset] = sum;
+      } else {
+        read_inside = true;
+      }
+    }
+    if (read_inside) inner_sum_tos_.push_back(sum);
+  }
+}
 
 KernelSpec::KernelSpec(int64_t key, std::shared_ptr<torch::jit::Graph> graph)
     : key_(key), graph_(std::move(graph)) {
   for (const torch::jit::Value* input : graph_->inputs()) {
     input_is_tensor_.push_back(static_cast<bool>(input->type()->cast<c10::TensorType>()));
+    input_is_size_list_.push_back(isSizeList(input));
   }
+  collectSumTos();
   kernel_tensors_ = ::torch_fuser::kernelTensors(*graph_);
   for (const KernelTensor& k : kernel_tensors_) {
     size_t position = 0;
@@ -74,6 +111,11 @@ KernelSpec::KernelSpec(int64_t key, std::shared_ptr<torch::jit::Graph> graph)
   }
   output_tensor_deps_ = tensorDependencies(*graph_, kernel_tensors_);
   kernel_outputs_per_output_ = ::torch_fuser::kernelOutputsPerOutput(*graph_);
+  for (const torch::jit::Value* output : graph_->outputs()) {
+    const torch::jit::Node* node = output->node();
+    const bool concat = node->kind() == c10::prim::FusedConcat;
+    concat_dims_.push_back(concat ? node->i(c10::attr::dim) : 0);
+  }
   for (const std::vector<int>& deps : output_tensor_deps_) {
     outputs_depend_on_all_ = outputs_depend_on_all_ && deps.size() == kernel_tensors_.size();
   }

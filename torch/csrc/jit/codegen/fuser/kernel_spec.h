@@ -36,6 +36,13 @@ struct CompiledKernel {
   std::string fallback_reason;
 };
 
+// The size an aten::_grad_sum_to_size reduces its value to (see isSumToSize in
+// lowering.h): a fusion input of type int[]?, or a constant int list.
+struct SumToSize {
+  int input = -1;              // index among the fusion's inputs; -1: the constant below
+  std::vector<int64_t> sizes;  // the constant
+};
+
 class KernelSpec {
  public:
   KernelSpec(int64_t key, std::shared_ptr<torch::jit::Graph> graph);
@@ -46,6 +53,16 @@ class KernelSpec {
 
   size_t numInputs() const { return input_is_tensor_.size(); }
   bool inputIsTensor(size_t i) const { return input_is_tensor_[i]; }
+  // An int[]? input: a size of a _grad_sum_to_size, read by the executor, not the kernel.
+  bool inputIsSizeList(size_t i) const { return input_is_size_list_[i]; }
+  // For output `o` of the fusion: the size it is reduced to after the kernel, or null.
+  const SumToSize* outputSumTo(size_t o) const {
+    return output_sum_to_[o].input < 0 && output_sum_to_[o].sizes.empty() ? nullptr
+                                                                           : &output_sum_to_[o];
+  }
+  // Sizes of the _grad_sum_to_size nodes whose results are read inside the fusion: the
+  // kernel treats them as the identity, so it runs only when every one is None.
+  const std::vector<SumToSize>& innerSumTos() const { return inner_sum_tos_; }
   // The tensors the kernel reads, in order (inputs, and chunk pieces of inputs).
   const std::vector<KernelTensor>& kernelTensors() const { return kernel_tensors_; }
   // For kernelTensors()[k]: the position of its fusion input among the tensor inputs.
@@ -55,6 +72,8 @@ class KernelSpec {
   size_t numOutputs() const { return output_tensor_deps_.size(); }
   // For each output of the fusion, how many kernel outputs make it.
   const std::vector<size_t>& kernelOutputsPerOutput() const { return kernel_outputs_per_output_; }
+  // For an output made by a concatenation: its dim as written (may be negative).
+  int64_t concatDim(size_t output) const { return concat_dims_[output]; }
   // Indices (among kernelTensors()) of the tensors kernel output `o` is computed from.
   const std::vector<int>& outputTensorDeps(size_t o) const { return output_tensor_deps_[o]; }
   // True when every output depends on every tensor input: then all outputs have the
@@ -83,15 +102,20 @@ class KernelSpec {
     uint64_t last_use = 0;  // guarded by mutex_
   };
   void evictLeastRecentlyUsed();  // caller holds mutex_
+  void collectSumTos();
 
   const int64_t key_;
   const std::shared_ptr<torch::jit::Graph> graph_;
   std::vector<bool> input_is_tensor_;
+  std::vector<bool> input_is_size_list_;
+  std::vector<SumToSize> output_sum_to_;  // per output; input -1 and no sizes: none
+  std::vector<SumToSize> inner_sum_tos_;
   std::vector<KernelTensor> kernel_tensors_;
   std::vector<size_t> tensor_input_positions_;
   size_t num_chunk_pieces_ = 0;
   std::vector<std::vector<int>> output_tensor_deps_;
   std::vector<size_t> kernel_outputs_per_output_;
+  std::vector<int64_t> concat_dims_;
   bool outputs_depend_on_all_ = true;
 
   mutable std::mutex mutex_;  // guards kernels_ and reported_

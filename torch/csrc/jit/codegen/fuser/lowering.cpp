@@ -76,6 +76,7 @@ class Lowerer {
       out_.outputs.push_back(stored);
       out_.output_dtypes.push_back(out_.stmts[stored].dtype);
     }
+    lowerOutputLayouts();
     pruneDeadStatements();
     return std::move(out_);
   }
@@ -140,6 +141,9 @@ class Lowerer {
         // An input read only through chunks has no load of its own.
         values_[input] = direct == direct_.end() ? kNone : loadTensor(direct->second);
         continue;
+      } else if (isSizeList(input)) {
+        values_[input] = kNone;  // read by the executor (see isSumToSize)
+        continue;
       } else {
         TORCH_INTERNAL_ASSERT(scalar_index < spec_.scalars().size(), "ArgSpec has ",
                               spec_.scalars().size(), " scalars, the subgraph more");
@@ -166,6 +170,10 @@ class Lowerer {
     }
     if (value.isString()) {  // an op's mode argument, read by its pattern
       strings_[output] = value.toStringRef();
+      values_[output] = kNone;
+      return;
+    }
+    if (isSizeList(output)) {  // a _grad_sum_to_size's size, read by the executor
       values_[output] = kNone;
       return;
     }
@@ -263,6 +271,17 @@ class Lowerer {
     return s.kind == StmtKind::kLiteral && !s.literal.isBoolean() && s.literal.toDouble() == 1.0;
   }
 
+  void lowerOutputLayouts() {
+    const auto& layouts = spec_.outputs();
+    if (layouts.empty()) {
+      out_.output_layouts.assign(out_.outputs.size(), TensorLayout::kFlat);
+      return;
+    }
+    TORCH_INTERNAL_ASSERT(layouts.size() == out_.outputs.size(), "ArgSpec describes ",
+                          layouts.size(), " outputs, the kernel writes ", out_.outputs.size());
+    out_.output_layouts.assign(layouts.begin(), layouts.end());
+  }
+
   // The pieces of a concat output, each stored in the dtype eager's cat gives them all.
   void lowerConcatOutput(const Node* concat) {
     std::vector<int> pieces;
@@ -285,6 +304,10 @@ class Lowerer {
     if (node->kind() == c10::prim::FusedConcat) return;  // an output, see run()
     if (node->kind() == c10::prim::Constant) {
       lowerConstant(node);
+      return;
+    }
+    if (isSumToSize(node)) {
+      values_[node->output()] = valueOf(node->input(0));
       return;
     }
     if (node->kind() == c10::prim::ConstantChunk) {
@@ -561,6 +584,17 @@ class Lowerer {
 };
 
 }  // namespace
+
+bool isSumToSize(const torch::jit::Node* node) {
+  return node->kind() == c10::aten::_grad_sum_to_size;
+}
+
+bool isSizeList(const torch::jit::Value* v) {
+  c10::TypePtr type = v->type();
+  if (const auto optional = type->cast<c10::OptionalType>()) type = optional->getElementType();
+  const auto list = type->cast<c10::ListType>();
+  return list && list->getElementType()->kind() == c10::TypeKind::IntType;
+}
 
 std::vector<const Value*> kernelOutputs(const torch::jit::Graph& subgraph) {
   std::vector<const Value*> out;

@@ -77,6 +77,9 @@ struct LoweredKernel {
   std::vector<Stmt> stmts;          // in dependency order
   std::vector<int> outputs;         // statement of each output
   std::vector<c10::ScalarType> output_dtypes;
+  // kFlat (element i at data[i]) or kStrided (a concatenation's slice: offsets from the
+  // output's strides, inner stride 1), per output.
+  std::vector<TensorLayout> output_layouts;
 };
 
 struct LoweringResult {
@@ -110,10 +113,20 @@ std::vector<KernelTensor> kernelTensors(const torch::jit::Graph& subgraph);
 
 // The values a kernel writes, in order: each output of the subgraph, except that an
 // output made by prim::FusedConcat (an aten::cat along dim 0 moved into the group) is
-// written as its pieces, each to its own contiguous slice of the concatenated tensor.
+// written as its pieces, each to its own slice of the concatenated tensor (contiguous for
+// a concatenation along the outermost non-trivial dim, else strided: see ArgSpec::addOutput).
 std::vector<const torch::jit::Value*> kernelOutputs(const torch::jit::Graph& subgraph);
 // For each subgraph output, how many kernel outputs make it (1, or a concat's pieces).
 std::vector<size_t> kernelOutputsPerOutput(const torch::jit::Graph& subgraph);
+
+// aten::_grad_sum_to_size(x, size) inside a fusion (what autodiff emits to reduce a
+// broadcast gradient): the kernel computes x; the size (an `int[]?` fusion input, or a
+// constant) is read per call by the executor. None leaves x as it is; a size at an
+// output of the fusion is applied after the kernel (at::sum_to, as eager); a size for a
+// value read further inside makes the call fall back.
+bool isSumToSize(const torch::jit::Node* node);
+// Whether `v` is an `int[]?` / `int[]` value (a size operand, not a number).
+bool isSizeList(const torch::jit::Value* v);
 
 LoweringResult lowerFusion(const torch::jit::Graph& subgraph, const ArgSpec& spec);
 

@@ -105,6 +105,8 @@ namespace torch_fuser {
   _(BitOr, 2, "$0 | $1", false, kIntegral)                                          \
   _(BitXor, 2, "$0 ^ $1", false, kIntegral)                                         \
   _(BitNot, 1, "tf_bitwise_not($0)", false, kIntegral)                              \
+  _(LeftShift, 2, "tf_left_shift($0, $1)", false, kInteger)                         \
+  _(RightShift, 2, "tf_right_shift($0, $1)", false, kInteger)                       \
   _(LogicalAnd, 2, "$0 && $1", true, kAny)                                          \
   _(LogicalOr, 2, "$0 || $1", true, kAny)                                           \
   _(LogicalXor, 2, "$0 != $1", true, kAny)                                          \

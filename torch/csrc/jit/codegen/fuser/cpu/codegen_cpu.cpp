@@ -30,10 +30,10 @@ class CPUKernelPrinter : public KernelPrinter {
     os << ") {\n";
     printStatements(
         os, kernel, /*invariant=*/true, [](int t) { return element(t, "0"); }, 2);
-    if (allFlatOrScalar(kernel)) {
-      printFlatLoop(os, kernel);
-    } else {
+    if (hasStridedTensor(kernel)) {
       printStridedLoop(os, kernel);
+    } else {
+      printFlatLoop(os, kernel);
     }
     os << "}\n\n";
     os << "extern \"C\" void " << kKernelSymbol
@@ -44,13 +44,6 @@ class CPUKernelPrinter : public KernelPrinter {
   }
 
  private:
-  static bool allFlatOrScalar(const LoweredKernel& kernel) {
-    for (const TensorDesc& t : kernel.inputs) {
-      if (t.layout == TensorLayout::kStrided) return false;
-    }
-    return true;
-  }
-
   // Every tensor is contiguous with the iteration shape: one flat loop.
   void printFlatLoop(std::ostream& os, const LoweredKernel& kernel) const {
     os << "  for (int64_t i = begin; i < end; ++i) {\n";
@@ -60,11 +53,13 @@ class CPUKernelPrinter : public KernelPrinter {
     os << "  }\n";
   }
 
-  // The index of tensor t's element j of the current row.
-  static std::string rowIndex(const TensorDesc& desc, int t) {
-    if (desc.layout != TensorLayout::kStrided) return "base + j";
+  // The index of tensor t's element j of the current row (strided outputs, slices of a
+  // concatenation, have contiguous rows).
+  static std::string rowIndex(const LoweredKernel& kernel, int t) {
+    if (!isStrided(kernel, t)) return "base + j";
     const std::string name = std::to_string(t);
-    switch (desc.inner) {
+    if (static_cast<size_t>(t) >= kernel.inputs.size()) return "o" + name + " + j";
+    switch (kernel.inputs[t].inner) {
       case InnerStride::kZero:
         return "o" + name;  // loop-invariant: hoisted, broadcast
       case InnerStride::kUnit:
@@ -75,15 +70,16 @@ class CPUKernelPrinter : public KernelPrinter {
     return "o" + name + " + j * s" + name;
   }
 
-  // Some input is strided or broadcast: walk the iteration space row by row (a row is
-  // the innermost dimension). Each strided input keeps one offset, updated incrementally
+  // Some tensor is strided or broadcast: walk the iteration space row by row (a row is
+  // the innermost dimension). Each strided tensor keeps one offset, updated incrementally
   // between rows; inside a row every access is base + j * stride, a loop the compiler
   // vectorizes (with a version for unit stride).
   void printStridedLoop(std::ostream& os, const LoweredKernel& kernel) const {
     TORCH_INTERNAL_ASSERT(kernel.rank > 0, "a strided input needs a non-zero iteration rank");
     std::vector<int> strided;
-    for (size_t t = 0; t < kernel.inputs.size(); ++t) {
-      if (kernel.inputs[t].layout == TensorLayout::kStrided) strided.push_back(static_cast<int>(t));
+    const int tensors = static_cast<int>(kernel.inputs.size() + kernel.outputs.size());
+    for (int t = 0; t < tensors; ++t) {
+      if (isStrided(kernel, t)) strided.push_back(t);
     }
     // Offsets in 32 bits where every offset of the call fits (ArgSpec::index32): strided
     // reads vectorize as gathers with twice the lanes.
@@ -107,10 +103,10 @@ class CPUKernelPrinter : public KernelPrinter {
        << "    const tf_index n = static_cast<tf_index>(row - index[kRank - 1] < end - base ? "
           "row - index[kRank - 1] : end - base);\n"
        << "    for (tf_index j = 0; j < n; ++j) {\n";
+    const IndexOf row_index = [&kernel](int t) { return rowIndex(kernel, t); };
     printStatements(
-        os, kernel, false, [&kernel](int t) { return element(t, rowIndex(kernel.inputs[t], t)); },
-        6);
-    printStores(os, kernel, "base + j", 6);
+        os, kernel, false, [&row_index](int t) { return element(t, row_index(t)); }, 6);
+    printStores(os, kernel, row_index, 6);
     os << "    }\n    base += n;\n    index[kRank - 1] += n;\n";
     for (int t : strided) os << "    o" << t << " += n * s" << t << ";\n";
     os << "    if (index[kRank - 1] < row) continue;\n    index[kRank - 1] = 0;\n";

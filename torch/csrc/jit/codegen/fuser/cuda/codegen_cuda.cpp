@@ -12,11 +12,6 @@ namespace torch_fuser {
 namespace cuda {
 namespace {
 
-bool hasStridedInput(const LoweredKernel& kernel) {
-  return std::any_of(kernel.inputs.begin(), kernel.inputs.end(),
-                     [](const TensorDesc& t) { return t.layout == TensorLayout::kStrided; });
-}
-
 class CUDAKernelPrinter : public KernelPrinter {
  protected:
   void printPreamble(std::ostream& os) const override {
@@ -53,7 +48,7 @@ class CUDAKernelPrinter : public KernelPrinter {
     }
     printStatements(
         os, kernel, /*invariant=*/true, [](int t) { return element(t, "0"); }, 2);
-    if (hasStridedInput(kernel)) {
+    if (hasStridedTensor(kernel)) {
       if (layout.has_vec_ok) printStridedVectorLoop(os, kernel, layout);
       printStridedLoop(os, kernel, layout);
     } else {
@@ -122,7 +117,9 @@ class CUDAKernelPrinter : public KernelPrinter {
          << type << ", kVec>*>(t" << t << " + base);\n";
     }
     // Flat inputs read from the loaded vectors (scalar-layout inputs were hoisted).
-    printVectorBody(os, kernel, [](int t) { return "in" + std::to_string(t) + ".val[k]"; });
+    printVectorBody(
+        os, kernel, [](int t) { return "in" + std::to_string(t) + ".val[k]"; },
+        [](int) { return std::string("base"); });
     os << "    }\n"
        << "    for (tf_index i = vectors * kVec + first; i < numel; i += step) {\n";
     printLinearIndex(os, kernel, "i", 6);
@@ -132,7 +129,7 @@ class CUDAKernelPrinter : public KernelPrinter {
     os << "    }\n    return;\n  }\n";
   }
 
-  // Offsets of every strided input at linear index `index`, from its multi-index.
+  // Offsets of every strided tensor at linear index `index`, from its multi-index.
   static void printOffsets(std::ostream& os, const CudaParamLayout& layout,
                            const std::string& index, int indent) {
     const std::string pad(indent, ' ');
@@ -176,18 +173,23 @@ class CUDAKernelPrinter : public KernelPrinter {
         os << "      const " << type << " row" << t << " = t" << t << "[o" << t << "];\n";
       }
     }
-    printVectorBody(os, kernel, [&kernel](int t) {
-      const TensorDesc& input = kernel.inputs[t];
-      if (input.layout == TensorLayout::kStrided && input.inner == InnerStride::kZero) {
-        return "row" + std::to_string(t);
-      }
-      return "in" + std::to_string(t) + ".val[k]";
-    });
+    printVectorBody(
+        os, kernel,
+        [&kernel](int t) {
+          const TensorDesc& input = kernel.inputs[t];
+          if (input.layout == TensorLayout::kStrided && input.inner == InnerStride::kZero) {
+            return "row" + std::to_string(t);
+          }
+          return "in" + std::to_string(t) + ".val[k]";
+        },
+        [&kernel](int t) { return isStrided(kernel, t) ? "o" + std::to_string(t) : "base"; });
     os << "    }\n    return;\n  }\n";
   }
 
-  // Declares the output vectors, computes kVec elements, stores the vectors at `base`.
-  void printVectorBody(std::ostream& os, const LoweredKernel& kernel, const LoadOf& load_of) const {
+  // Declares the output vectors, computes kVec elements, stores each output's vector at
+  // store_at(tensor).
+  void printVectorBody(std::ostream& os, const LoweredKernel& kernel, const LoadOf& load_of,
+                       const IndexOf& store_at) const {
     for (size_t o = 0; o < kernel.output_dtypes.size(); ++o) {
       os << "      TfVec<" << typeName(kernel.output_dtypes[o]) << ", kVec> out" << o << ";\n";
     }
@@ -201,26 +203,24 @@ class CUDAKernelPrinter : public KernelPrinter {
     const size_t first_output = kernel.inputs.size();
     for (size_t o = 0; o < kernel.output_dtypes.size(); ++o) {
       const std::string type = typeName(kernel.output_dtypes[o]);
-      os << "      *reinterpret_cast<TfVec<" << type << ", kVec>*>(t" << first_output + o
-         << " + base) = out" << o << ";\n";
+      const int t = static_cast<int>(first_output + o);
+      os << "      *reinterpret_cast<TfVec<" << type << ", kVec>*>(t" << t << " + " << store_at(t)
+         << ") = out" << o << ";\n";
     }
   }
 
-  // Broadcast or strided inputs: each element's offsets come from its multi-index.
+  // Broadcast or strided tensors: each element's offsets come from its multi-index.
   void printStridedLoop(std::ostream& os, const LoweredKernel& kernel,
                         const CudaParamLayout& layout) const {
     os << "  for (tf_index i = first; i < numel; i += step) {\n";
     printOffsets(os, layout, "i", 4);
     printLinearIndex(os, kernel, "i", 4);
+    const IndexOf index_of = [&kernel](int t) {
+      return isStrided(kernel, t) ? "o" + std::to_string(t) : std::string("i");
+    };
     printStatements(
-        os, kernel, false,
-        [&kernel](int t) {
-          return element(t, kernel.inputs[t].layout == TensorLayout::kStrided
-                                ? "o" + std::to_string(t)
-                                : std::string("i"));
-        },
-        4);
-    printStores(os, kernel, "i", 4);
+        os, kernel, false, [&index_of](int t) { return element(t, index_of(t)); }, 4);
+    printStores(os, kernel, index_of, 4);
     os << "  }\n";
   }
 };
@@ -245,9 +245,16 @@ CudaParamLayout cudaParamLayout(const LoweredKernel& kernel) {
         (input.layout == TensorLayout::kStrided && input.inner == InnerStride::kUnit);
     if (vector_access) widest = std::max(widest, c10::elementSize(input.dtype));
   }
-  for (c10::ScalarType dtype : kernel.output_dtypes) {
+  for (size_t o = 0; o < kernel.output_dtypes.size(); ++o) {
+    const c10::ScalarType dtype = kernel.output_dtypes[o];
     layout.element_sizes.push_back(static_cast<int>(c10::elementSize(dtype)));
     widest = std::max(widest, c10::elementSize(dtype));
+    if (kernel.output_layouts[o] == TensorLayout::kStrided) {
+      // A concatenation's slice: rows contiguous, so vector stores of whole rows.
+      const int t = static_cast<int>(kernel.inputs.size() + o);
+      layout.strided.push_back(t);
+      layout.unit_strided.push_back(t);
+    }
   }
   layout.rank = layout.strided.empty() ? 0 : kernel.rank;
   for (ScalarKind kind : kernel.scalars) {

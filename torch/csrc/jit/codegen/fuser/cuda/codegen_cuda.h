@@ -5,7 +5,7 @@
 // path: the host checked sizes and alignment), rng[4] (random kernels: the CUDA
 // generator's seed and offset as values, or as device pointers plus an intra-graph offset
 // under CUDA graph capture, and a captured flag), the tensors' data pointers (inputs then
-// outputs), the iteration sizes, the strides of each strided input, the floating
+// outputs), the iteration sizes, the strides of each strided tensor, the floating
 // scalars, the integer scalars. CudaParamLayout is that layout, shared by the printer
 // and the launcher so both agree by construction.
 #pragma once
@@ -23,7 +23,7 @@ constexpr int kBlockSize = 256;
 
 struct CudaParamLayout {
   int tensors = 0;           // inputs + outputs
-  std::vector<int> strided;  // indices of strided inputs
+  std::vector<int> strided;  // indices of strided tensors (inputs, then outputs)
   int rank = 0;              // entries in sizes and in each strides row (0: none passed)
   int fscalars = 0;
   int iscalars = 0;
@@ -34,7 +34,7 @@ struct CudaParamLayout {
   bool has_rng = false;  // rand_like: rng[4] follows numel/vec_ok
   // Bytes per element of each tensor (inputs then outputs), for the host's alignment check.
   std::vector<int> element_sizes;
-  // Strided inputs read as vectors of their rows (inner stride 1).
+  // Strided tensors accessed as vectors of their rows (inner stride 1).
   std::vector<int> unit_strided;
 
   size_t words() const {

@@ -146,6 +146,26 @@ TF_INLINE bool tf_bitwise_not(bool x) {
   return !x;
 }
 
+// Shifts with eager's definition for every count (torch >= 2.1; older eager leaves
+// counts outside [0, 32) and [0, bits) to the hardware): shifting left by a count outside
+// [0, bits) gives 0, shifting right by one outside [0, bits) (signed: bits - 1) keeps
+// only the sign. Left shifts wrap (through the unsigned type: no signed overflow).
+#define TF_SHIFTS(T, U, SIGNED)                                                                    \
+  TF_INLINE T tf_left_shift(T a, T b) {                                                            \
+    return (SIGNED && b < T(0)) || b >= T(sizeof(T) * 8) ? T(0)                                    \
+                                                         : static_cast<T>(static_cast<U>(a) << b); \
+  }                                                                                                \
+  TF_INLINE T tf_right_shift(T a, T b) {                                                           \
+    const T most = T(sizeof(T) * 8 - SIGNED);                                                      \
+    return static_cast<T>(a >> ((SIGNED && b < T(0)) || b >= most ? most : b));                    \
+  }
+TF_SHIFTS(uint8_t, uint8_t, 0)
+TF_SHIFTS(int8_t, uint8_t, 1)
+TF_SHIFTS(int16_t, uint16_t, 1)
+TF_SHIFTS(int32_t, uint32_t, 1)
+TF_SHIFTS(int64_t, uint64_t, 1)
+#undef TF_SHIFTS
+
 // Integer division and modulo as eager computes them. Lowering guarantees a non-zero
 // divisor (eager raises on zero); a divisor of -1 is taken apart because the most
 // negative value divided by it overflows (and traps on x86).

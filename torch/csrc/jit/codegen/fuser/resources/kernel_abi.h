@@ -7,8 +7,9 @@
 struct TfKernelArgs {
   // One pointer per tensor: the fusion's tensor inputs in order, then its outputs.
   void* const* data;
-  // strides[t * rank + d]: element stride of tensor t along iteration dimension d,
-  // already broadcast (0 where the tensor is broadcast along d).
+  // strides[t * rank + d]: element stride of tensor t (inputs, then outputs) along
+  // iteration dimension d, already broadcast (0 where the tensor is broadcast along d).
+  // Outputs are strided only as slices of a concatenation.
   const int64_t* strides;
   // The iteration shape (the broadcast shape of the inputs), `rank` entries.
   const int64_t* sizes;
