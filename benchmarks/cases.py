@@ -39,6 +39,12 @@ def dropout(x, mask, scale: float):
     return x * mask * scale
 
 
+def cat_features(x, y):
+    # Two activations side by side along the feature dim: the kernel writes each as a
+    # strided slice of the result.
+    return torch.cat([torch.sigmoid(x) * y, torch.tanh(y) + x], 1)
+
+
 COLUMNS = 1024
 
 
@@ -52,6 +58,8 @@ def make_inputs(name, numel, dtype, device):
     full = lambda: torch.randn(rows, COLUMNS, dtype=dtype, device=device)  # noqa: E731
     if name == "chain":
         return (full(), full(), full())
+    if name == "cat_features":
+        return (full(), full())
     if name in ("gelu_tanh", "swish"):
         return (full(),)
     if name == "bias_residual_relu":
@@ -76,6 +84,7 @@ CASES = {
     "lstm_tail": lstm_tail,
     "layernorm_tail": layernorm_tail,
     "dropout": dropout,
+    "cat_features": cat_features,
 }
 
 

@@ -397,6 +397,20 @@ double outputTolerance(const RandomCase& c, at::ScalarType dtype) {
   return caseTolerance(c);
 }
 
+// A call that fell back ran eager's ops, rounding 16-bit intermediates after each; the
+// fallback may split the work differently (pushed chunks run per piece), and one float
+// ulp of a math function before such a rounding moves the value a 16-bit ulp. Wider
+// outputs computed from them get the 16-bit tolerance.
+double fallbackTolerance(const RandomCase& c, at::ScalarType dtype) {
+  double tolerance = outputTolerance(c, dtype);
+  for (const c10::IValue& v : c.inputs) {
+    if (isReducedPrecision(v)) {
+      tolerance = std::max(tolerance, outputTolerance(c, v.toTensor().scalar_type()));
+    }
+  }
+  return tolerance;
+}
+
 }  // namespace
 
 std::string compareOutputs(const at::Tensor& fused, const at::Tensor& eager, double rtol) {
@@ -490,7 +504,8 @@ std::string runRandomCase(const RandomCase& c, bool& ran_kernel) {
              " vs eager " + c10::toString(expected[i].toTensor().scalar_type());
     }
     const at::Tensor want = values[i].toTensor().to(out.scalar_type());
-    const double tolerance = outputTolerance(c, out.scalar_type());
+    const double tolerance = ran_kernel ? outputTolerance(c, out.scalar_type())
+                                        : fallbackTolerance(c, out.scalar_type());
     const std::string diff = compareOutputs(out, want, tolerance);
     if (diff.empty()) continue;
     if (at::isFloatingType(out.scalar_type())) {
