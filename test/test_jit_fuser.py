@@ -2,6 +2,7 @@
 graph executors. Run: PYTHONPATH=$PWD python3 -m pytest -q test/test_jit_fuser.py"""
 import contextlib
 import copy
+import itertools
 import types
 import os
 import subprocess
@@ -313,6 +314,10 @@ def bias_branch(x, y, b):
     return a.sigmoid() * x + a.tanh()
 
 
+def bias_twice(x, b):
+    return (x + b).sigmoid() * (x - b).tanh()
+
+
 def grad_sum_to_size_nodes(block, inside=False):
     """For each aten::_grad_sum_to_size in `block` (nested blocks and subgraphs too):
     whether it sits inside a fusion group."""
@@ -409,12 +414,14 @@ class TestAutograd(unittest.TestCase):
         # b is broadcast over the rows: autodiff reduces its gradient with
         # _grad_sum_to_size, which the backward fusion group takes in (its kernel computes
         # the gradient, the reduction follows it), in both executors, without fallbacks.
-        for legacy in (False, True):
-            with self.subTest(legacy=legacy), (legacy_executor() if legacy
-                                              else contextlib.nullcontext()):
-                scripted = fresh_script(bias_branch)
-                args = [torch.randn(4, 7, requires_grad=True), torch.randn(4, 7, requires_grad=True),
-                        torch.randn(7, requires_grad=True)]
+        # In bias_twice both reductions of b's gradient are summed afterwards: they stay at
+        # the group's outputs (read inside it, every call would fall back).
+        cases = ((bias_branch, ((4, 7), (4, 7), (7,))), (bias_twice, ((4, 7), (7,))))
+        for (fn, shapes), legacy in itertools.product(cases, (False, True)):
+            with self.subTest(fn=fn.__name__, legacy=legacy), (
+                    legacy_executor() if legacy else contextlib.nullcontext()):
+                scripted = fresh_script(fn)
+                args = [torch.randn(*shape, requires_grad=True) for shape in shapes]
                 for _ in range(4):
                     scripted(*args).sum().backward()
                 fallbacks = torch_fuser.stats()["fallbacks"]
@@ -425,7 +432,7 @@ class TestAutograd(unittest.TestCase):
                 sums = grad_sum_to_size_nodes(torch.jit.last_executed_optimized_graph())
                 self.assertTrue(sums and all(sums), "a _grad_sum_to_size is outside the groups")
                 eager_args = [a.detach().requires_grad_() for a in args]
-                expected = torch.autograd.grad(bias_branch(*eager_args).sum(), eager_args)
+                expected = torch.autograd.grad(fn(*eager_args).sum(), eager_args)
                 for got, want in zip(grads, expected):
                     torch.testing.assert_close(got, want)
 

@@ -478,9 +478,9 @@ TEST(CPUFusion, WritesConcatenationAlongInnerDimsAsStridedSlices) {
     checkFusedMatchesEager(concatIR(dim), {at::randn({2, 0, 3}), at::randn({2, 0, 3})});
   }
   // Rank 2 inputs: dim 2 is out of range, as eager says; -1 means dim 1.
-  EXPECT_ANY_THROW(runGraph(checkFusedMatchesEager(concatIR(1), {at::randn({4}), at::randn({4})},
-                                                   Expect::kFallback),
-                            {at::randn({4}), at::randn({4})}));
+  EXPECT_ANY_THROW(runGraph(
+      checkFusedMatchesEager(concatIR(1), {at::randn({4}), at::randn({4})}, Expect::kFallback),
+      {at::randn({4}), at::randn({4})}));
   auto fused = parseIR(concatIR(2));
   fuseGraph(fused);
   EXPECT_ANY_THROW(runGraph(fused, {at::randn({4, 5}), at::randn({4, 5})}));
@@ -500,8 +500,8 @@ graph(%x : Tensor, %y : Tensor, %z : Tensor, %w : Tensor):
   %cat : Tensor = aten::cat(%list, %dim)
   return (%cat)
 )IR";
-  auto fused = checkFusedMatchesEager(
-      ir, {at::randn({3, 3}), at::randn({3, 3}, at::kDouble), at::randn({3, 3}), at::randn({3, 3})});
+  auto fused = checkFusedMatchesEager(ir, {at::randn({3, 3}), at::randn({3, 3}, at::kDouble),
+                                           at::randn({3, 3}), at::randn({3, 3})});
   ASSERT_EQ(countGroups(*fused), 1u);
   EXPECT_EQ(countKind(*fused, "aten::cat"), 0u);
   EXPECT_EQ(countKind(*fused, "aten::mm"), 1u);
@@ -536,8 +536,8 @@ graph(%x : Float(2, 3, strides=[3, 1], device=cpu), %y : Float(2, 5, strides=[5,
   EXPECT_EQ(countGroups(*fused), 2u);
 }
 
-// Autodiff's reductions of broadcast gradients: one at an output (%gx), one read further
-// inside (%gy), one with a constant size (%gc).
+// Autodiff's reductions of broadcast gradients: one at an output (%gx), one read by a
+// later op (%gy), one with a constant size (%gc).
 const char* kSumToSizeIR = R"IR(
 graph(%x : Tensor, %y : Tensor, %sx : int[]?, %sy : int[]?):
   %one : int = prim::Constant[value=1]()
@@ -552,24 +552,48 @@ graph(%x : Tensor, %y : Tensor, %sx : int[]?, %sy : int[]?):
   return (%gx, %r, %gc)
 )IR";
 
-TEST(CPUFusion, FusesGradSumToSizeAndReducesOutputsAfterTheKernel) {
+TEST(CPUFusion, KeepsGradSumToSizeAtGroupOutputsAndReducesAfterTheKernel) {
   FusionGuard fusion;
   const IValue none;
   const at::Tensor x = at::randn({4, 5}), y = at::randn({4, 5});
-  // No reduction: one kernel computes everything.
   auto fused = checkFusedMatchesEager(kSumToSizeIR, {x, y, none, none});
   ASSERT_EQ(countGroups(*fused), 1u);
   EXPECT_EQ(countKind(*fused, "aten::_grad_sum_to_size"), 0u);
   EXPECT_EQ(countKind(*firstGroupSubgraph(*fused), "aten::_grad_sum_to_size"), 3u);
-  // Outputs reduce after the kernel (to [5], to [1, 5], to [4, 1]).
-  for (const std::vector<int64_t>& size : {std::vector<int64_t>{5}, {1, 5}, {4, 1}, {4, 5}}) {
-    checkFusedMatchesEager(kSumToSizeIR, {x, y, size, none});
+  // The add reading %gy is not merged: the reduction stays at the group's output.
+  EXPECT_EQ(countKind(*fused, "aten::add"), 1u);
+  // Outputs reduce after the kernel (to [5], to [1, 5], to [4, 1], to their own shape).
+  const std::vector<std::vector<int64_t>> sizes = {{5}, {1, 5}, {4, 1}, {4, 5}};
+  for (const std::vector<int64_t>& size : sizes) {
+    checkFusedMatchesEager(kSumToSizeIR, {x, y, size, size});
   }
   checkFusedMatchesEager(kSumToSizeIR, {x, at::randn({5}), std::vector<int64_t>{5}, none});
-  // A reduction read further inside: the interpreter runs the fusion.
-  checkFusedMatchesEager(kSumToSizeIR, {x, y, none, std::vector<int64_t>{5}}, Expect::kFallback);
   // A size the value cannot be reduced to raises eager's error.
   EXPECT_ANY_THROW(runGraph(fused, {x, y, std::vector<int64_t>{3}, none}));
+}
+
+TEST(CPUFusion, GradSumToSizeReadInsideAKernelRunsOnlyWithoutReduction) {
+  FusionGuard fusion;
+  const IValue none;
+  const at::Tensor x = at::randn({4, 5}), y = at::randn({4, 5});
+  auto wrapped = parseIR(kSumToSizeIR);
+  wrapInOneGroup(*wrapped);  // %gy is read by the add inside the kernel
+  ASSERT_EQ(countGroups(*wrapped), 1u);
+  const auto reference = runGraph(parseIR(kSumToSizeIR), {x, y, none, none});
+  int64_t fallbacks = getStats().fallbacks;
+  auto actual = runGraph(wrapped, {x, y, none, none});
+  EXPECT_EQ(getStats().fallbacks, fallbacks);
+  for (size_t i = 0; i < actual.size(); ++i) {
+    expectSameTensor(actual[i].toTensor(), reference[i].toTensor());
+  }
+  const std::vector<int64_t> row = {5};
+  const auto reduced = runGraph(parseIR(kSumToSizeIR), {x, y, none, row});
+  fallbacks = getStats().fallbacks;
+  actual = runGraph(wrapped, {x, y, none, row});
+  EXPECT_GT(getStats().fallbacks, fallbacks);
+  for (size_t i = 0; i < actual.size(); ++i) {
+    expectSameTensor(actual[i].toTensor(), reduced[i].toTensor());
+  }
 }
 
 TEST(CPUFusion, KeepsChunkOutsideWhenItsInputIsWritten) {

@@ -237,9 +237,29 @@ class ElementwiseFuser {
     return false;
   }
 
+  // Whether `v` is the result of a _grad_sum_to_size (computed by its node, or inside the
+  // group that is its node). Such a reduction stays at an output of its group, where it
+  // runs after the kernel; read inside the group, every call that reduces (autodiff
+  // keeps the ones that do) would fall back.
+  static bool isSumToSizeResult(const Value* v) {
+    const Node* node = v->node();
+    if (node->kind() == fusionGroupKind()) {
+      node = node->g(c10::attr::Subgraph)->outputs()[v->offset()]->node();
+    }
+    return isSumToSize(node);
+  }
+
+  static bool readsSumToSizeOf(const Node* consumer, const Node* producer) {
+    for (const Value* v : consumer->inputs()) {
+      if (v->node() == producer && isSumToSizeResult(v)) return true;
+    }
+    return false;
+  }
+
   Node* tryMerge(Node* consumer, Node* producer) {
     if (producer == consumer || producer->owningBlock() != consumer->owningBlock()) return nullptr;
     if (isGroup(consumer) && feedsPushedChunk(consumer, producer)) return nullptr;
+    if (readsSumToSizeOf(consumer, producer)) return nullptr;
     if (!isGroup(producer) && !isFusible(producer)) return nullptr;
     if (!sameDevice(producer, consumer)) return nullptr;
     if (!alias_db_->moveBeforeTopologicallyValid(producer, consumer)) return nullptr;
@@ -481,12 +501,12 @@ class ElementwiseFuser {
       Node* node = piece->node();
       if (!piece->type()->cast<c10::TensorType>() || !deviceAllowed(piece)) return nullptr;
       if (node->owningBlock() != block || (!isGroup(node) && !isFusible(node))) continue;
+      if (isSumToSizeResult(piece)) continue;  // read as an input (see isSumToSizeResult)
       if (std::find(producers.begin(), producers.end(), node) == producers.end())
         producers.push_back(node);
     }
     if (producers.empty()) return nullptr;
-    std::sort(producers.begin(), producers.end(),
-              [](Node* a, Node* b) { return a->isAfter(b); });
+    std::sort(producers.begin(), producers.end(), [](Node* a, Node* b) { return a->isAfter(b); });
     Node* group = producers.front();
     // Pieces read as inputs must exist where the group runs.
     for (Value* piece : list->inputs()) {

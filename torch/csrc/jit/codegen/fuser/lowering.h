@@ -122,8 +122,9 @@ std::vector<size_t> kernelOutputsPerOutput(const torch::jit::Graph& subgraph);
 // aten::_grad_sum_to_size(x, size) inside a fusion (what autodiff emits to reduce a
 // broadcast gradient): the kernel computes x; the size (an `int[]?` fusion input, or a
 // constant) is read per call by the executor. None leaves x as it is; a size at an
-// output of the fusion is applied after the kernel (at::sum_to, as eager); a size for a
-// value read further inside makes the call fall back.
+// output of the fusion is applied after the kernel (at::sum_to, as eager). The pass keeps
+// these nodes at outputs (nothing in the group reads their results); a subgraph that
+// reads one anyway runs only calls where its size is None, and falls back otherwise.
 bool isSumToSize(const torch::jit::Node* node);
 // Whether `v` is an `int[]?` / `int[]` value (a size operand, not a number).
 bool isSizeList(const torch::jit::Value* v);
