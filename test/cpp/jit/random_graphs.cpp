@@ -254,6 +254,7 @@ RandomCase makeRandomCase(uint64_t seed, c10::Device device) {
   // otherwise floating point math over inputs of any dtype.
   const bool integer_family = chance(rng, 0.3);
   const int num_tensors = uniform(rng, 1, 4);
+  std::vector<std::vector<int64_t>> input_shapes;
   const bool scalar_input = chance(rng, 0.3);
   std::ostringstream header;
   header << "graph(";
@@ -276,6 +277,7 @@ RandomCase makeRandomCase(uint64_t seed, c10::Device device) {
                            : i == 0       ? pick(rng, float_firsts)
                                           : pick(rng, any_dtypes);
     out.inputs.push_back(makeInput(rng, shape, dtype, device));
+    input_shapes.push_back(shape);
   }
   if (scalar_input && !integer_family) {
     header << ", %s : float";
@@ -317,6 +319,20 @@ RandomCase makeRandomCase(uint64_t seed, c10::Device device) {
     const int dim =
         chance(rng, 0.05) ? rank : uniform(rng, -std::max(rank, 1), std::max(rank, 1) - 1);
     last = g.emit("aten::cat(" + list + ", " + g.intConstant(dim) + ")");
+  }
+  if (chance(rng, 0.12)) {
+    // Autodiff's reduction of a broadcast gradient, to the shape of an input (or None):
+    // the kernel computes the value, eager's at::sum_to reduces it after.
+    const std::vector<int64_t>& shape = pick(rng, input_shapes);
+    const std::string size = g.fresh();
+    if (shape.empty() || chance(rng, 0.2)) {
+      g.body << "  " << size << " : NoneType = prim::Constant()\n";
+    } else {
+      g.body << "  " << size << " : int[] = prim::Constant[value=[";
+      for (size_t d = 0; d < shape.size(); ++d) g.body << (d ? ", " : "") << shape[d];
+      g.body << "]]()\n";
+    }
+    last = g.emit("aten::_grad_sum_to_size(" + last + ", " + size + ")");
   }
   std::string outputs = last;
   if (results.size() > 2 && chance(rng, 0.3)) outputs = results[results.size() / 2] + ", " + last;
