@@ -517,6 +517,33 @@ graph(%x : Tensor, %y : Tensor, %z : Tensor, %w : Tensor):
       fused, {at::randn({2, 2}), at::randn({3, 3}), at::randn({3, 4}), at::randn({3, 3})}));
 }
 
+TEST(CPUFusion, LeavesConcatenationOfAPieceWrittenInPlaceOutside) {
+  FusionGuard fusion;
+  // %b (computed by the group) or %e (read by it) is written after it is computed and
+  // before the cat reads it.
+  for (const char* piece : {"%b", "%e"}) {
+    std::string ir = R"IR(
+graph(%x : Tensor, %y : Tensor):
+  %one : int = prim::Constant[value=1]()
+  %zero : int = prim::Constant[value=0]()
+  %none : NoneType = prim::Constant()
+  %e : Tensor = aten::clone(%y, %none)
+  %a : Tensor = aten::sigmoid(%x)
+  %b : Tensor = aten::tanh(%a)
+  %c : Tensor = aten::mul(%x, %x)
+  %d : Tensor = aten::exp(%c)
+  %w : Tensor = aten::add_(PIECE, %one, %one)
+  %list : Tensor[] = prim::ListConstruct(%b, %d, %e)
+  %cat : Tensor = aten::cat(%list, %zero)
+  return (%cat)
+)IR";
+    ir.replace(ir.find("PIECE"), 5, piece);
+    SCOPED_TRACE(piece);
+    auto fused = checkFusedMatchesEager(ir, {at::randn({3, 4}), at::randn({3, 4})});
+    EXPECT_EQ(countKind(*fused, "aten::cat"), 1u);
+  }
+}
+
 TEST(CPUFusion, LeavesConcatenationOfPiecesKnownToDifferInShapeOutside) {
   FusionGuard fusion;
   const char* ir = R"IR(

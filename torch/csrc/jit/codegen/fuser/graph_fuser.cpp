@@ -500,6 +500,9 @@ class ElementwiseFuser {
     for (Value* piece : list->inputs()) {
       Node* node = piece->node();
       if (!piece->type()->cast<c10::TensorType>() || !deviceAllowed(piece)) return nullptr;
+      // The cat reads a piece where it stands; the kernel would read it earlier, before
+      // any in-place write in between.
+      if (alias_db_->hasWriters(piece)) return nullptr;
       if (node->owningBlock() != block || (!isGroup(node) && !isFusible(node))) continue;
       if (isSumToSizeResult(piece)) continue;  // read as an input (see isSumToSizeResult)
       if (std::find(producers.begin(), producers.end(), node) == producers.end())
