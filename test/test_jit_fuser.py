@@ -221,6 +221,8 @@ class TestScript(unittest.TestCase):
                 self.check_fused(fresh_script_fn(cat_inner_dims), *args)
                 graph = torch.jit.last_executed_optimized_graph()
                 self.assertNotIn("aten::cat", [n.kind() for n in graph.nodes()])
+                # x is read once, also where a profile records it as a piece.
+                self.assertEqual(len(list(fusion_groups(graph)[0].inputs())), 2, str(graph))
 
     def test_integer_shifts(self):
         x = torch.randint(-1000, 1000, (64, 3), dtype=torch.int32)

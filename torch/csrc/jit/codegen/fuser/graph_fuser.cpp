@@ -447,6 +447,7 @@ class ElementwiseFuser {
     const c10::optional<c10::IValue> dim = torch::jit::toIValue(cat->input(1));
     if (!dim || !dim->isInt()) return;
     if (!piecesMayShareAShape(list)) return;
+    skipProfiles(list);
     Node* group = groupComputingPieces(list);
     if (!group) return;
     Graph& subgraph = *group->g(c10::attr::Subgraph);
@@ -473,6 +474,20 @@ class ElementwiseFuser {
     }
     alias_db_ = std::make_unique<AliasDb>(graph_);
     GRAPH_UPDATE("Moved a concatenation into a fusion group");
+  }
+
+  // A piece passed through a prim::profile (the profiling executor's record of it) is
+  // read as the value itself: the kernel then reads a tensor it takes anyway once.
+  void skipProfiles(Node* list) {
+    bool changed = false;
+    for (size_t i = 0; i < list->inputs().size(); ++i) {
+      Node* profile = list->input(i)->node();
+      if (profile->kind() != c10::prim::profile || profile->inputs().size() != 1) continue;
+      list->replaceInput(i, profile->input());
+      if (!profile->output()->hasUses()) profile->destroy();
+      changed = true;
+    }
+    if (changed) alias_db_ = std::make_unique<AliasDb>(graph_);  // the graph changed under it
   }
 
   // One kernel writes every piece over one iteration space, so pieces of different
