@@ -74,6 +74,11 @@ def cat_inner_dims(x, y):
     return torch.cat([a.sigmoid(), y.tanh(), x], 1), torch.cat([a.relu(), a * 2.0], -1)
 
 
+def rotary_pairs(x, y):
+    # Stacked along a new last dim: the pieces interleave element by element.
+    return torch.stack([x.cos() * y, x.sin() * y], -1)
+
+
 def shifts(x, n):
     return (x << n) ^ (x >> n) ^ (x << 3)
 
@@ -223,6 +228,13 @@ class TestScript(unittest.TestCase):
                 self.assertNotIn("aten::cat", [n.kind() for n in graph.nodes()])
                 # x is read once, also where a profile records it as a piece.
                 self.assertEqual(len(list(fusion_groups(graph)[0].inputs())), 2, str(graph))
+
+    def test_stack_along_a_new_last_dim_is_one_kernel(self):
+        for executor in (contextlib.nullcontext, legacy_executor):
+            with executor():
+                self.check_fused(fresh_script_fn(rotary_pairs), torch.randn(6, 10), torch.randn(10))
+                graph = torch.jit.last_executed_optimized_graph()
+                self.assertNotIn("aten::stack", [n.kind() for n in graph.nodes()])
 
     def test_integer_shifts(self):
         x = torch.randint(-1000, 1000, (64, 3), dtype=torch.int32)
@@ -685,6 +697,7 @@ class TestCUDA(unittest.TestCase):
             (cat_inner_dims, [torch.randn(37, 64, device="cuda") for _ in range(2)]),
             (cat_inner_dims, [torch.randn(37, 5, device="cuda"),
                               torch.randn(5, 37, device="cuda").t()]),
+            (rotary_pairs, [torch.randn(33, 64, device="cuda"), torch.randn(64, device="cuda")]),
             # Every shift count, out of range ones included, as eager defines them.
             (shifts, [torch.randint(-2**31, 2**31 - 1, (4096,), dtype=torch.int32, device="cuda"),
                       torch.randint(-70, 70, (4096,), dtype=torch.int32, device="cuda")]),
@@ -701,6 +714,7 @@ class TestCUDA(unittest.TestCase):
                 self.assertEqual(len(fusion_groups(graph)), 1, str(graph))
                 kinds = [n.kind() for n in graph.nodes()]
                 self.assertNotIn("aten::cat", kinds)
+                self.assertNotIn("aten::stack", kinds)
                 self.assertNotIn("prim::ConstantChunk", kinds)
                 torch.testing.assert_close(out, want)
 

@@ -304,8 +304,8 @@ RandomCase makeRandomCase(uint64_t seed, c10::Device device) {
     results.push_back(last);
   }
   if (results.size() > 2 && chance(rng, 0.2)) {
-    // A concatenation of computed values (written in place by the kernel, as strided
-    // slices past dim 0), sometimes with a sibling computed from another input or an
+    // A concatenation or stack of computed values (written in place by the kernel, as
+    // strided slices past dim 0), sometimes with a sibling computed from another input or an
     // input itself as a piece; pieces of other shapes fall back, zero-dim ones and dims
     // out of range raise as in eager.
     std::vector<std::string> pieces = {results[results.size() / 2], last};
@@ -316,9 +316,12 @@ RandomCase makeRandomCase(uint64_t seed, c10::Device device) {
     g.body << "  " << list << " : Tensor[] = prim::ListConstruct(";
     for (size_t p = 0; p < pieces.size(); ++p) g.body << (p ? ", " : "") << pieces[p];
     g.body << ")\n";
-    const int dim =
-        chance(rng, 0.05) ? rank : uniform(rng, -std::max(rank, 1), std::max(rank, 1) - 1);
-    last = g.emit("aten::cat(" + list + ", " + g.intConstant(dim) + ")");
+    // A stack has one more dim to pick from (the new last one).
+    const bool stack = chance(rng, 0.3);
+    const int span = std::max(rank + (stack ? 1 : 0), 1);
+    const int dim = chance(rng, 0.05) ? span : uniform(rng, -span, span - 1);
+    last = g.emit(std::string(stack ? "aten::stack(" : "aten::cat(") + list + ", " +
+                  g.intConstant(dim) + ")");
   }
   if (chance(rng, 0.12)) {
     // Autodiff's reduction of a broadcast gradient, to the shape of an input (or None):

@@ -486,6 +486,33 @@ TEST(CPUFusion, WritesConcatenationAlongInnerDimsAsStridedSlices) {
   EXPECT_ANY_THROW(runGraph(fused, {at::randn({4, 5}), at::randn({4, 5})}));
 }
 
+TEST(CPUFusion, WritesStackAlongEveryDimIntoOneResult) {
+  FusionGuard fusion;
+  // Stack dims 0..rank (the new last dim interleaves the pieces), negative ones too.
+  for (int dim : {0, 1, 2, 3, -1, -2, -4}) {
+    SCOPED_TRACE("dim " + std::to_string(dim));
+    std::string ir = concatIR(dim);
+    ir.replace(ir.find("aten::cat"), 9, "aten::stack");
+    auto fused = checkFusedMatchesEager(ir, {at::randn({4, 5, 3}), at::randn({5, 3})});
+    ASSERT_EQ(countGroups(*fused), 1u);
+    EXPECT_EQ(countKind(*fused, "aten::stack"), 0u);
+    FileCheck().check("fuser::FusedStack")->run(*firstGroupSubgraph(*fused));
+    checkFusedMatchesEager(ir, {at::randn({3, 5, 4}).transpose(0, 2), at::randn({3}, at::kDouble)});
+    checkFusedMatchesEager(ir, {at::randn({1, 1, 6}), at::randn({1, 1, 6})});
+    checkFusedMatchesEager(ir, {at::randn({2, 0, 3}), at::randn({2, 0, 3})});
+  }
+  // Zero-dim pieces stack into a vector (eager does; cat raises).
+  std::string ir = concatIR(0);
+  ir.replace(ir.find("aten::cat"), 9, "aten::stack");
+  checkFusedMatchesEager(ir, {at::randn({}), at::randn({})});
+  // Out of range: eager's error.
+  std::string wide = concatIR(4);
+  wide.replace(wide.find("aten::cat"), 9, "aten::stack");
+  auto fused = parseIR(wide);
+  fuseGraph(fused);
+  EXPECT_ANY_THROW(runGraph(fused, {at::randn({4, 5, 3}), at::randn({4, 5, 3})}));
+}
+
 TEST(CPUFusion, ConcatenationJoinsPiecesComputedApart) {
   FusionGuard fusion;
   // Pieces from unrelated inputs (siblings), one piece an input itself, one computed by a

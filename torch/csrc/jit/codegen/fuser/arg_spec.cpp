@@ -34,9 +34,10 @@ void ArgSpec::addScalar(ScalarKind kind) {
   mix(0x200u | (static_cast<size_t>(kind) << 16));
 }
 
-void ArgSpec::addOutput(TensorLayout layout) {
+void ArgSpec::addOutput(OutputLayout layout) {
   outputs_.push_back(layout);
-  mix(0x300u | (static_cast<size_t>(layout) << 16));
+  mix(0x300u | (static_cast<size_t>(layout.layout) << 16) |
+      (static_cast<size_t>(layout.inner) << 24));
 }
 
 bool ArgSpec::operator==(const ArgSpec& other) const {
@@ -45,7 +46,8 @@ bool ArgSpec::operator==(const ArgSpec& other) const {
          index32_ == other.index32_ &&
          std::equal(tensors_.begin(), tensors_.end(), other.tensors_.begin(),
                     other.tensors_.end()) &&
-         std::equal(scalars_.begin(), scalars_.end(), other.scalars_.begin(), other.scalars_.end()) &&
+         std::equal(scalars_.begin(), scalars_.end(), other.scalars_.begin(),
+                    other.scalars_.end()) &&
          std::equal(outputs_.begin(), outputs_.end(), other.outputs_.begin(), other.outputs_.end());
 }
 

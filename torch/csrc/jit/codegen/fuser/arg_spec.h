@@ -24,8 +24,8 @@ class ArgSpec {
   void addTensor(TensorDesc desc);
   void addScalar(ScalarKind kind);
   // kFlat: a fresh contiguous tensor of the iteration shape; kStrided: a slice of a
-  // concatenation with unit inner stride (rows contiguous, row starts strided).
-  void addOutput(TensorLayout layout);
+  // concatenation or stack (see OutputLayout).
+  void addOutput(OutputLayout layout);
 
   c10::Device device() const { return device_; }
   int iterationRank() const { return iteration_rank_; }
@@ -34,7 +34,7 @@ class ArgSpec {
   const c10::SmallVectorImpl<TensorDesc>& tensors() const { return tensors_; }
   const c10::SmallVectorImpl<ScalarKind>& scalars() const { return scalars_; }
   // Empty when the caller gave none: every output then is kFlat.
-  const c10::SmallVectorImpl<TensorLayout>& outputs() const { return outputs_; }
+  const c10::SmallVectorImpl<OutputLayout>& outputs() const { return outputs_; }
 
   size_t hash() const { return hash_; }
   bool operator==(const ArgSpec& other) const;
@@ -48,7 +48,7 @@ class ArgSpec {
   bool index32_;
   c10::SmallVector<TensorDesc, 8> tensors_;
   c10::SmallVector<ScalarKind, 4> scalars_;
-  c10::SmallVector<TensorLayout, 4> outputs_;
+  c10::SmallVector<OutputLayout, 4> outputs_;
   size_t hash_;
 };
 

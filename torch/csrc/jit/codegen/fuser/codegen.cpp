@@ -138,7 +138,7 @@ void KernelPrinter::printStores(std::ostream& os, const LoweredKernel& kernel,
 bool KernelPrinter::isStrided(const LoweredKernel& kernel, int tensor) {
   const size_t t = static_cast<size_t>(tensor);
   if (t < kernel.inputs.size()) return kernel.inputs[t].layout == TensorLayout::kStrided;
-  return kernel.output_layouts.at(t - kernel.inputs.size()) == TensorLayout::kStrided;
+  return kernel.output_layouts.at(t - kernel.inputs.size()).layout == TensorLayout::kStrided;
 }
 
 bool KernelPrinter::hasStridedTensor(const LoweredKernel& kernel) {

@@ -195,12 +195,14 @@ void applyOutputSums(const KernelSpec& spec, const Call& call,
 }
 
 // How one fusion output is written. A concatenation's result has the iteration shape
-// with `dim` grown `pieces` times; piece k is the slice [k * size, (k + 1) * size) along
-// `dim`, written by kernel output k of the concatenation.
+// with `dim` grown `pieces` times, piece k being the slice [k * size, (k + 1) * size)
+// along `dim`; a stack's result has a new dim `dim` of size `pieces`, piece k being
+// index k along it. Kernel output k of the join writes piece k.
 struct OutputPlan {
   size_t pieces = 1;
-  int64_t dim = 0;                 // concatenations only, wrapped
-  TensorLayout layout = TensorLayout::kFlat;  // of each piece
+  bool stack = false;
+  int64_t dim = 0;      // joins only, wrapped
+  OutputLayout layout;  // of each piece
 };
 
 // Plans every output of the call; returns why it cannot run as a kernel, or "".
@@ -211,15 +213,25 @@ std::string planOutputs(const KernelSpec& spec, const Call& call,
   for (size_t o = 0; o < per_output.size(); ++o) {
     OutputPlan plan;
     plan.pieces = per_output[o];
-    if (plan.pieces > 1) {
-      if (rank == 0) return "a concatenation of zero-dim tensors (eager raises)";
+    plan.stack = spec.isStack(o);
+    if (plan.pieces > 1 || plan.stack) {
+      if (rank == 0 && !plan.stack) return "a concatenation of zero-dim tensors (eager raises)";
+      // A stack's dim may also name the new last dim.
+      const int64_t result_rank = plan.stack ? rank + 1 : rank;
       const int64_t dim = spec.concatDim(o);
-      if (dim < -rank || dim >= rank) return "a concatenation's dim is out of range (eager raises)";
-      plan.dim = dim < 0 ? dim + rank : dim;
-      // Slices along the outermost dimension of size > 1 are contiguous.
+      if (dim < -result_rank || dim >= result_rank) {
+        return "a join's dim is out of range (eager raises)";
+      }
+      plan.dim = dim < 0 ? dim + result_rank : dim;
+      // Slices along the outermost dimension of size > 1 are contiguous; a stack along
+      // the last dim interleaves its pieces element by element.
       int64_t outer = 1;
-      for (int64_t d = 0; d < plan.dim; ++d) outer *= call.shape[d];
-      if (outer > 1) plan.layout = TensorLayout::kStrided;
+      for (int64_t d = 0; d < plan.dim && d < rank; ++d) outer *= call.shape[d];
+      if (plan.stack && plan.dim == rank && rank > 0) {
+        plan.layout = {TensorLayout::kStrided, InnerStride::kAny};
+      } else if (outer > 1) {
+        plan.layout = {TensorLayout::kStrided, InnerStride::kUnit};
+      }
     }
     plans.push_back(plan);
   }
@@ -256,20 +268,32 @@ void allocateOutputs(const Call& call, at::ArrayRef<OutputPlan> plans,
   for (const OutputPlan& plan : plans) {
     const auto options =
         at::TensorOptions().dtype(compiled.output_dtypes[kernel_output]).device(*call.device);
+    const int64_t pieces = static_cast<int64_t>(plan.pieces);
     Shape shape = call.shape;
-    if (plan.pieces > 1) shape[plan.dim] *= static_cast<int64_t>(plan.pieces);
+    if (plan.stack) {
+      shape.insert(shape.begin() + plan.dim, pieces);
+    } else if (pieces > 1) {
+      shape[plan.dim] *= pieces;
+    }
     outputs.push_back(at::empty(shape, options));
     char* base = static_cast<char*>(outputs.back().data_ptr());
     const int64_t element = static_cast<int64_t>(outputs.back().element_size());
     // The result is contiguous: strides are suffix products of its shape.
-    Shape result_strides(rank, 1);
-    for (size_t d = rank; d-- > 1;) result_strides[d - 1] = result_strides[d] * shape[d];
-    const int64_t piece_step = plan.pieces > 1 ? call.shape[plan.dim] * result_strides[plan.dim] : 0;
-    for (size_t k = 0; k < plan.pieces; ++k) {
-      data.push_back(base + piece_step * static_cast<int64_t>(k) * element);
+    Shape result_strides(shape.size(), 1);
+    for (size_t d = shape.size(); d-- > 1;) result_strides[d - 1] = result_strides[d] * shape[d];
+    int64_t piece_step = 0;
+    if (plan.stack) {
+      piece_step = result_strides[plan.dim];
+    } else if (pieces > 1) {
+      piece_step = call.shape[plan.dim] * result_strides[plan.dim];
+    }
+    for (int64_t k = 0; k < pieces; ++k) {
+      data.push_back(base + piece_step * k * element);
       for (size_t d = 0; d < rank; ++d) {
-        const bool strided = plan.layout == TensorLayout::kStrided && call.shape[d] != 1;
-        strides.push_back(strided ? result_strides[d] : 0);
+        // Iteration dim d is result dim d, or d + 1 past a stack's new dim.
+        const size_t result_dim = plan.stack && static_cast<int64_t>(d) >= plan.dim ? d + 1 : d;
+        const bool strided = plan.layout.layout == TensorLayout::kStrided && call.shape[d] != 1;
+        strides.push_back(strided ? result_strides[result_dim] : 0);
       }
     }
     kernel_output += plan.pieces;

@@ -52,10 +52,28 @@ const c10::Symbol& broadcastChunkKind() {
   return kind;
 }
 
+// fuser::FusedStack has no operator of its own: the interpreter runs aten::stack.
+void restoreStacks(torch::jit::Graph& graph) {
+  std::vector<torch::jit::Node*> stacks;
+  for (torch::jit::Node* node : graph.nodes()) {
+    if (node->kind() == fusedStackKind()) stacks.push_back(node);
+  }
+  for (torch::jit::Node* stack : stacks) {
+    torch::jit::WithInsertPoint guard(stack);
+    torch::jit::Value* list =
+        graph.insertNode(graph.createList(c10::TensorType::get(), stack->inputs()))->output();
+    torch::jit::Value* dim = graph.insertConstant(stack->i(c10::attr::dim));
+    torch::jit::Value* result = graph.insert(c10::aten::stack, {list, dim});
+    stack->output()->replaceAllUsesWith(result);
+    stack->destroy();
+  }
+}
+
 }  // namespace
 
 std::shared_ptr<torch::jit::Graph> fallbackGraph(torch::jit::Graph& subgraph) {
   std::shared_ptr<torch::jit::Graph> graph = subgraph.copy();
+  restoreStacks(*graph);
   std::map<int64_t, std::vector<torch::jit::Node*>> pushes;
   for (torch::jit::Node* node : graph->nodes()) {
     if (node->kind() == c10::prim::ConstantChunk && node->hasAttribute(pushedChunkIdAttr())) {

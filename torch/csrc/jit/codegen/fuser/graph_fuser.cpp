@@ -425,15 +425,15 @@ class ElementwiseFuser {
     return true;
   }
 
-  // aten::cat of values computed elementwise moves into a fusion group as
-  // prim::FusedConcat: the kernel writes each piece straight into its slice of the result
-  // (a strided slice when the dim is not the outermost), so the concatenation costs no
-  // copy and no kernel of its own.
+  // aten::cat (aten::stack) of values computed elementwise moves into a fusion group as
+  // prim::FusedConcat (fuser::FusedStack): the kernel writes each piece straight into its
+  // slice of the result (a strided slice when the dim is not the outermost), so the join
+  // costs no copy and no kernel of its own.
   void absorbConcats(Block* block) {
     std::vector<Node*> cats;
     for (Node* node : block->nodes()) {
       for (Block* sub : node->blocks()) absorbConcats(sub);
-      if (node->kind() == c10::aten::cat) cats.push_back(node);
+      if (node->kind() == c10::aten::cat || node->kind() == c10::aten::stack) cats.push_back(node);
     }
     for (Node* cat : cats) absorbConcat(cat);
   }
@@ -456,7 +456,8 @@ class ElementwiseFuser {
       inner.push_back(piece->node() == group ? subgraph.outputs()[piece->offset()]
                                              : subgraphInputFor(group, piece));
     }
-    Node* concat = subgraph.create(c10::prim::FusedConcat, inner, 1);
+    const bool stack = cat->kind() == c10::aten::stack;
+    Node* concat = subgraph.create(stack ? fusedStackKind() : c10::prim::FusedConcat, inner, 1);
     concat->i_(c10::attr::dim, dim->toInt());
     concat->output()->setType(c10::TensorType::get());
     subgraph.insertNode(concat);

@@ -113,8 +113,8 @@ KernelSpec::KernelSpec(int64_t key, std::shared_ptr<torch::jit::Graph> graph)
   kernel_outputs_per_output_ = ::torch_fuser::kernelOutputsPerOutput(*graph_);
   for (const torch::jit::Value* output : graph_->outputs()) {
     const torch::jit::Node* node = output->node();
-    const bool concat = node->kind() == c10::prim::FusedConcat;
-    concat_dims_.push_back(concat ? node->i(c10::attr::dim) : 0);
+    concat_dims_.push_back(isJoin(node) ? node->i(c10::attr::dim) : 0);
+    stacks_.push_back(node->kind() == fusedStackKind());
   }
   for (const std::vector<int>& deps : output_tensor_deps_) {
     outputs_depend_on_all_ = outputs_depend_on_all_ && deps.size() == kernel_tensors_.size();

@@ -58,7 +58,7 @@ class KernelSpec {
   // For output `o` of the fusion: the size it is reduced to after the kernel, or null.
   const SumToSize* outputSumTo(size_t o) const {
     return output_sum_to_[o].input < 0 && output_sum_to_[o].sizes.empty() ? nullptr
-                                                                           : &output_sum_to_[o];
+                                                                          : &output_sum_to_[o];
   }
   // Sizes of the _grad_sum_to_size nodes whose results are read inside the fusion: the
   // kernel treats them as the identity, so it runs only when every one is None.
@@ -72,8 +72,10 @@ class KernelSpec {
   size_t numOutputs() const { return output_tensor_deps_.size(); }
   // For each output of the fusion, how many kernel outputs make it.
   const std::vector<size_t>& kernelOutputsPerOutput() const { return kernel_outputs_per_output_; }
-  // For an output made by a concatenation: its dim as written (may be negative).
+  // For an output made by a join (see isJoin in lowering.h): its dim as written (may be
+  // negative), and whether it stacks (a new dim) rather than concatenates.
   int64_t concatDim(size_t output) const { return concat_dims_[output]; }
+  bool isStack(size_t output) const { return stacks_[output]; }
   // Indices (among kernelTensors()) of the tensors kernel output `o` is computed from.
   const std::vector<int>& outputTensorDeps(size_t o) const { return output_tensor_deps_[o]; }
   // True when every output depends on every tensor input: then all outputs have the
@@ -116,6 +118,7 @@ class KernelSpec {
   std::vector<std::vector<int>> output_tensor_deps_;
   std::vector<size_t> kernel_outputs_per_output_;
   std::vector<int64_t> concat_dims_;
+  std::vector<bool> stacks_;
   bool outputs_depend_on_all_ = true;
 
   mutable std::mutex mutex_;  // guards kernels_ and reported_

@@ -62,7 +62,7 @@ class Lowerer {
     lowerInputs(graph);
     for (const Node* node : graph.nodes()) lowerNode(node);
     for (const Value* output : graph.outputs()) {
-      if (output->node()->kind() == c10::prim::FusedConcat) {
+      if (isJoin(output->node())) {
         lowerConcatOutput(output->node());
         continue;
       }
@@ -274,7 +274,7 @@ class Lowerer {
   void lowerOutputLayouts() {
     const auto& layouts = spec_.outputs();
     if (layouts.empty()) {
-      out_.output_layouts.assign(out_.outputs.size(), TensorLayout::kFlat);
+      out_.output_layouts.assign(out_.outputs.size(), OutputLayout{});
       return;
     }
     TORCH_INTERNAL_ASSERT(layouts.size() == out_.outputs.size(), "ArgSpec describes ",
@@ -301,7 +301,7 @@ class Lowerer {
   }
 
   void lowerNode(const Node* node) {
-    if (node->kind() == c10::prim::FusedConcat) return;  // an output, see run()
+    if (isJoin(node)) return;  // an output, see run()
     if (node->kind() == c10::prim::Constant) {
       lowerConstant(node);
       return;
@@ -585,6 +585,15 @@ class Lowerer {
 
 }  // namespace
 
+c10::Symbol fusedStackKind() {
+  static const c10::Symbol kind = c10::Symbol::fromQualString("fuser::FusedStack");
+  return kind;
+}
+
+bool isJoin(const torch::jit::Node* node) {
+  return node->kind() == c10::prim::FusedConcat || node->kind() == fusedStackKind();
+}
+
 bool isSumToSize(const torch::jit::Node* node) {
   return node->kind() == c10::aten::_grad_sum_to_size;
 }
@@ -599,7 +608,7 @@ bool isSizeList(const torch::jit::Value* v) {
 std::vector<const Value*> kernelOutputs(const torch::jit::Graph& subgraph) {
   std::vector<const Value*> out;
   for (const Value* output : subgraph.outputs()) {
-    if (output->node()->kind() == c10::prim::FusedConcat) {
+    if (isJoin(output->node())) {
       for (const Value* piece : output->node()->inputs()) out.push_back(piece);
     } else {
       out.push_back(output);
@@ -611,8 +620,7 @@ std::vector<const Value*> kernelOutputs(const torch::jit::Graph& subgraph) {
 std::vector<size_t> kernelOutputsPerOutput(const torch::jit::Graph& subgraph) {
   std::vector<size_t> out;
   for (const Value* output : subgraph.outputs()) {
-    const bool concat = output->node()->kind() == c10::prim::FusedConcat;
-    out.push_back(concat ? output->node()->inputs().size() : 1);
+    out.push_back(isJoin(output->node()) ? output->node()->inputs().size() : 1);
   }
   return out;
 }

@@ -77,9 +77,7 @@ struct LoweredKernel {
   std::vector<Stmt> stmts;          // in dependency order
   std::vector<int> outputs;         // statement of each output
   std::vector<c10::ScalarType> output_dtypes;
-  // kFlat (element i at data[i]) or kStrided (a concatenation's slice: offsets from the
-  // output's strides, inner stride 1), per output.
-  std::vector<TensorLayout> output_layouts;
+  std::vector<OutputLayout> output_layouts;  // per output
 };
 
 struct LoweringResult {
@@ -111,12 +109,16 @@ c10::Symbol pushedChunkRankAttr();
 c10::Symbol pushedChunkIdAttr();
 std::vector<KernelTensor> kernelTensors(const torch::jit::Graph& subgraph);
 
+// Joins: prim::FusedConcat (an aten::cat moved into the group) and fuser::FusedStack (an
+// aten::stack), each with its constant `dim` attribute as written.
+c10::Symbol fusedStackKind();
+bool isJoin(const torch::jit::Node* node);
+
 // The values a kernel writes, in order: each output of the subgraph, except that an
-// output made by prim::FusedConcat (an aten::cat along dim 0 moved into the group) is
-// written as its pieces, each to its own slice of the concatenated tensor (contiguous for
-// a concatenation along the outermost non-trivial dim, else strided: see ArgSpec::addOutput).
+// output made by a join is written as its pieces, each to its own slice of the joined
+// tensor (contiguous, or strided: see OutputLayout).
 std::vector<const torch::jit::Value*> kernelOutputs(const torch::jit::Graph& subgraph);
-// For each subgraph output, how many kernel outputs make it (1, or a concat's pieces).
+// For each subgraph output, how many kernel outputs make it (1, or a join's pieces).
 std::vector<size_t> kernelOutputsPerOutput(const torch::jit::Graph& subgraph);
 
 // aten::_grad_sum_to_size(x, size) inside a fusion (what autodiff emits to reduce a

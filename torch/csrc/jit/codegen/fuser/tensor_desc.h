@@ -34,6 +34,16 @@ struct TensorDesc {
   }
 };
 
+// How the kernel writes one output: kFlat (element i at data[i]), or kStrided — a slice of
+// a concatenation or stack, addressed through strides, with rows contiguous (kUnit) or
+// interleaved with the other pieces' (kAny: a stack along the last dim).
+struct OutputLayout {
+  TensorLayout layout = TensorLayout::kFlat;
+  InnerStride inner = InnerStride::kUnit;  // meaningful for kStrided only
+
+  bool operator==(const OutputLayout& o) const { return layout == o.layout && inner == o.inner; }
+};
+
 // How a non-tensor input (a Python number) reaches the kernel.
 enum class ScalarKind : uint8_t { kDouble, kInt, kBool };
 

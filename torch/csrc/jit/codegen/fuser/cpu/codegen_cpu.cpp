@@ -53,13 +53,15 @@ class CPUKernelPrinter : public KernelPrinter {
     os << "  }\n";
   }
 
-  // The index of tensor t's element j of the current row (strided outputs, slices of a
-  // concatenation, have contiguous rows).
+  // The index of tensor t's element j of the current row.
   static std::string rowIndex(const LoweredKernel& kernel, int t) {
     if (!isStrided(kernel, t)) return "base + j";
     const std::string name = std::to_string(t);
-    if (static_cast<size_t>(t) >= kernel.inputs.size()) return "o" + name + " + j";
-    switch (kernel.inputs[t].inner) {
+    const size_t inputs = kernel.inputs.size();
+    const InnerStride inner = static_cast<size_t>(t) < inputs
+                                  ? kernel.inputs[t].inner
+                                  : kernel.output_layouts[t - inputs].inner;
+    switch (inner) {
       case InnerStride::kZero:
         return "o" + name;  // loop-invariant: hoisted, broadcast
       case InnerStride::kUnit:

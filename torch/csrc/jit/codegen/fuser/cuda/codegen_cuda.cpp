@@ -249,11 +249,17 @@ CudaParamLayout cudaParamLayout(const LoweredKernel& kernel) {
     const c10::ScalarType dtype = kernel.output_dtypes[o];
     layout.element_sizes.push_back(static_cast<int>(c10::elementSize(dtype)));
     widest = std::max(widest, c10::elementSize(dtype));
-    if (kernel.output_layouts[o] == TensorLayout::kStrided) {
-      // A concatenation's slice: rows contiguous, so vector stores of whole rows.
+    const OutputLayout& out = kernel.output_layouts[o];
+    if (out.layout == TensorLayout::kStrided) {
+      // A slice of a concatenation (rows contiguous: vector stores of whole rows) or of a
+      // stack along the last dim (interleaved: element by element).
       const int t = static_cast<int>(kernel.inputs.size() + o);
       layout.strided.push_back(t);
-      layout.unit_strided.push_back(t);
+      if (out.inner == InnerStride::kUnit) {
+        layout.unit_strided.push_back(t);
+      } else {
+        vectorizable = false;
+      }
     }
   }
   layout.rank = layout.strided.empty() ? 0 : kernel.rank;
