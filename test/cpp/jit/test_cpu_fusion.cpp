@@ -624,6 +624,29 @@ TEST(CPUFusion, KeepsGradSumToSizeAtGroupOutputsAndReducesAfterTheKernel) {
   checkFusedMatchesEager(kSumToSizeIR, {x, at::randn({5}), std::vector<int64_t>{5}, none});
   // A size the value cannot be reduced to raises eager's error.
   EXPECT_ANY_THROW(runGraph(fused, {x, y, std::vector<int64_t>{3}, none}));
+  // A constant empty size sums everything into a zero-dim tensor (the IR parser has no
+  // spelling for an empty list: the constant is swapped in).
+  auto reference = parseIR(kSumToSizeIR);
+  for (torch::jit::Node* node : reference->nodes()) {
+    if (node->kind() != c10::prim::Constant || !node->output()->type()->cast<c10::ListType>()) {
+      continue;
+    }
+    torch::jit::WithInsertPoint guard(node);
+    node->output()->replaceAllUsesWith(reference->insertConstant(std::vector<int64_t>{}));
+    node->destroy();
+    break;
+  }
+  auto summed = reference->copy();
+  fuseGraph(summed);
+  EXPECT_EQ(countKind(*firstGroupSubgraph(*summed), "aten::_grad_sum_to_size"), 3u);
+  const int64_t fallbacks = getStats().fallbacks;
+  const auto actual = runGraph(summed, {x, y, none, none});
+  EXPECT_EQ(getStats().fallbacks, fallbacks);
+  const auto expected = runGraph(reference, {x, y, none, none});
+  for (size_t i = 0; i < actual.size(); ++i) {
+    expectSameTensor(actual[i].toTensor(), expected[i].toTensor());
+  }
+  EXPECT_EQ(actual[2].toTensor().dim(), 0);
 }
 
 TEST(CPUFusion, GradSumToSizeReadInsideAKernelRunsOnlyWithoutReduction) {

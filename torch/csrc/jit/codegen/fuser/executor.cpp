@@ -184,7 +184,7 @@ bool sumIsIdentity(const SumToSize& sum, const Call& call) {
 void applyOutputSums(const KernelSpec& spec, const Call& call,
                      c10::SmallVectorImpl<at::Tensor>& outputs) {
   for (size_t o = 0; o < outputs.size(); ++o) {
-    const SumToSize* sum = spec.outputSumTo(o);
+    const c10::optional<SumToSize>& sum = spec.outputs()[o].sum;
     if (!sum || sumIsIdentity(*sum, call)) continue;
     if (sum->input < 0) {
       outputs[o] = at::sum_to(outputs[o], sum->sizes);
@@ -194,13 +194,12 @@ void applyOutputSums(const KernelSpec& spec, const Call& call,
   }
 }
 
-// How one fusion output is written. A concatenation's result has the iteration shape
-// with `dim` grown `pieces` times, piece k being the slice [k * size, (k + 1) * size)
-// along `dim`; a stack's result has a new dim `dim` of size `pieces`, piece k being
-// index k along it. Kernel output k of the join writes piece k.
+// How one fusion output is written in this call. A concatenation's result has the
+// iteration shape with `dim` grown `pieces` times, piece k being the slice
+// [k * size, (k + 1) * size) along `dim`; a stack's result has a new dim `dim` of size
+// `pieces`, piece k being index k along it. Kernel output k of the join writes piece k.
 struct OutputPlan {
-  size_t pieces = 1;
-  bool stack = false;
+  const FusionOutput* output = nullptr;
   int64_t dim = 0;      // joins only, wrapped
   OutputLayout layout;  // of each piece
 };
@@ -209,16 +208,14 @@ struct OutputPlan {
 std::string planOutputs(const KernelSpec& spec, const Call& call,
                         c10::SmallVectorImpl<OutputPlan>& plans) {
   const int64_t rank = static_cast<int64_t>(call.shape.size());
-  const std::vector<size_t>& per_output = spec.kernelOutputsPerOutput();
-  for (size_t o = 0; o < per_output.size(); ++o) {
+  for (const FusionOutput& output : spec.outputs()) {
     OutputPlan plan;
-    plan.pieces = per_output[o];
-    plan.stack = spec.isStack(o);
-    if (plan.pieces > 1 || plan.stack) {
-      if (rank == 0 && !plan.stack) return "a concatenation of zero-dim tensors (eager raises)";
+    plan.output = &output;
+    if (output.join) {
+      if (rank == 0 && !output.stack) return "a concatenation of zero-dim tensors (eager raises)";
       // A stack's dim may also name the new last dim.
-      const int64_t result_rank = plan.stack ? rank + 1 : rank;
-      const int64_t dim = spec.concatDim(o);
+      const int64_t result_rank = output.stack ? rank + 1 : rank;
+      const int64_t dim = output.dim;
       if (dim < -result_rank || dim >= result_rank) {
         return "a join's dim is out of range (eager raises)";
       }
@@ -227,7 +224,7 @@ std::string planOutputs(const KernelSpec& spec, const Call& call,
       // the last dim interleaves its pieces element by element.
       int64_t outer = 1;
       for (int64_t d = 0; d < plan.dim && d < rank; ++d) outer *= call.shape[d];
-      if (plan.stack && plan.dim == rank && rank > 0) {
+      if (output.stack && plan.dim == rank && rank > 0) {
         plan.layout = {TensorLayout::kStrided, InnerStride::kAny};
       } else if (outer > 1) {
         plan.layout = {TensorLayout::kStrided, InnerStride::kUnit};
@@ -247,7 +244,7 @@ bool fitsIndex32(const Call& call, at::ArrayRef<OutputPlan> plans) {
   const int64_t kMax = std::numeric_limits<int32_t>::max() / (call.device->is_cpu() ? 2 : 1);
   const int64_t numel = c10::multiply_integers(call.shape);
   for (const OutputPlan& plan : plans) {
-    if (numel > kMax / static_cast<int64_t>(plan.pieces)) return false;
+    if (numel > kMax / static_cast<int64_t>(plan.output->pieces)) return false;
   }
   for (const at::Tensor* t : call.tensors) {
     int64_t furthest = 0;
@@ -268,9 +265,9 @@ void allocateOutputs(const Call& call, at::ArrayRef<OutputPlan> plans,
   for (const OutputPlan& plan : plans) {
     const auto options =
         at::TensorOptions().dtype(compiled.output_dtypes[kernel_output]).device(*call.device);
-    const int64_t pieces = static_cast<int64_t>(plan.pieces);
+    const int64_t pieces = static_cast<int64_t>(plan.output->pieces);
     Shape shape = call.shape;
-    if (plan.stack) {
+    if (plan.output->stack) {
       shape.insert(shape.begin() + plan.dim, pieces);
     } else if (pieces > 1) {
       shape[plan.dim] *= pieces;
@@ -282,7 +279,7 @@ void allocateOutputs(const Call& call, at::ArrayRef<OutputPlan> plans,
     Shape result_strides(shape.size(), 1);
     for (size_t d = shape.size(); d-- > 1;) result_strides[d - 1] = result_strides[d] * shape[d];
     int64_t piece_step = 0;
-    if (plan.stack) {
+    if (plan.output->stack) {
       piece_step = result_strides[plan.dim];
     } else if (pieces > 1) {
       piece_step = call.shape[plan.dim] * result_strides[plan.dim];
@@ -291,12 +288,13 @@ void allocateOutputs(const Call& call, at::ArrayRef<OutputPlan> plans,
       data.push_back(base + piece_step * k * element);
       for (size_t d = 0; d < rank; ++d) {
         // Iteration dim d is result dim d, or d + 1 past a stack's new dim.
-        const size_t result_dim = plan.stack && static_cast<int64_t>(d) >= plan.dim ? d + 1 : d;
+        const size_t result_dim =
+            plan.output->stack && static_cast<int64_t>(d) >= plan.dim ? d + 1 : d;
         const bool strided = plan.layout.layout == TensorLayout::kStrided && call.shape[d] != 1;
         strides.push_back(strided ? result_strides[result_dim] : 0);
       }
     }
-    kernel_output += plan.pieces;
+    kernel_output += plan.output->pieces;
   }
 }
 
@@ -310,7 +308,7 @@ std::string launch(KernelSpec& spec, const Call& call, torch::jit::Stack& stack)
   for (const at::Tensor* t : call.tensors) arg_spec.addTensor(describe(*t, call.shape));
   for (const c10::IValue* s : call.scalars) arg_spec.addScalar(scalarKindOf(*s));
   for (const OutputPlan& plan : plans) {
-    for (size_t k = 0; k < plan.pieces; ++k) arg_spec.addOutput(plan.layout);
+    for (size_t k = 0; k < plan.output->pieces; ++k) arg_spec.addOutput(plan.layout);
   }
 
   const std::shared_ptr<const CompiledKernel> compiled = spec.kernelFor(arg_spec);

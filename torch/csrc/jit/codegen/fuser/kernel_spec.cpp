@@ -77,8 +77,18 @@ bool sumToSizeOf(const torch::jit::Graph& graph, const torch::jit::Node* node, S
 
 }  // namespace
 
-void KernelSpec::collectSumTos() {
-  output_sum_to_.resize(graph_->outputs().size());
+void KernelSpec::describeOutputs() {
+  for (const torch::jit::Value* output : graph_->outputs()) {
+    const torch::jit::Node* node = output->node();
+    FusionOutput out;
+    if (isJoin(node)) {
+      out.pieces = node->inputs().size();
+      out.join = true;
+      out.stack = node->kind() == fusedStackKind();
+      out.dim = node->i(c10::attr::dim);
+    }
+    outputs_.push_back(std::move(out));
+  }
   for (const torch::jit::Node* node : graph_->nodes()) {
     if (!isSumToSize(node)) continue;
     SumToSize sum;
@@ -86,7 +96,7 @@ void KernelSpec::collectSumTos() {
     bool read_inside = false;
     for (const torch::jit::Use& use : node->output()->uses()) {
       if (use.user->kind() == c10::prim::Return) {
-        output_sum_to_[use.offset] = sum;
+        outputs_[use.offset].sum = sum;
       } else {
         read_inside = true;
       }
@@ -101,7 +111,7 @@ KernelSpec::KernelSpec(int64_t key, std::shared_ptr<torch::jit::Graph> graph)
     input_is_tensor_.push_back(static_cast<bool>(input->type()->cast<c10::TensorType>()));
     input_is_size_list_.push_back(isSizeList(input));
   }
-  collectSumTos();
+  describeOutputs();
   kernel_tensors_ = ::torch_fuser::kernelTensors(*graph_);
   for (const KernelTensor& k : kernel_tensors_) {
     size_t position = 0;
@@ -110,12 +120,6 @@ KernelSpec::KernelSpec(int64_t key, std::shared_ptr<torch::jit::Graph> graph)
     num_chunk_pieces_ += k.chunk ? 1 : 0;
   }
   output_tensor_deps_ = tensorDependencies(*graph_, kernel_tensors_);
-  kernel_outputs_per_output_ = ::torch_fuser::kernelOutputsPerOutput(*graph_);
-  for (const torch::jit::Value* output : graph_->outputs()) {
-    const torch::jit::Node* node = output->node();
-    concat_dims_.push_back(isJoin(node) ? node->i(c10::attr::dim) : 0);
-    stacks_.push_back(node->kind() == fusedStackKind());
-  }
   for (const std::vector<int>& deps : output_tensor_deps_) {
     outputs_depend_on_all_ = outputs_depend_on_all_ && deps.size() == kernel_tensors_.size();
   }

@@ -40,7 +40,16 @@ struct CompiledKernel {
 // lowering.h): a fusion input of type int[]?, or a constant int list.
 struct SumToSize {
   int input = -1;              // index among the fusion's inputs; -1: the constant below
-  std::vector<int64_t> sizes;  // the constant
+  std::vector<int64_t> sizes;  // the constant (may be empty: a sum to a zero-dim tensor)
+};
+
+// How one output of the fusion is made from what the kernel writes.
+struct FusionOutput {
+  size_t pieces = 1;  // kernel outputs writing it: 1, or a join's pieces
+  bool join = false;  // a concatenation or stack (see isJoin in lowering.h) ...
+  bool stack = false;
+  int64_t dim = 0;               // ... along this dim as written (may be negative)
+  c10::optional<SumToSize> sum;  // a _grad_sum_to_size applied after the kernel
 };
 
 class KernelSpec {
@@ -55,11 +64,6 @@ class KernelSpec {
   bool inputIsTensor(size_t i) const { return input_is_tensor_[i]; }
   // An int[]? input: a size of a _grad_sum_to_size, read by the executor, not the kernel.
   bool inputIsSizeList(size_t i) const { return input_is_size_list_[i]; }
-  // For output `o` of the fusion: the size it is reduced to after the kernel, or null.
-  const SumToSize* outputSumTo(size_t o) const {
-    return output_sum_to_[o].input < 0 && output_sum_to_[o].sizes.empty() ? nullptr
-                                                                          : &output_sum_to_[o];
-  }
   // Sizes of the _grad_sum_to_size nodes whose results are read inside the fusion: the
   // kernel treats them as the identity, so it runs only when every one is None.
   const std::vector<SumToSize>& innerSumTos() const { return inner_sum_tos_; }
@@ -70,12 +74,8 @@ class KernelSpec {
   size_t numChunkPieces() const { return num_chunk_pieces_; }
   // Kernel outputs (see kernelOutputs in lowering.h): concat outputs count their pieces.
   size_t numOutputs() const { return output_tensor_deps_.size(); }
-  // For each output of the fusion, how many kernel outputs make it.
-  const std::vector<size_t>& kernelOutputsPerOutput() const { return kernel_outputs_per_output_; }
-  // For an output made by a join (see isJoin in lowering.h): its dim as written (may be
-  // negative), and whether it stacks (a new dim) rather than concatenates.
-  int64_t concatDim(size_t output) const { return concat_dims_[output]; }
-  bool isStack(size_t output) const { return stacks_[output]; }
+  // The outputs of the fusion, in order.
+  const std::vector<FusionOutput>& outputs() const { return outputs_; }
   // Indices (among kernelTensors()) of the tensors kernel output `o` is computed from.
   const std::vector<int>& outputTensorDeps(size_t o) const { return output_tensor_deps_[o]; }
   // True when every output depends on every tensor input: then all outputs have the
@@ -104,21 +104,18 @@ class KernelSpec {
     uint64_t last_use = 0;  // guarded by mutex_
   };
   void evictLeastRecentlyUsed();  // caller holds mutex_
-  void collectSumTos();
+  void describeOutputs();
 
   const int64_t key_;
   const std::shared_ptr<torch::jit::Graph> graph_;
   std::vector<bool> input_is_tensor_;
   std::vector<bool> input_is_size_list_;
-  std::vector<SumToSize> output_sum_to_;  // per output; input -1 and no sizes: none
+  std::vector<FusionOutput> outputs_;
   std::vector<SumToSize> inner_sum_tos_;
   std::vector<KernelTensor> kernel_tensors_;
   std::vector<size_t> tensor_input_positions_;
   size_t num_chunk_pieces_ = 0;
   std::vector<std::vector<int>> output_tensor_deps_;
-  std::vector<size_t> kernel_outputs_per_output_;
-  std::vector<int64_t> concat_dims_;
-  std::vector<bool> stacks_;
   bool outputs_depend_on_all_ = true;
 
   mutable std::mutex mutex_;  // guards kernels_ and reported_

@@ -617,14 +617,6 @@ std::vector<const Value*> kernelOutputs(const torch::jit::Graph& subgraph) {
   return out;
 }
 
-std::vector<size_t> kernelOutputsPerOutput(const torch::jit::Graph& subgraph) {
-  std::vector<size_t> out;
-  for (const Value* output : subgraph.outputs()) {
-    out.push_back(isJoin(output->node()) ? output->node()->inputs().size() : 1);
-  }
-  return out;
-}
-
 c10::Symbol pushedChunkRankAttr() {
   static const c10::Symbol symbol = c10::Symbol::attr("tf_chunked_rank");
   return symbol;

@@ -118,8 +118,6 @@ bool isJoin(const torch::jit::Node* node);
 // output made by a join is written as its pieces, each to its own slice of the joined
 // tensor (contiguous, or strided: see OutputLayout).
 std::vector<const torch::jit::Value*> kernelOutputs(const torch::jit::Graph& subgraph);
-// For each subgraph output, how many kernel outputs make it (1, or a join's pieces).
-std::vector<size_t> kernelOutputsPerOutput(const torch::jit::Graph& subgraph);
 
 // aten::_grad_sum_to_size(x, size) inside a fusion (what autodiff emits to reduce a
 // broadcast gradient): the kernel computes x; the size (an `int[]?` fusion input, or a
