@@ -374,23 +374,16 @@ bool isReducedPrecision(const c10::IValue& v) {
          (v.toTensor().scalar_type() == at::kHalf || v.toTensor().scalar_type() == at::kBFloat16);
 }
 
-// float16 / bfloat16 inputs widened to float32: what the kernel computes from them
-// (see lowering.h), without eager's rounding after every op.
-std::vector<c10::IValue> widenReducedPrecision(const std::vector<c10::IValue>& inputs) {
-  std::vector<c10::IValue> out;
-  for (const c10::IValue& v : inputs) {
-    out.push_back(isReducedPrecision(v) ? c10::IValue(v.toTensor().to(at::kFloat)) : v);
-  }
-  return out;
+bool isFloatingTensor(const c10::IValue& v) {
+  return v.isTensor() && at::isFloatingType(v.toTensor().scalar_type());
 }
 
-// Floating point inputs widened to float64: the graph's math nearly exact (explicit
-// conversions inside it still round).
-std::vector<c10::IValue> widenToDouble(const std::vector<c10::IValue>& inputs) {
+// The inputs for which `which` holds converted to `dtype`, the others as they are.
+std::vector<c10::IValue> widen(const std::vector<c10::IValue>& inputs,
+                               bool (*which)(const c10::IValue&), at::ScalarType dtype) {
   std::vector<c10::IValue> out;
   for (const c10::IValue& v : inputs) {
-    const bool floating = v.isTensor() && at::isFloatingType(v.toTensor().scalar_type());
-    out.push_back(floating ? c10::IValue(v.toTensor().to(at::kDouble)) : v);
+    out.push_back(which(v) ? c10::IValue(v.toTensor().to(dtype)) : v);
   }
   return out;
 }
@@ -485,7 +478,9 @@ std::string runRandomCase(const RandomCase& c, bool& ran_kernel) {
   if (reduced) {
     values_error.clear();
     try {
-      values = runGraph(parseIR(c.ir), widenReducedPrecision(c.inputs));
+      // float16 / bfloat16 inputs widened to float32: what the kernel computes from them
+      // (see lowering.h), without eager's rounding after every op.
+      values = runGraph(parseIR(c.ir), widen(c.inputs, isReducedPrecision, at::kFloat));
     } catch (const std::exception& e) {
       values_error = e.what();
     }
@@ -531,7 +526,8 @@ std::string runRandomCase(const RandomCase& c, bool& ran_kernel) {
       if (!exact_tried) {
         exact_tried = true;
         try {
-          exact = runGraph(parseIR(c.ir), widenToDouble(c.inputs));
+          // The graph's math in float64, nearly exact (explicit conversions still round).
+          exact = runGraph(parseIR(c.ir), widen(c.inputs, isFloatingTensor, at::kDouble));
         } catch (const std::exception&) {
           exact.clear();
         }

@@ -162,10 +162,19 @@ class ElementwiseFuser {
     return true;
   }
 
+  // A list a cat or stack joins: its pieces may move into a kernel (absorbConcat).
+  static bool isJoinedList(const Node* node) {
+    if (node->kind() != c10::prim::ListConstruct || node->output()->uses().size() != 1) {
+      return false;
+    }
+    const c10::Symbol user = node->output()->uses()[0].user->kind();
+    return user == c10::aten::cat || user == c10::aten::stack;
+  }
+
   bool isProfileAdjacentToFusible(const Node* profile) const {
     if (isFusible(profile->input()->node())) return true;
     for (const torch::jit::Use& use : profile->output()->uses()) {
-      if (isFusible(use.user)) return true;
+      if (isFusible(use.user) || isJoinedList(use.user)) return true;
     }
     return false;
   }
@@ -447,7 +456,6 @@ class ElementwiseFuser {
     const c10::optional<c10::IValue> dim = torch::jit::toIValue(cat->input(1));
     if (!dim || !dim->isInt()) return;
     if (!piecesMayShareAShape(list)) return;
-    skipProfiles(list);
     Node* group = groupComputingPieces(list);
     if (!group) return;
     Graph& subgraph = *group->g(c10::attr::Subgraph);
@@ -475,20 +483,6 @@ class ElementwiseFuser {
     }
     alias_db_ = std::make_unique<AliasDb>(graph_);
     GRAPH_UPDATE("Moved a concatenation into a fusion group");
-  }
-
-  // A piece passed through a prim::profile (the profiling executor's record of it) is
-  // read as the value itself: the kernel then reads a tensor it takes anyway once.
-  void skipProfiles(Node* list) {
-    bool changed = false;
-    for (size_t i = 0; i < list->inputs().size(); ++i) {
-      Node* profile = list->input(i)->node();
-      if (profile->kind() != c10::prim::profile || profile->inputs().size() != 1) continue;
-      list->replaceInput(i, profile->input());
-      if (!profile->output()->hasUses()) profile->destroy();
-      changed = true;
-    }
-    if (changed) alias_db_ = std::make_unique<AliasDb>(graph_);  // the graph changed under it
   }
 
   // One kernel writes every piece over one iteration space, so pieces of different
