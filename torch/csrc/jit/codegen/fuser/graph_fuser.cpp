@@ -291,11 +291,9 @@ class ElementwiseFuser {
   }
 
   c10::optional<int64_t> knownRank(const Value* v) const {
-    if (const auto type = v->type()->cast<c10::TensorType>()) {
-      if (type->dim()) return static_cast<int64_t>(*type->dim());
+    for (const c10::TensorTypePtr& type : {v->type()->cast<c10::TensorType>(), knownType(v)}) {
+      if (type && type->dim()) return static_cast<int64_t>(*type->dim());
     }
-    const c10::TensorTypePtr type = knownType(v);
-    if (type && type->dim()) return static_cast<int64_t>(*type->dim());
     return c10::nullopt;
   }
 
