@@ -19,6 +19,22 @@
 
 #define TF_INLINE inline
 
+// -fno-math-errno (which loops need to vectorize math calls) also lets GCC rewrite
+// sin(atan(x)) and cos(atan(x)) algebraically, turning NaN into 1 and 0. atan is therefore
+// called through names the compiler does not know as builtins, so nothing is folded into
+// it; the declared libmvec variants (glibc >= 2.35) keep it vectorized.
+#if defined(__GLIBC__) && defined(__x86_64__) && \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+#define TF_LIBM_VECTOR __attribute__((simd("notinbranch")))
+#else
+#define TF_LIBM_VECTOR
+#endif
+extern "C" float tf_libm_atanf(float) __asm__("atanf") __attribute__((const, nothrow))
+TF_LIBM_VECTOR;
+extern "C" double tf_libm_atan(double) __asm__("atan") __attribute__((const, nothrow))
+TF_LIBM_VECTOR;
+#undef TF_LIBM_VECTOR
+
 #define TF_MATH_1(name)       \
   template <typename T>       \
   static inline T name(T x) { \
@@ -32,6 +48,9 @@
 struct TfMath {
   TF_FORALL_UNARY_MATH(TF_MATH_1)
   TF_FORALL_BINARY_MATH(TF_MATH_2)
+  // Preferred to the template above (see tf_libm_atan).
+  static inline float atan(float x) { return tf_libm_atanf(x); }
+  static inline double atan(double x) { return tf_libm_atan(x); }
   template <typename T>
   static inline T div(T x, T y) {
     return x / y;
