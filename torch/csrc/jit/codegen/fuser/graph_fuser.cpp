@@ -77,7 +77,7 @@ class ElementwiseFuser {
     if (const auto type = v->type()->cast<c10::TensorType>()) {
       if (type->device()) return type->device();
     }
-    auto it = profiled_devices_.find(v);
+    auto it = profiled_devices_.find(v->unique());
     if (it != profiled_devices_.end()) return it->second;
     return c10::nullopt;
   }
@@ -90,12 +90,12 @@ class ElementwiseFuser {
       }
       const auto type = node->ty(c10::attr::profiled_type)->cast<c10::TensorType>();
       if (type && type->device()) {
-        profiled_devices_.insert_or_assign(node->input(), *type->device());
-        profiled_devices_.insert_or_assign(node->output(), *type->device());
+        profiled_devices_.insert_or_assign(node->input()->unique(), *type->device());
+        profiled_devices_.insert_or_assign(node->output()->unique(), *type->device());
       }
       if (type) {
-        profiled_types_.insert_or_assign(node->input(), type);
-        profiled_types_.insert_or_assign(node->output(), type);
+        profiled_types_.insert_or_assign(node->input()->unique(), type);
+        profiled_types_.insert_or_assign(node->output()->unique(), type);
       }
     }
   }
@@ -285,7 +285,7 @@ class ElementwiseFuser {
   // The type of `v` with what a profile adds (hints: pushed chunks and concatenations are
   // checked per call).
   c10::TensorTypePtr knownType(const Value* v) const {
-    auto it = profiled_types_.find(v);
+    auto it = profiled_types_.find(v->unique());
     if (it != profiled_types_.end()) return it->second;
     return v->type()->cast<c10::TensorType>();
   }
@@ -338,6 +338,18 @@ class ElementwiseFuser {
     torch::jit::EliminateDeadCode(group->g(c10::attr::Subgraph)->block());
     alias_db_ = std::make_unique<AliasDb>(graph_);  // the graph changed under it
     return group;
+  }
+
+  // Pushes into one group are numbered from the subgraph itself (not from a map keyed by
+  // the group's address), so equal graphs get equal ids.
+  static int64_t nextPushId(Graph& subgraph) {
+    int64_t next = 0;
+    for (const Node* node : subgraph.nodes()) {
+      if (node->kind() == c10::prim::ConstantChunk && node->hasAttribute(pushedChunkIdAttr())) {
+        next = std::max(next, node->i(pushedChunkIdAttr()) + 1);
+      }
+    }
+    return next;
   }
 
   bool pushChunkIntoGroup(Node* group, Value* chunked, int64_t chunks, int64_t dim,
@@ -398,7 +410,7 @@ class ElementwiseFuser {
               [](Value* a, Value* b) { return a->offset() < b->offset(); });
 
     // One chunk per input the value is computed from, all tagged with this push.
-    const int64_t push = next_push_id_[group]++;
+    const int64_t push = nextPushId(subgraph);
     std::unordered_map<Value*, Node*> leaf_chunks;
     {
       torch::jit::WithInsertPoint guard(subgraph.block()->nodes().front());
@@ -640,10 +652,13 @@ class ElementwiseFuser {
 
   std::shared_ptr<Graph> graph_;
   FusionTargets targets_;
-  std::unordered_map<const Value*, c10::Device> profiled_devices_;
-  std::unordered_map<const Value*, c10::TensorTypePtr> profiled_types_;
+  // What profiles say of values, by Value::unique(): a Value's address is reused once it
+  // is destroyed (profiles are dropped, nodes merged), and a stale entry would hand a
+  // new value another's type — fusion decisions would then depend on the allocator.
+  // unique() is never reused within a graph.
+  std::unordered_map<size_t, c10::Device> profiled_devices_;
+  std::unordered_map<size_t, c10::TensorTypePtr> profiled_types_;
   std::unique_ptr<AliasDb> alias_db_;
-  std::unordered_map<const Node*, int64_t> next_push_id_;  // per group
 };
 
 }  // namespace
