@@ -2,6 +2,7 @@
 // fallback — checked on IR shape (what got fused) and on numbers against eager.
 #include "test/cpp/jit/test_utils.h"
 
+#include "torch/csrc/jit/codegen/fuser/compiler.h"
 #include "torch/csrc/jit/codegen/fuser/graph_fuser.h"
 #include "torch/csrc/jit/codegen/fuser/kernel_cache.h"
 #include "torch/csrc/jit/codegen/fuser/kernel_spec.h"
@@ -285,6 +286,11 @@ graph(%x : Tensor):
 )IR";
   graph = parseIR(profiled);
   fuseGraph(graph);
+  if (!torch_fuser::backendAvailable(c10::DeviceType::CUDA)) {
+    // Values profiled on a device this build cannot run form no groups.
+    EXPECT_EQ(countGroups(*graph), 0u);
+    return;
+  }
   ASSERT_EQ(countGroups(*graph), 1u);
   FileCheck().check("aten::rand_like")->run(*firstGroupSubgraph(*graph));
 }

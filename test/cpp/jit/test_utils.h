@@ -221,12 +221,18 @@ inline size_t countGroups(const Graph& graph) {
   return countKind(graph, "fuser::FusionGroup");
 }
 
-// The first FusionGroup's subgraph.
-inline std::shared_ptr<Graph> firstGroupSubgraph(const Graph& graph) {
-  for (const torch::jit::Node* node : graph.nodes()) {
+// The first FusionGroup's subgraph (groups guarded from profiles sit inside a prim::If).
+inline std::shared_ptr<Graph> firstGroupSubgraph(const torch::jit::Block& block) {
+  for (const torch::jit::Node* node : block.nodes()) {
     if (node->kind() == fusionGroupKind()) return node->g(c10::attr::Subgraph);
+    for (const torch::jit::Block* sub : node->blocks()) {
+      if (auto found = firstGroupSubgraph(*sub)) return found;
+    }
   }
   return nullptr;
+}
+inline std::shared_ptr<Graph> firstGroupSubgraph(const Graph& graph) {
+  return firstGroupSubgraph(*graph.block());
 }
 
 // Equal dtype, shape and values; NaN equals NaN; floats within tolerance.

@@ -52,20 +52,26 @@ const c10::Symbol& broadcastChunkKind() {
   return kind;
 }
 
-// fuser::FusedStack has no operator of its own: the interpreter runs aten::stack.
-void restoreStacks(torch::jit::Graph& graph) {
-  std::vector<torch::jit::Node*> stacks;
+// Joins inside a fusion are written back as the ops they came from: fuser::FusedStack has
+// no operator of its own, and the executor's fallback function (see guards.h) fuses
+// aten::cat / aten::stack again.
+void restoreJoins(torch::jit::Graph& graph) {
+  std::vector<torch::jit::Node*> joins;
   for (torch::jit::Node* node : graph.nodes()) {
-    if (node->kind() == fusedStackKind()) stacks.push_back(node);
+    if (node->kind() == fusedStackKind() || node->kind() == c10::prim::FusedConcat) {
+      joins.push_back(node);
+    }
   }
-  for (torch::jit::Node* stack : stacks) {
-    torch::jit::WithInsertPoint guard(stack);
+  for (torch::jit::Node* join : joins) {
+    torch::jit::WithInsertPoint guard(join);
     torch::jit::Value* list =
-        graph.insertNode(graph.createList(c10::TensorType::get(), stack->inputs()))->output();
-    torch::jit::Value* dim = graph.insertConstant(stack->i(c10::attr::dim));
-    torch::jit::Value* result = graph.insert(c10::aten::stack, {list, dim});
-    stack->output()->replaceAllUsesWith(result);
-    stack->destroy();
+        graph.insertNode(graph.createList(c10::TensorType::get(), join->inputs()))->output();
+    torch::jit::Value* dim = graph.insertConstant(join->i(c10::attr::dim));
+    const c10::Symbol op = join->kind() == fusedStackKind() ? c10::aten::stack : c10::aten::cat;
+    torch::jit::Value* result = graph.insert(op, {list, dim});
+    result->setType(join->output()->type());
+    join->output()->replaceAllUsesWith(result);
+    join->destroy();
   }
 }
 
@@ -73,7 +79,7 @@ void restoreStacks(torch::jit::Graph& graph) {
 
 std::shared_ptr<torch::jit::Graph> fallbackGraph(torch::jit::Graph& subgraph) {
   std::shared_ptr<torch::jit::Graph> graph = subgraph.copy();
-  restoreStacks(*graph);
+  restoreJoins(*graph);
   std::map<int64_t, std::vector<torch::jit::Node*>> pushes;
   for (torch::jit::Node* node : graph->nodes()) {
     if (node->kind() == c10::prim::ConstantChunk && node->hasAttribute(pushedChunkIdAttr())) {

@@ -18,7 +18,8 @@ class KernelSpec;
 
 void runFallback(KernelSpec& spec, torch::jit::Stack& stack);
 
-// The graph the interpreter runs for a fusion subgraph: the subgraph itself, except that
+// The graph the interpreter runs for a fusion subgraph, in standard ops: the subgraph
+// itself, with joins as aten::cat / aten::stack, except that
 // the inputs of a chunk the pass pushed through ops (see KernelTensor) are cut by
 // fuser::broadcast_chunk — broadcast to the chunked value's shape first, with the dim as
 // the user wrote it — which is what chunking the value computes, whatever the shapes.

@@ -1,6 +1,7 @@
 #include "torch/csrc/jit/codegen/fuser/graph_fuser.h"
 
 #include "torch/csrc/jit/codegen/fuser/compiler.h"
+#include "torch/csrc/jit/codegen/fuser/guards.h"
 #include "torch/csrc/jit/codegen/fuser/lowering.h"
 #include "torch/csrc/jit/codegen/fuser/op_table.h"
 
@@ -45,6 +46,10 @@ class ElementwiseFuser {
 
   void run() {
     collectProfiledDevices(graph_->block());
+    // Groups formed from profiles are guarded (see guards.h); a graph without profiles
+    // (the legacy executor specializes on argument types itself, or a graph built by
+    // hand) keeps unguarded groups whose kernels check each call.
+    const bool profiled = !profiled_types_.empty();
     dropProfilesAroundFusibleNodes(graph_->block());
     alias_db_ = std::make_unique<AliasDb>(graph_);
     fuseBlock(graph_->block());
@@ -53,17 +58,20 @@ class ElementwiseFuser {
     finishGroups(graph_->block());
     // Chunks whose pieces all moved into groups are left without readers.
     torch::jit::EliminateDeadCode(graph_);
+    if (profiled) guardGroups(graph_->block());
     GRAPH_DUMP("After torch_fuser's elementwise fusion: ", graph_);
   }
 
  private:
   bool isGroup(const Node* node) const { return node->kind() == fusionGroupKind(); }
 
+  // Whether values of this dtype and device (known or profiled) may be fused: a device
+  // switched off by enable() forms no groups for values profiled on it.
   bool deviceAllowed(const Value* v) const {
-    const auto type = v->type()->cast<c10::TensorType>();
+    const c10::TensorTypePtr type = knownType(v);
     if (!type) return true;
     if (type->scalarType() && !isSupportedInputDtype(*type->scalarType())) return false;
-    const c10::optional<c10::Device> device = type->device();
+    const c10::optional<c10::Device> device = knownDevice(v);
     if (!device) return true;  // decided per call; other devices fall back
     if (device->is_cpu()) return targets_.cpu;
     if (device->is_cuda()) return targets_.cuda && backendAvailable(c10::DeviceType::CUDA);
@@ -544,6 +552,19 @@ class ElementwiseFuser {
     }
     for (size_t p = 1; p < producers.size(); ++p) tryMerge(group, producers[p]);
     return group;
+  }
+
+  void guardGroups(Block* block) {
+    std::vector<Node*> groups;
+    for (Node* node : block->nodes()) {
+      for (Block* sub : node->blocks()) guardGroups(sub);
+      if (isGroup(node)) groups.push_back(node);
+    }
+    for (Node* group : groups) {
+      std::vector<c10::TensorTypePtr> expected;
+      for (const Value* input : group->inputs()) expected.push_back(knownType(input));
+      guardFusionGroup(group, expected);
+    }
   }
 
   void finishGroups(Block* block) {

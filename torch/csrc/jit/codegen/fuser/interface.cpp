@@ -3,6 +3,7 @@
 #include "torch/csrc/jit/codegen/fuser/compat.h"
 #include "torch/csrc/jit/codegen/fuser/executor.h"
 #include "torch/csrc/jit/codegen/fuser/graph_fuser.h"
+#include "torch/csrc/jit/codegen/fuser/guards.h"
 #include "torch/csrc/jit/codegen/fuser/kernel_cache.h"
 #include "torch/csrc/jit/codegen/fuser/options.h"
 
@@ -50,8 +51,11 @@ const bool registered = [] {
   torch::jit::registerPostPass([](std::shared_ptr<torch::jit::Graph>& graph) {
     if (isEnabled()) fuseElementwise(graph, currentTargets());
   });
-  static torch::jit::RegisterOperators ops({torch::jit::Operator(
-      fusionGroupKind(), createFusionOperation, c10::AliasAnalysisKind::PURE_FUNCTION)});
+  static torch::jit::RegisterOperators ops(
+      {torch::jit::Operator(fusionGroupKind(), createFusionOperation,
+                            c10::AliasAnalysisKind::PURE_FUNCTION),
+       torch::jit::Operator(typeGuardKind(), createTypeGuardOperation,
+                            c10::AliasAnalysisKind::PURE_FUNCTION)});
   return true;
 }();
 
