@@ -541,6 +541,182 @@ class TestExecutors(unittest.TestCase):
             torch.testing.assert_close(frozen(x), expected)
 
 
+def mm_block(x, w):
+    y = x.mm(w)
+    return torch.sigmoid(y) * torch.tanh(y) + torch.relu(y)
+
+
+def kernel_runs():
+    """Kernel launches so far: every launch looks its kernel up (or compiles it)."""
+    s = torch_fuser.stats()
+    return s["memory_cache_hits"] + s["kernels_compiled"] + s["disk_cache_hits"]
+
+
+@contextlib.contextmanager
+def fusion_strategy(strategy):
+    old = torch.jit.set_fusion_strategy(strategy)
+    try:
+        yield
+    finally:
+        torch.jit.set_fusion_strategy(old)
+
+
+class TestRespecialization(unittest.TestCase):
+    """A function whose situation changes (grad mode, dtype, rank, layout) runs fused
+    kernels again once the executor has re-specialized it, and never falls back for good."""
+
+    def phase(self, calls, warm=4):
+        """Runs calls() `warm` times (profiling, re-optimizing), then 4 times more; returns
+        the kernel launches and fallbacks of those last 4."""
+        for _ in range(warm):
+            calls()
+        runs, fallbacks = kernel_runs(), torch_fuser.stats()["fallbacks"]
+        for _ in range(4):
+            calls()
+        return kernel_runs() - runs, torch_fuser.stats()["fallbacks"] - fallbacks
+
+    def train_step(self, scripted, x, w):
+        w.grad = None
+        scripted(x, w).sum().backward()
+        twin = w.detach().clone().requires_grad_()
+        mm_block(x, twin).sum().backward()
+        torch.testing.assert_close(w.grad, twin.grad)
+
+    def infer(self, scripted, x, w):
+        with torch.no_grad():
+            torch.testing.assert_close(scripted(x, w), mm_block(x, w))
+
+    def test_inference_training_and_back_run_kernels_in_both_executors(self):
+        x, w = torch.randn(16, 8), torch.randn(8, 8, requires_grad=True)
+        for executor in (contextlib.nullcontext, legacy_executor):
+            with executor(), self.subTest(executor=executor.__name__):
+                scripted = fresh_script(mm_block)
+                for name, calls in (("inference", lambda: self.infer(scripted, x, w)),
+                                    ("training", lambda: self.train_step(scripted, x, w)),
+                                    ("inference again", lambda: self.infer(scripted, x, w)),
+                                    ("training again", lambda: self.train_step(scripted, x, w))):
+                    runs, fallbacks = self.phase(calls)
+                    # Training runs the forward and the backward kernel.
+                    self.assertGreaterEqual(runs, 4 if "inference" in name else 8, name)
+                    self.assertEqual(fallbacks, 0, name)
+
+    def test_the_group_is_guarded_and_its_fallback_is_a_function_of_the_executor(self):
+        scripted = fresh_script(mm_block)
+        x, w = torch.randn(16, 8), torch.randn(8, 8)
+        with torch.no_grad():
+            run_warm(scripted, x, w)
+        graph = torch.jit.last_executed_optimized_graph()
+        guards = graph.findAllNodes("fuser::TypeGuard", True)
+        self.assertEqual(len(guards), 1, str(graph))
+        self.assertIn("Float(*, *, requires_grad=0, device=cpu)", str(guards[0]))
+        branch = guards[0].output().uses()[0].user
+        self.assertEqual(branch.kind(), "prim::If")
+        fused, fallback = branch.blocks()
+        self.assertEqual([n.kind() for n in fused.nodes()], ["fuser::FusionGroup"])
+        self.assertIn("prim::CallFunction", [n.kind() for n in fallback.nodes()])
+
+    def test_dtype_rank_and_layout_switches_run_kernels(self):
+        scripted = fresh_script(chain)
+        square = [torch.randn(32, 32) for _ in range(3)]
+        situations = [
+            ("float32", square),
+            ("float64", [t.double() for t in square]),
+            ("rank 3", [t.reshape(4, 8, 32) for t in square]),
+            ("transposed", [t.t() for t in square]),
+            ("channels_last", [t.reshape(2, 8, 8, 8).to(memory_format=torch.channels_last)
+                               for t in square]),
+            ("float32 again", square),
+        ]
+        for name, args in situations:
+            with self.subTest(situation=name), torch.no_grad():
+                runs, fallbacks = self.phase(lambda: torch.testing.assert_close(
+                    scripted(*args), chain(*args)))
+                self.assertEqual(runs, 4)
+                self.assertEqual(fallbacks, 0)
+
+    def test_strategies_bound_re_specialization_and_results_stay_right(self):
+        x, w = torch.randn(16, 8), torch.randn(8, 8, requires_grad=True)
+        # Depth 1: the fallback function of a failed guard is never optimized again.
+        for strategy, kernels_after_switch in (([("STATIC", 1)], False), ([("STATIC", 2)], True),
+                                               ([("DYNAMIC", 2)], True),
+                                               ([("STATIC", 2), ("DYNAMIC", 10)], True)):
+            with self.subTest(strategy=strategy), fusion_strategy(strategy):
+                scripted = fresh_script(mm_block)
+                runs, _ = self.phase(lambda: self.infer(scripted, x, w))
+                self.assertEqual(runs, 4)
+                runs, fallbacks = self.phase(lambda: self.train_step(scripted, x, w))
+                self.assertEqual(runs > 0, kernels_after_switch, str(runs))
+                self.assertEqual(fallbacks, 0)
+
+
+class TestSwitches(unittest.TestCase):
+    def test_a_disabled_device_gets_no_groups(self):
+        torch_fuser.enable(cpu=False)
+        try:
+            scripted = fresh_script(chain)
+            args = [torch.randn(8, 8) for _ in range(3)]
+            run_warm(scripted, *args)
+            torch.testing.assert_close(scripted(*args), chain(*args))
+            graph = torch.jit.last_executed_optimized_graph()
+            self.assertEqual(fusion_groups(graph), [], str(graph))
+        finally:
+            torch_fuser.enable()
+
+    def test_disable_after_optimization_runs_no_kernel_and_stays_right(self):
+        scripted = fresh_script(chain)
+        args = [torch.randn(8, 8) for _ in range(3)]
+        run_warm(scripted, *args)
+        torch_fuser.disable()
+        try:
+            runs = kernel_runs()
+            for _ in range(3):
+                torch.testing.assert_close(scripted(*args), chain(*args))
+            self.assertEqual(kernel_runs(), runs)
+        finally:
+            torch_fuser.enable()
+        run_warm(scripted, *args)
+        self.assertGreater(kernel_runs(), runs)
+
+
+GATE_PERMUTATIONS = r"""
+import itertools, sys, textwrap, torch, torch_fuser
+torch.manual_seed(0)
+choices = ["x.mm(w_ih.t())", "hx.mm(w_hh.t())", "b_ih", "b_hh"]
+template = (
+    "def cell(x, hx, cx, w_ih, w_hh, b_ih, b_hh):\n"
+    "    gates = {} + {} + {} + {}\n"
+    "    ingate, forgetgate, cellgate, outgate = gates.chunk(4, 1)\n"
+    "    return ingate * forgetgate * cellgate * outgate\n")
+inputs = [torch.randn(3, 10), torch.randn(3, 20), torch.randn(3, 20), torch.randn(80, 10),
+          torch.randn(80, 20), torch.randn(80), torch.randn(80)]
+for permutation in itertools.permutations(choices):
+    cu = torch.jit.CompilationUnit(template.format(*permutation))
+    for _ in range(3):
+        cu.cell(*inputs)
+    graph = torch.jit.last_executed_optimized_graph()
+    groups = graph.findAllNodes("fuser::FusionGroup", True)
+    print(len(groups), *[str(g.g("Subgraph")).replace("\n", " ") for g in groups], sep=" | ")
+"""
+
+
+class TestDeterminism(unittest.TestCase):
+    def test_gate_sum_in_every_order_fuses_the_same_in_every_process(self):
+        # PyTorch's own LSTM gate-permutation test: one group whatever the order of the
+        # sum, and the same groups whatever the hash seed or address layout.
+        outputs = set()
+        for seed in ("0", "3", "4", "5", "random"):
+            env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=REPO)
+            run = subprocess.run([sys.executable, "-c", GATE_PERMUTATIONS], env=env,
+                                 capture_output=True, text=True, timeout=600)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            lines = run.stdout.splitlines()
+            self.assertEqual(len(lines), 24)
+            for line in lines:
+                self.assertTrue(line.startswith("1 |"), line)
+            outputs.add(run.stdout)
+        self.assertEqual(len(outputs), 1, "processes fused differently")
+
+
 class TestSavedModels(unittest.TestCase):
     LOAD_WITHOUT_FUSER = """
 import sys, torch
