@@ -46,6 +46,7 @@ class ElementwiseFuser {
 
   void run() {
     collectProfiledDevices(graph_->block());
+    propagateDevices(graph_->block());
     // Groups formed from profiles are guarded (see guards.h); a graph without profiles
     // (the legacy executor specializes on argument types itself, or a graph built by
     // hand) keeps unguarded groups whose kernels check each call.
@@ -104,6 +105,22 @@ class ElementwiseFuser {
       if (type) {
         profiled_types_.insert_or_assign(node->input()->unique(), type);
         profiled_types_.insert_or_assign(node->output()->unique(), type);
+      }
+    }
+  }
+
+  // An elementwise op computes on its inputs' device: a value nobody profiled gets the
+  // device its inputs are known to be on, so a disabled device stays disabled downstream.
+  void propagateDevices(Block* block) {
+    for (Node* node : block->nodes()) {
+      for (Block* sub : node->blocks()) propagateDevices(sub);
+      if (node->outputs().size() != 1 || !findFusibleOp(node)) continue;
+      if (knownDevice(node->output())) continue;
+      for (const Value* input : node->inputs()) {
+        if (const c10::optional<c10::Device> device = knownDevice(input)) {
+          profiled_devices_.emplace(node->output()->unique(), *device);
+          break;
+        }
       }
     }
   }
