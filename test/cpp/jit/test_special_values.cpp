@@ -1,0 +1,211 @@
+// Every pair of unary float ops of the op table, f(g(x)), on special values — NaN, ±Inf,
+// ±0, denormals, the overflow edges of exp/sinh/cosh — fused vs eager, on CPU and CUDA.
+// A fused value that differs from eager's passes only if float64 math gives it from g's
+// value rounded to the dtype or from a neighbour two ulps away (eager's own vector and
+// scalar paths disagree at overflow edges, and some pairs magnify an ulp of g); a NaN
+// where float64 has none fails.
+#include "test/cpp/jit/test_utils.h"
+
+#include "torch/csrc/jit/codegen/fuser/compiler.h"
+
+#include <ATen/Context.h>
+
+#include <cmath>
+#include <iostream>
+#include <sstream>
+
+namespace torch_fuser {
+namespace testing {
+namespace {
+
+const char* const kUnaryOps[] = {
+    "neg",   "abs",   "relu",  "reciprocal", "sigmoid", "tanh",        "exp",       "log",
+    "sqrt",  "rsqrt", "exp2",  "expm1",      "log1p",   "log2",        "log10",     "sin",
+    "cos",   "tan",   "asin",  "acos",       "atan",    "sinh",        "cosh",      "erf",
+    "erfc",  "ceil",  "floor", "round",      "trunc",   "frac",        "sign",      "silu",
+    "hardsigmoid", "hardswish", "mish", "lgamma"};
+
+// f(g(x)) for every g, as outputs of one graph.
+std::string pairsIR(const std::string& f) {
+  std::ostringstream ir;
+  ir << "graph(%x : Tensor):\n";
+  std::string outputs;
+  int i = 0;
+  for (const char* g : kUnaryOps) {
+    ir << "  %g" << i << " : Tensor = aten::" << g << "(%x)\n";
+    ir << "  %f" << i << " : Tensor = aten::" << f << "(%g" << i << ")\n";
+    outputs += (i ? ", %f" : "%f") + std::to_string(i);
+    ++i;
+  }
+  ir << "  return (" << outputs << ")\n";
+  return ir.str();
+}
+
+at::Tensor specialValues(at::ScalarType dtype, const at::Device& device) {
+  const bool f32 = dtype == at::kFloat;
+  std::vector<double> v = {NAN, -NAN, INFINITY, -INFINITY, 0.0, -0.0, 1.0, -1.0, 0.5, -0.5,
+                           2.0, -2.0, 1e30, -1e30, 3.0e38, -3.0e38, 1.5707963267948966,
+                           3.141592653589793, 0.9999999, -0.9999999, 1.0000001, 20.0, -20.0};
+  // Denormals, and the edges where exp, sinh and cosh overflow or underflow.
+  const std::vector<double> edges =
+      f32 ? std::vector<double>{1e-45, -1e-45, 1e-40, 1.1754942e-38, 88.72, 88.73, 89.41, 89.42,
+                                -87.33, -103.97, -104.0}
+          : std::vector<double>{5e-324, -5e-324, 1e-310, 2.2250738585072009e-308, 709.78, 709.79,
+                                710.47, 710.48, -708.39, -745.13, -745.14, 1e300, -1e300};
+  v.insert(v.end(), edges.begin(), edges.end());
+  // Repeated so vector loops and their scalar tails both see every value.
+  return at::tensor(v, at::kDouble).repeat({19}).reshape({19, -1}).to(dtype).to(device);
+}
+
+std::string singleOpIR(const std::string& op) {
+  return "graph(%x : Tensor):\n  %y : Tensor = aten::" + op + "(%x)\n  return (%y)\n";
+}
+
+std::string innerOpsIR() {
+  std::string ir = "graph(%x : Tensor):\n", outputs;
+  int i = 0;
+  for (const char* g : kUnaryOps) {
+    ir += "  %g" + std::to_string(i) + " : Tensor = aten::" + g + "(%x)\n";
+    outputs += (i ? ", %g" : "%g") + std::to_string(i);
+    ++i;
+  }
+  return ir + "  return (" + outputs + ")\n";
+}
+
+// f computed in float64 at g's value rounded to `dtype` and at its neighbours two ulps
+// either way: where f magnifies an ulp of g (sin of a huge tan), any value in that range
+// is as right as eager's.
+struct Bounds {
+  at::Tensor lo, hi, all_nan, exact;
+};
+
+Bounds boundsOf(const std::string& f, const at::Tensor& g64, at::ScalarType dtype) {
+  const at::Tensor g = g64.to(dtype);
+  const at::Tensor up = at::full_like(g, INFINITY), down = at::full_like(g, -INFINITY);
+  std::vector<at::Tensor> candidates = {g};
+  at::Tensor a = g, b = g;
+  for (int step = 0; step < 2; ++step) {
+    a = at::nextafter(a, up);
+    b = at::nextafter(b, down);
+    candidates.push_back(a);
+    candidates.push_back(b);
+  }
+  auto graph = parseIR(singleOpIR(f));
+  std::vector<at::Tensor> values;
+  for (const at::Tensor& c : candidates) {
+    values.push_back(runGraph(graph, {c.to(at::kDouble)})[0].toTensor());
+  }
+  const at::Tensor stacked = at::stack(values);
+  const at::Tensor nan = stacked.isnan();
+  const at::Tensor finite_or_inf = stacked.masked_fill(nan, 0.0);
+  return Bounds{at::where(nan, at::full_like(stacked, INFINITY), stacked).amin(0),
+                at::where(nan, at::full_like(stacked, -INFINITY), stacked).amax(0),
+                nan.all(0), values.front().to(dtype).to(at::kDouble)};
+}
+
+bool same(double a, double b, bool f32) {
+  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
+  if (std::isinf(a) || std::isinf(b)) return a == b;
+  const double tol = f32 ? 1e-5 : 1e-12;
+  return std::abs(a - b) <= tol * std::max(1.0, std::max(std::abs(a), std::abs(b)));
+}
+
+// Where the kernel's g and eager's part at an edge no pair is judged on: one overflows
+// where the other does not (eager's vector and scalar paths disagree there too), or one
+// flushes a denormal to zero.
+bool atAnEdge(double kernel_g, double eager_g, double got, double want, bool f32) {
+  const double max = f32 ? 3.4028234663852886e38 : 1.7976931348623157e308;
+  const double min_normal = f32 ? 1.1754943508222875e-38 : 2.2250738585072014e-308;
+  if (std::isinf(kernel_g) != std::isinf(eager_g)) {
+    return std::abs(std::isinf(kernel_g) ? eager_g : kernel_g) > max / 64;
+  }
+  // f itself overflows in one and not the other, near its overflow edge (sinh, cosh,
+  // exp of ~709.8) or on a huge input (eager's vectorized log1p gives inf past 1e307, its
+  // scalar path does not).
+  if (std::isinf(got) != std::isinf(want)) {
+    const double finite = std::isinf(got) ? want : got;
+    if (std::abs(eager_g) > max / 64 || std::abs(finite) > max / 64) return true;
+  }
+  return (kernel_g == 0 || eager_g == 0) && kernel_g != eager_g &&
+         std::abs(kernel_g + eager_g) < min_normal;
+}
+
+// Whether `got` (fused) is acceptable where eager gave `want`.
+bool acceptable(double got, double want, double lo, double hi, bool all_nan, double exact,
+                bool f32) {
+  if (same(got, want, f32) || same(got, exact, f32)) return true;
+  if (std::isnan(got)) return all_nan;
+  const double tol = (f32 ? 1e-5 : 1e-12) * std::max(1.0, std::abs(got));
+  return got >= lo - tol && got <= hi + tol;
+}
+
+void checkEveryUnaryPair(const at::Device& device) {
+  FusionGuard fusion;
+  int failures = 0;
+  int64_t edges = 0;
+  for (at::ScalarType dtype : {at::kFloat, at::kDouble}) {
+    const bool f32 = dtype == at::kFloat;
+    const at::Tensor x = specialValues(dtype, device);
+    const at::Tensor x64 = x.to(at::kDouble).cpu();
+    const auto inner64 = runGraph(parseIR(innerOpsIR()), {x64});
+    // The inner values, eager's and a kernel's (its own: in the pairs' kernel each is read
+    // once, as a compiler folding f(g(x)) would need), to tell where they part at an edge.
+    const auto eager_inner = runGraph(parseIR(innerOpsIR()), {x});
+    auto inner_kernel = parseIR(innerOpsIR());
+    wrapInOneGroup(*inner_kernel);
+    const auto kernel_inner = runGraph(inner_kernel, {x});
+    for (const char* f : kUnaryOps) {
+      const std::string ir = pairsIR(f);
+      auto fused = parseIR(ir);
+      wrapInOneGroup(*fused);  // one kernel computes every pair
+      const int64_t fallbacks = getStats().fallbacks;
+      const auto actual = runGraph(fused, {x});
+      ASSERT_EQ(getStats().fallbacks, fallbacks) << f << ": the kernel did not run";
+      const auto expected = runGraph(parseIR(ir), {x});
+      for (size_t i = 0; i < actual.size(); ++i) {
+        const at::Tensor kernel_g = kernel_inner[i].toTensor().to(at::kDouble).cpu().flatten();
+        const at::Tensor eager_g = eager_inner[i].toTensor().to(at::kDouble).cpu().flatten();
+        const at::Tensor got = actual[i].toTensor().to(at::kDouble).cpu().flatten();
+        const at::Tensor want = expected[i].toTensor().to(at::kDouble).cpu().flatten();
+        const Bounds bounds = boundsOf(f, inner64[i].toTensor(), dtype);
+        const at::Tensor lo = bounds.lo.flatten(), hi = bounds.hi.flatten();
+        const at::Tensor all_nan = bounds.all_nan.flatten(), exact = bounds.exact.flatten();
+        const at::Tensor in = x64.flatten();
+        for (int64_t k = 0; k < got.numel(); ++k) {
+          const double a = got[k].item<double>(), b = want[k].item<double>();
+          if (atAnEdge(kernel_g[k].item<double>(), eager_g[k].item<double>(), a, b, f32)) {
+            ++edges;
+            continue;
+          }
+          if (acceptable(a, b, lo[k].item<double>(), hi[k].item<double>(),
+                         all_nan[k].item<bool>(), exact[k].item<double>(), f32)) {
+            continue;
+          }
+          if (++failures > 20) continue;
+          ADD_FAILURE() << c10::toString(dtype) << " " << f << "(" << kUnaryOps[i] << "("
+                        << in[k].item<double>() << ")) on " << device << ": fused " << a
+                        << ", eager " << b << ", float64 from g rounded "
+                        << exact[k].item<double>() << " (range " << lo[k].item<double>() << " .. "
+                        << hi[k].item<double>() << ")";
+        }
+      }
+    }
+  }
+  EXPECT_EQ(failures, 0);
+  std::cout << "[special values] " << edges << " values at overflow/denormal edges not judged\n";
+}
+
+TEST(CPUFusion, EveryPairOfUnaryOpsMatchesEagerOnSpecialValues) {
+  checkEveryUnaryPair(at::kCPU);
+}
+
+TEST(GPUFusion, EveryPairOfUnaryOpsMatchesEagerOnSpecialValues) {
+  if (!at::hasCUDA() || !backendAvailable(c10::DeviceType::CUDA)) {
+    GTEST_SKIP() << "no CUDA device or backend";
+  }
+  checkEveryUnaryPair(at::Device(at::kCUDA, 0));
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace torch_fuser
