@@ -295,6 +295,33 @@ graph(%x : Tensor):
   FileCheck().check("aten::rand_like")->run(*firstGroupSubgraph(*graph));
 }
 
+TEST(CPUFusion, OutputsFollowTheInputsDenseLayoutAsEager) {
+  FusionGuard fusion;
+  auto fused = parseIR(kChainIR);
+  fuseGraph(fused);
+  const auto reference = parseIR(kChainIR);
+  const at::Tensor square = at::randn({48, 40});
+  const at::Tensor nchw = at::randn({2, 24, 5, 7});
+  const std::vector<std::vector<IValue>> cases = {
+      {square.t(), at::randn({48, 40}).t(), at::randn({48, 40}).t()},  // transposed
+      {at::randn({48}), square.t(), at::randn({48, 40}).t()},      // broadcast first input
+      {nchw.contiguous(at::MemoryFormat::ChannelsLast), at::randn({24, 1, 1}),
+       at::randn({2, 24, 5, 7}).contiguous(at::MemoryFormat::ChannelsLast)},
+      {at::randn({3, 4, 5}).permute({2, 0, 1}), at::randn({5, 3, 4}), at::randn({4})},
+      {at::randn({1, 4, 1, 6}).permute({3, 1, 2, 0}), at::randn({6, 4, 1, 1}),
+       at::randn({1})},  // size-1 dims
+  };
+  for (size_t c = 0; c < cases.size(); ++c) {
+    SCOPED_TRACE("case " + std::to_string(c));
+    const int64_t fallbacks = getStats().fallbacks;
+    const at::Tensor got = runGraph(fused, cases[c])[0].toTensor();
+    EXPECT_EQ(getStats().fallbacks, fallbacks);
+    const at::Tensor want = runGraph(reference, cases[c])[0].toTensor();
+    expectSameTensor(got, want, 1e-6, 1e-6);
+    EXPECT_EQ(got.strides(), want.strides());
+  }
+}
+
 TEST(CPUFusion, EveryOpOfTheTableMatchesEager) {
   FusionGuard fusion;
   // One kernel computes all of them; values around zero, the unit interval and beyond,

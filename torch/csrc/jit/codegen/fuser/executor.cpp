@@ -65,6 +65,10 @@ struct Call {
   at::ArrayRef<c10::IValue> all_inputs;  // as on the stack, sizes of sums included
   c10::optional<c10::Device> device;
   Shape shape;
+  // Set when the call iterates in the inputs' memory order (iterateInMemoryOrder): the
+  // tensors it reads, permuted, and the permutation that gives outputs back their order.
+  c10::SmallVector<at::Tensor, 8> permuted;
+  c10::SmallVector<int64_t, 6> restore;
 };
 
 // Fills `call` from the inputs; returns why the kernel cannot run, or "".
@@ -298,6 +302,49 @@ void allocateOutputs(const Call& call, at::ArrayRef<OutputPlan> plans,
   }
 }
 
+// Outputs take the dense layout of the inputs, as eager's do (TensorIterator): when the
+// first input spanning the iteration space is dense in a permuted order (transposed,
+// channels_last), the call iterates in that order — where that input, and every input
+// laid out like it, is contiguous — and outputs allocated contiguous in it come back with
+// its strides. Reading a transposed input against its memory order costs several times
+// the contiguous pass. Joins keep logical order (their slices follow the iteration dims).
+void iterateInMemoryOrder(const KernelSpec& spec, Call& call) {
+  const size_t rank = call.shape.size();
+  if (rank < 2 || spec.hasJoins()) return;
+  const at::Tensor* layout = nullptr;
+  for (const at::Tensor* t : call.tensors) {
+    if (t->dim() == static_cast<int64_t>(rank) && t->sizes().equals(call.shape)) {
+      layout = t;
+      break;
+    }
+  }
+  if (!layout || layout->is_contiguous() || !layout->is_non_overlapping_and_dense()) return;
+  // Dims from the largest stride to the smallest (ties keep their order), as the input
+  // lies in memory; a dense tensor's strides then come back exactly.
+  c10::SmallVector<int64_t, 6> order(rank);
+  for (size_t d = 0; d < rank; ++d) order[d] = static_cast<int64_t>(d);
+  std::stable_sort(order.begin(), order.end(), [layout](int64_t a, int64_t b) {
+    return layout->stride(a) > layout->stride(b);
+  });
+  bool identity = true;
+  for (size_t d = 0; d < rank; ++d) identity = identity && order[d] == static_cast<int64_t>(d);
+  if (identity) return;
+  call.permuted.reserve(call.tensors.size());  // pointers into it must stay valid
+  for (const at::Tensor*& t : call.tensors) {
+    at::Tensor aligned = *t;  // broadcast inputs get the iteration rank first
+    while (aligned.dim() < static_cast<int64_t>(rank)) aligned = aligned.unsqueeze(0);
+    call.permuted.push_back(aligned.permute(order));
+    t = &call.permuted.back();
+  }
+  Shape shape(rank);
+  call.restore.resize(rank);
+  for (size_t d = 0; d < rank; ++d) {
+    shape[d] = call.shape[order[d]];
+    call.restore[order[d]] = static_cast<int64_t>(d);
+  }
+  call.shape = shape;
+}
+
 std::string launch(KernelSpec& spec, const Call& call, torch::jit::Stack& stack) {
   c10::SmallVector<OutputPlan, 4> plans;
   std::string why = planOutputs(spec, call, plans);
@@ -344,6 +391,9 @@ std::string launch(KernelSpec& spec, const Call& call, torch::jit::Stack& stack)
                             iscalars.data()};
     compiled->kernel->launch(args, numel);
   }
+  if (!call.restore.empty()) {
+    for (at::Tensor& out : outputs) out = out.permute(call.restore);
+  }
   applyOutputSums(spec, call, outputs);
   torch::jit::drop(stack, spec.numInputs());
   for (at::Tensor& out : outputs) stack.emplace_back(std::move(out));
@@ -371,6 +421,7 @@ std::string tryRunKernel(KernelSpec& spec, torch::jit::Stack& stack) {
   if (!outputsHaveIterationShape(spec, call)) {
     return "an output is smaller than the iteration space (it depends on a broadcast input only)";
   }
+  iterateInMemoryOrder(spec, call);
   return launch(spec, call, stack);
 }
 

@@ -86,6 +86,7 @@ void KernelSpec::describeOutputs() {
       out.join = true;
       out.stack = node->kind() == fusedStackKind();
       out.dim = node->i(c10::attr::dim);
+      has_joins_ = true;
     }
     outputs_.push_back(std::move(out));
   }

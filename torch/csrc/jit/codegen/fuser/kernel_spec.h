@@ -76,6 +76,8 @@ class KernelSpec {
   size_t numOutputs() const { return output_tensor_deps_.size(); }
   // The outputs of the fusion, in order.
   const std::vector<FusionOutput>& outputs() const { return outputs_; }
+  // Whether an output is a concatenation or stack (its slices follow the logical dims).
+  bool hasJoins() const { return has_joins_; }
   // Indices (among kernelTensors()) of the tensors kernel output `o` is computed from.
   const std::vector<int>& outputTensorDeps(size_t o) const { return output_tensor_deps_[o]; }
   // True when every output depends on every tensor input: then all outputs have the
@@ -117,6 +119,7 @@ class KernelSpec {
   size_t num_chunk_pieces_ = 0;
   std::vector<std::vector<int>> output_tensor_deps_;
   bool outputs_depend_on_all_ = true;
+  bool has_joins_ = false;
 
   mutable std::mutex mutex_;  // guards kernels_ and reported_
   std::unordered_map<ArgSpec, std::shared_ptr<Slot>, ArgSpecHash> kernels_;
