@@ -634,6 +634,38 @@ class TestRespecialization(unittest.TestCase):
                 self.assertEqual(runs, 4)
                 self.assertEqual(fallbacks, 0)
 
+    @unittest.skipUnless(torch.cuda.is_available(), "no CUDA device")
+    def test_cuda_after_warm_up_on_cpu_and_dtype_switches_run_kernels(self):
+        scripted = fresh_script(chain)
+        cpu = [torch.randn(64, 64) for _ in range(3)]
+        situations = [
+            ("cpu", cpu, 1e-5),
+            ("cuda", [t.cuda() for t in cpu], 1e-5),
+            ("cuda float16", [t.cuda().half() for t in cpu], 2e-3),
+            ("cuda bfloat16", [t.cuda().bfloat16() for t in cpu], 2e-2),
+            ("cuda channels_last", [t.cuda().reshape(1, 4, 32, 32).to(
+                memory_format=torch.channels_last) for t in cpu], 1e-5),
+            ("cpu again", cpu, 1e-5),
+        ]
+        for name, args, tol in situations:
+            with self.subTest(situation=name), torch.no_grad():
+                runs, fallbacks = self.phase(lambda: torch.testing.assert_close(
+                    scripted(*args), chain(*args), atol=tol, rtol=tol))
+                self.assertEqual(runs, 4)
+                self.assertEqual(fallbacks, 0)
+
+    @unittest.skipUnless(torch.cuda.is_available(), "no CUDA device")
+    def test_cuda_inference_training_and_back_run_kernels(self):
+        x = torch.randn(16, 8, device="cuda")
+        w = torch.randn(8, 8, device="cuda", requires_grad=True)
+        scripted = fresh_script(mm_block)
+        for name, calls in (("inference", lambda: self.infer(scripted, x, w)),
+                            ("training", lambda: self.train_step(scripted, x, w)),
+                            ("inference again", lambda: self.infer(scripted, x, w))):
+            runs, fallbacks = self.phase(calls)
+            self.assertGreaterEqual(runs, 4 if "inference" in name else 8, name)
+            self.assertEqual(fallbacks, 0, name)
+
     def test_strategies_bound_re_specialization_and_results_stay_right(self):
         x, w = torch.randn(16, 8), torch.randn(8, 8, requires_grad=True)
         # Depth 1: the fallback function of a failed guard is never optimized again.
