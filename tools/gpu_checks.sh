@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# What a session runs on the GPU machine (the `device` tool), stage by stage, logs under
+# $OUT (default ./gpu-logs):  tools/gpu_checks.sh build tests [bench] [fuzz N SEED]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-$PWD/gpu-logs}
+mkdir -p "$OUT"
+export TORCH_FUSER_CACHE_DIR=${TORCH_FUSER_CACHE_DIR:-/tmp/torch_fuser_gpu_cache}
+while [ $# -gt 0 ]; do
+  stage=$1
+  shift
+  start=$(date +%s)
+  case $stage in
+    build)
+      nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$OUT/machine.txt"
+      python3 -c 'import torch; print(torch.__version__, torch.version.cuda)' >> "$OUT/machine.txt"
+      make build > "$OUT/build.log" 2>&1 || { tail -40 "$OUT/build.log"; exit 1; }
+      ;;
+    tests)
+      ./build/bin/test_jit --gtest_filter='*Fusion*:*Codegen*:*Pass*:-*RandomGraphsMatchEager' \
+        > "$OUT/cpp.log" 2>&1
+      grep -E "PASSED|FAILED|SKIPPED|special values" "$OUT/cpp.log" | tail -15
+      PYTHONPATH=$PWD python3 -m pytest -q test/test_jit_fuser.py > "$OUT/py.log" 2>&1
+      tail -15 "$OUT/py.log"
+      ;;
+    bench)
+      PYTHONPATH=$PWD python3 benchmarks/fallback_overhead.py > "$OUT/fallback_overhead.txt" 2>&1
+      cat "$OUT/fallback_overhead.txt"
+      PYTHONPATH=$PWD python3 benchmarks/switching.py --device cuda --out "$OUT" \
+        --name h200-cuda-switching > "$OUT/switching_cuda.txt" 2>&1
+      tail -40 "$OUT/switching_cuda.txt"
+      ;;
+    fuzz)
+      cases=$1 seed=$2
+      shift 2
+      for suite in GPUFusion CPUFusion; do
+        FUSER_FUZZ_CASES=$cases FUSER_FUZZ_SEED=$seed FUSER_FUZZ_THREADS=15 \
+          ./build/bin/test_jit --gtest_filter="$suite.RandomGraphsMatchEager" \
+          > "$OUT/fuzz_${suite}_$seed.log" 2>&1
+        echo "$suite seeds $seed..$((seed + cases - 1)): rc=$? $(grep -h '\[fuzz\]' "$OUT/fuzz_${suite}_$seed.log")"
+        grep -A3 "replay:" "$OUT/fuzz_${suite}_$seed.log" | head -20
+      done
+      ;;
+    *) echo "unknown stage $stage" >&2; exit 2 ;;
+  esac
+  echo "[$stage] $(($(date +%s) - start)) s"
+done
