@@ -14,6 +14,8 @@ while [ $# -gt 0 ]; do
     build)
       nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$OUT/machine.txt"
       python3 -c 'import torch; print(torch.__version__, torch.version.cuda)' >> "$OUT/machine.txt"
+      # The machine's default g++ (/opt/gcc) links libstdc++ statically: use the system one.
+      [ -x /usr/bin/g++ ] && export CXX=/usr/bin/g++
       make build > "$OUT/build.log" 2>&1 || { tail -40 "$OUT/build.log"; exit 1; }
       ;;
     tests)
