@@ -1,6 +1,7 @@
 // GPUFusion: the CPUFusion cases on CUDA plus what only GPUs have (half/bfloat16 vector
 // paths, misaligned pointers, a second device). Skips cleanly where torch has no GPU.
 #include "test/cpp/jit/random_graphs.h"
+#include "test/cpp/jit/special_values.h"
 #include "test/cpp/jit/test_utils.h"
 
 #include "torch/csrc/jit/codegen/fuser/cuda/fused_kernel_cuda.h"
@@ -27,6 +28,10 @@ class GPUFusion : public ::testing::Test {
   }
   FusionGuard fusion_;
 };
+
+TEST_F(GPUFusion, EveryPairOfUnaryOpsMatchesEagerOnSpecialValues) {
+  checkEveryUnaryPair(at::Device(at::kCUDA, 0));
+}
 
 TEST_F(GPUFusion, RunsElementwiseChainAsOneKernel) {
   auto fused = checkFusedMatchesEager(kChainIR, randn3({1024, 1024}));

@@ -1,0 +1,14 @@
+// The unary-pairs x special-values check (test_special_values.cpp), for any device.
+#pragma once
+
+#include <c10/core/Device.h>
+
+namespace torch_fuser {
+namespace testing {
+
+// Fuses f(g(x)) for every pair of unary float ops and compares with eager on NaN, +-Inf,
+// +-0, denormals and overflow edges, in float32 and float64 on `device`.
+void checkEveryUnaryPair(const c10::Device& device);
+
+}  // namespace testing
+}  // namespace torch_fuser
