@@ -205,6 +205,32 @@ graph(%x : Tensor, %hx : Tensor, %w_ih : Tensor, %w_hh : Tensor, %b_ih : Tensor,
   return (%c)
 )IR";
 
+TEST(CPUFusion, FallbackOfAPushedChunkChunksTheValueAsWritten) {
+  FusionGuard fusion;
+  // Inside the group the chunk is pushed onto the gate sum's inputs; the executor's
+  // fallback function gets the program as written (differentiable by autodiff, and
+  // fused again by this pass): the sum, then aten::chunk.
+  auto graph = parseIR(kProfiledGateSumIR);
+  fuseGraph(graph);
+  torch::jit::Node* fallback = onlyNodeOfKind(*graph, "prim::FallbackGraph");
+  ASSERT_NE(fallback, nullptr) << *graph;
+  const Graph& subgraph = *fallback->g(c10::attr::Subgraph);
+  EXPECT_EQ(countKind(subgraph, "aten::chunk"), 1u) << subgraph;
+  EXPECT_EQ(countKind(subgraph, "prim::ConstantChunk"), 0u) << subgraph;
+  EXPECT_EQ(countKind(subgraph, "aten::add"), 3u) << subgraph;
+  EXPECT_EQ(countKind(subgraph, "aten::mul"), 3u) << subgraph;
+  // It computes what the group's kernel computes, a bias broadcast along rows included.
+  std::vector<IValue> inputs;
+  for (const torch::jit::Value* v : fallback->inputs()) {
+    inputs.push_back(v->node()->kind() == c10::prim::Param && v->debugName().rfind("b_", 0) == 0
+                         ? at::randn({80})
+                         : at::randn({3, 80}));
+  }
+  const at::Tensor unfused = runGraph(fallback->g(c10::attr::Subgraph), inputs)[0].toTensor();
+  const at::Tensor fused = runGraph(firstGroupSubgraph(*graph)->copy(), inputs)[0].toTensor();
+  expectSameTensor(unfused, fused, 1e-6, 1e-6);
+}
+
 TEST(CPUFusion, FusionDependsOnTheGraphNotOnAddresses) {
   FusionGuard fusion;
   // The pass over the same IR, with the heap in a different state each time: the same

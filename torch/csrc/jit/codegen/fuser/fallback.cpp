@@ -4,53 +4,18 @@
 
 #include "torch/csrc/jit/codegen/fuser/lowering.h"
 
-#include <ATen/ATen.h>
-#include <ATen/ExpandUtils.h>
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/runtime/interpreter.h>
-#include <torch/library.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
 
-#include <map>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace torch_fuser {
 
 namespace {
-
-// fuser::broadcast_chunk(tensors, chunks, dim): the pieces chunk(f(tensors...), chunks,
-// dim) is computed from, for an elementwise f — every dimensioned tensor expanded to the
-// broadcast shape and chunked (as views), zero-dim ones passed as they are (they keep
-// their place in type promotion). Flat, tensor-major. Raises what eager raises: shapes
-// that do not broadcast, a zero-dim value, fewer pieces than `chunks`.
-std::vector<at::Tensor> broadcastChunk(at::TensorList tensors, int64_t chunks, int64_t dim) {
-  std::vector<int64_t> shape;
-  for (const at::Tensor& t : tensors) {
-    if (t.dim() > 0) shape = at::infer_size(shape, t.sizes());
-  }
-  TORCH_CHECK(!shape.empty(), "chunk expects at least a 1-dimensional tensor");
-  const int64_t d = c10::maybe_wrap_dim(dim, static_cast<int64_t>(shape.size()));
-  std::vector<at::Tensor> out;
-  for (const at::Tensor& t : tensors) {
-    if (t.dim() == 0) {
-      out.insert(out.end(), static_cast<size_t>(chunks), t);
-      continue;
-    }
-    std::vector<at::Tensor> pieces = t.expand(shape).chunk(chunks, d);
-    TORCH_CHECK(static_cast<int64_t>(pieces.size()) == chunks, "Expected chunk to return ", chunks,
-                " outputs, but got ", pieces.size());
-    out.insert(out.end(), pieces.begin(), pieces.end());
-  }
-  return out;
-}
-
-TORCH_LIBRARY_FRAGMENT(fuser, m) {
-  m.def("broadcast_chunk(Tensor[] tensors, int chunks, int dim) -> Tensor[]", &broadcastChunk);
-}
-
-const c10::Symbol& broadcastChunkKind() {
-  static const c10::Symbol kind = c10::Symbol::fromQualString("fuser::broadcast_chunk");
-  return kind;
-}
 
 // Joins inside a fusion are written back as the ops they came from: fuser::FusedStack has
 // no operator of its own, and the executor's fallback function (see guards.h) fuses
@@ -75,39 +40,87 @@ void restoreJoins(torch::jit::Graph& graph) {
   }
 }
 
+// A pushed chunk (graph_fuser.cpp: tryPushChunk) computes piece k of chunk(value) from
+// piece k of every input. Here it is undone: the value is computed once from the whole
+// inputs (a copy of the ops computing one piece) and chunked as the user wrote it, so the
+// interpreter — and autodiff, in the executor's fallback function — sees the program the
+// user wrote, with its results and errors whatever the shapes. The per-piece copies and
+// the chunks of the inputs are left to dead-code elimination.
+void undoPushedChunk(torch::jit::Graph& graph, int64_t push) {
+  std::vector<torch::jit::Node*> chunks;
+  std::vector<torch::jit::Node*> pieces;  // in node order
+  for (torch::jit::Node* node : graph.nodes()) {
+    if (!node->hasAttribute(pushedChunkIdAttr()) || node->i(pushedChunkIdAttr()) != push) continue;
+    (node->kind() == c10::prim::ConstantChunk ? chunks : pieces).push_back(node);
+  }
+  TORCH_INTERNAL_ASSERT(!chunks.empty(), "a pushed chunk without its input chunks");
+  const int64_t count = chunks.front()->i(c10::attr::chunks);
+  const int64_t rank = chunks.front()->i(pushedChunkRankAttr());
+  const int64_t dim = chunks.front()->i(c10::attr::dim) + rank;  // as the user wrote it
+  std::vector<torch::jit::Value*> piece_values(static_cast<size_t>(count), nullptr);
+  torch::jit::Node* first = nullptr;
+  if (pieces.empty()) {
+    // The value is one input itself: its pieces are the chunk's outputs.
+    first = chunks.front();
+    for (int64_t k = 0; k < count; ++k) piece_values[k] = first->outputs()[k];
+  } else {
+    first = pieces.front();
+    for (torch::jit::Node* piece : pieces) piece_values[piece->i(pushedPieceAttr())] = piece->output();
+  }
+  // The ops computing the first piece, read from the whole inputs instead of their pieces.
+  const int64_t template_piece = pieces.empty() ? 0 : first->i(pushedPieceAttr());
+  std::unordered_map<torch::jit::Value*, torch::jit::Value*> env;
+  for (torch::jit::Node* chunk : chunks) env[chunk->outputs()[template_piece]] = chunk->input();
+  std::vector<torch::jit::Node*> cone;
+  std::vector<torch::jit::Value*> work = {piece_values[template_piece]};
+  std::unordered_set<torch::jit::Node*> seen;
+  while (!work.empty()) {
+    torch::jit::Value* v = work.back();
+    work.pop_back();
+    torch::jit::Node* node = v->node();
+    if (env.count(v) || node->kind() == c10::prim::Param || node->kind() == c10::prim::Constant ||
+        !seen.insert(node).second) {
+      continue;
+    }
+    cone.push_back(node);
+    for (torch::jit::Value* in : node->inputs()) work.push_back(in);
+  }
+  std::sort(cone.begin(), cone.end(),
+            [](torch::jit::Node* a, torch::jit::Node* b) { return b->isAfter(a); });
+  torch::jit::WithInsertPoint guard(first);
+  for (torch::jit::Node* node : cone) {
+    torch::jit::Node* clone = graph.insertNode(graph.createClone(node, [&env](torch::jit::Value* v) {
+      auto it = env.find(v);
+      return it == env.end() ? v : it->second;
+    }));
+    for (const c10::Symbol tag : {pushedChunkIdAttr(), pushedPieceAttr()}) {
+      if (clone->hasAttribute(tag)) clone->removeAttribute(tag);
+    }
+    for (size_t o = 0; o < node->outputs().size(); ++o) env[node->outputs()[o]] = clone->outputs()[o];
+  }
+  torch::jit::Value* whole =
+      cone.empty() ? chunks.front()->input() : env.at(piece_values[template_piece]);
+  torch::jit::Value* list = graph.insert(
+      c10::aten::chunk, {whole, graph.insertConstant(count), graph.insertConstant(dim)});
+  torch::jit::Node* unpack = graph.insertNode(graph.createListUnpack(list, count));
+  for (int64_t k = 0; k < count; ++k) {
+    if (piece_values[k]) piece_values[k]->replaceAllUsesWith(unpack->outputs()[k]);
+  }
+}
+
 }  // namespace
 
 std::shared_ptr<torch::jit::Graph> fallbackGraph(torch::jit::Graph& subgraph) {
   std::shared_ptr<torch::jit::Graph> graph = subgraph.copy();
   restoreJoins(*graph);
-  std::map<int64_t, std::vector<torch::jit::Node*>> pushes;
+  std::set<int64_t> pushes;
   for (torch::jit::Node* node : graph->nodes()) {
     if (node->kind() == c10::prim::ConstantChunk && node->hasAttribute(pushedChunkIdAttr())) {
-      pushes[node->i(pushedChunkIdAttr())].push_back(node);
+      pushes.insert(node->i(pushedChunkIdAttr()));
     }
   }
-  for (const auto& push : pushes) {
-    const std::vector<torch::jit::Node*>& chunks = push.second;
-    torch::jit::Node* first = chunks.front();
-    const int64_t count = first->i(c10::attr::chunks);
-    const int64_t rank = first->i(pushedChunkRankAttr());
-    const int64_t dim = first->i(c10::attr::dim) + rank;  // as the user wrote it
-    torch::jit::WithInsertPoint guard(first);
-    std::vector<torch::jit::Value*> leaves;
-    for (torch::jit::Node* chunk : chunks) leaves.push_back(chunk->input());
-    torch::jit::Value* list =
-        graph->insertNode(graph->createList(c10::TensorType::get(), leaves))->output();
-    torch::jit::Value* pieces = graph->insert(
-        broadcastChunkKind(), {list, graph->insertConstant(count), graph->insertConstant(dim)});
-    torch::jit::Node* unpack =
-        graph->insertNode(graph->createListUnpack(pieces, leaves.size() * count));
-    for (size_t i = 0; i < chunks.size(); ++i) {
-      for (int64_t k = 0; k < count; ++k) {
-        chunks[i]->outputs()[k]->replaceAllUsesWith(unpack->outputs()[i * count + k]);
-      }
-      chunks[i]->destroy();
-    }
-  }
+  for (int64_t push : pushes) undoPushedChunk(*graph, push);
+  torch::jit::EliminateDeadCode(graph);
   return graph;
 }
 

@@ -18,11 +18,11 @@ class KernelSpec;
 
 void runFallback(KernelSpec& spec, torch::jit::Stack& stack);
 
-// The graph the interpreter runs for a fusion subgraph, in standard ops: the subgraph
-// itself, with joins as aten::cat / aten::stack, except that
-// the inputs of a chunk the pass pushed through ops (see KernelTensor) are cut by
-// fuser::broadcast_chunk — broadcast to the chunked value's shape first, with the dim as
-// the user wrote it — which is what chunking the value computes, whatever the shapes.
+// The graph the interpreter runs for a fusion subgraph, in standard ops — what the user
+// wrote: joins as aten::cat / aten::stack, and a chunk the pass pushed through ops (see
+// KernelTensor) undone into the chunk of the value computed whole. The executor's
+// fallback function of a guarded group (guards.h) runs it too, so autodiff and this pass
+// see the original program there.
 std::shared_ptr<torch::jit::Graph> fallbackGraph(torch::jit::Graph& subgraph);
 
 }  // namespace torch_fuser

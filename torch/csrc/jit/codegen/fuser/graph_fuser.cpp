@@ -461,7 +461,11 @@ class ElementwiseFuser {
         for (size_t o = 0; o < node->outputs().size(); ++o)
           env[node->outputs()[o]] = clone->outputs()[o];
       }
-      subgraph.registerOutput(env.at(inner));
+      Value* piece = env.at(inner);
+      if (piece->node()->kind() != c10::prim::ConstantChunk) {
+        piece->node()->i_(pushedChunkIdAttr(), push)->i_(pushedPieceAttr(), k);
+      }
+      subgraph.registerOutput(piece);
       Value* outer = group->addOutput()->setType(pieces[k]->type());
       pieces[k]->replaceAllUsesWith(outer);
     }

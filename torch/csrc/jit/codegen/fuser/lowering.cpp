@@ -627,6 +627,11 @@ c10::Symbol pushedChunkIdAttr() {
   return symbol;
 }
 
+c10::Symbol pushedPieceAttr() {
+  static const c10::Symbol symbol = c10::Symbol::attr("tf_piece");
+  return symbol;
+}
+
 std::vector<KernelTensor> kernelTensors(const torch::jit::Graph& subgraph) {
   std::vector<KernelTensor> out;
   for (size_t i = 0; i < subgraph.inputs().size(); ++i) {

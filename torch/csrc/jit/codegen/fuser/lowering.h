@@ -104,9 +104,12 @@ struct KernelTensor {
   int64_t rank = 0;   // pushed chunks with a dim given from the left: the value's rank
   int64_t push = -1;  // pushed chunks: the id of the push
 };
-// Attributes of a pushed prim::ConstantChunk (see KernelTensor).
+// Attributes of a pushed prim::ConstantChunk (see KernelTensor). The node computing piece
+// k of a push carries that push's id and pushedPieceAttr() = k, so the fallback can
+// rebuild the chunk of the whole value (fallback.h).
 c10::Symbol pushedChunkRankAttr();
 c10::Symbol pushedChunkIdAttr();
+c10::Symbol pushedPieceAttr();
 std::vector<KernelTensor> kernelTensors(const torch::jit::Graph& subgraph);
 
 // Joins: prim::FusedConcat (an aten::cat moved into the group) and fuser::FusedStack (an
