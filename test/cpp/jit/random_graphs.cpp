@@ -444,7 +444,7 @@ std::string compareOutputs(const at::Tensor& fused, const at::Tensor& eager, dou
                             .logical_or(a.isnan().logical_and(e.isnan()))
                             .logical_or((a - e).abs().le(atol + rtol * e.abs()));
   if (ok.all().item<bool>()) return "";
-  const int64_t index = ok.logical_not().view(-1).nonzero()[0].item<int64_t>();
+  const int64_t index = ok.logical_not().reshape(-1).nonzero()[0].item<int64_t>();
   os.precision(17);
   os << "element " << index << ": fused " << a.reshape(-1)[index].item<double>() << " vs eager "
      << e.reshape(-1)[index].item<double>();

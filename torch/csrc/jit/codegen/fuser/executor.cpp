@@ -331,6 +331,9 @@ void iterateInMemoryOrder(const KernelSpec& spec, Call& call) {
   if (identity) return;
   call.permuted.reserve(call.tensors.size());  // pointers into it must stay valid
   for (const at::Tensor*& t : call.tensors) {
+    // Zero-dim tensors stay as they are: their rank decides type promotion, and the kernel
+    // reads their one element wherever the iteration goes.
+    if (t->dim() == 0) continue;
     at::Tensor aligned = *t;  // broadcast inputs get the iteration rank first
     while (aligned.dim() < static_cast<int64_t>(rank)) aligned = aligned.unsqueeze(0);
     call.permuted.push_back(aligned.permute(order));
