@@ -310,8 +310,8 @@ TEST(CPUFusion, OutputsFollowTheInputsDenseLayoutAsEager) {
       {at::randn({3, 4, 5}).permute({2, 0, 1}), at::randn({5, 3, 4}), at::randn({4})},
       {at::randn({1, 4, 1, 6}).permute({3, 1, 2, 0}), at::randn({6, 4, 1, 1}),
        at::randn({1})},  // size-1 dims
-      // A zero-dim float next to transposed float16: the result stays float16.
-      {at::randn({40, 48}, at::kHalf).t(), at::randn({}), at::randn({40, 48}, at::kHalf).t()},
+      // A zero-dim float next to transposed bfloat16: the result stays bfloat16.
+      {at::randn({40, 48}, at::kBFloat16).t(), at::randn({}), at::randn({40, 48}, at::kBFloat16).t()},
   };
   for (size_t c = 0; c < cases.size(); ++c) {
     SCOPED_TRACE("case " + std::to_string(c));
@@ -319,7 +319,7 @@ TEST(CPUFusion, OutputsFollowTheInputsDenseLayoutAsEager) {
     const at::Tensor got = runGraph(fused, cases[c])[0].toTensor();
     EXPECT_EQ(getStats().fallbacks, fallbacks);
     const at::Tensor want = runGraph(reference, cases[c])[0].toTensor();
-    expectSameTensor(got, want, 1e-3, 1e-3);
+    expectSameTensor(got, want, 2e-2, 2e-2);
     EXPECT_EQ(got.strides(), want.strides());
   }
 }
