@@ -37,5 +37,10 @@ std::string compareOutputs(const at::Tensor& fused, const at::Tensor& eager, dou
 // `ran_kernel` when the fused run used a compiled kernel rather than the fallback.
 std::string runRandomCase(const RandomCase& c, bool& ran_kernel);
 
+// Runs random cases on `device` (test_fusion_fuzz.cpp): FUSER_FUZZ_CASES (default
+// `default_cases`) from seed FUSER_FUZZ_SEED (default 1) on FUSER_FUZZ_THREADS threads;
+// fails with the seeds (and how to replay them) of cases that differ from eager.
+void fuzzAgainstEager(const c10::Device& device, int64_t default_cases);
+
 }  // namespace testing
 }  // namespace torch_fuser

@@ -28,13 +28,13 @@ int64_t envInt(const char* name, int64_t fallback) {
 // Runs cases [first, first + count) on `threads` threads (compiling dominates, and the
 // library is thread-safe); returns the problems by seed, and counts kernel runs.
 std::map<uint64_t, std::string> runCases(uint64_t first, int64_t count, int threads,
-                                         int64_t& kernel_cases) {
+                                         const c10::Device& device, int64_t& kernel_cases) {
   std::atomic<int64_t> next{0}, kernels{0};
   std::mutex mutex;
   std::map<uint64_t, std::string> problems;
   auto worker = [&] {
     for (int64_t i = next++; i < count; i = next++) {
-      const RandomCase c = makeRandomCase(first + static_cast<uint64_t>(i));
+      const RandomCase c = makeRandomCase(first + static_cast<uint64_t>(i), device);
       bool ran_kernel = false;
       const std::string problem = runRandomCase(c, ran_kernel);
       kernels += ran_kernel ? 1 : 0;
@@ -51,15 +51,17 @@ std::map<uint64_t, std::string> runCases(uint64_t first, int64_t count, int thre
   return problems;
 }
 
-TEST(CPUFusion, RandomGraphsMatchEager) {
+}  // namespace
+
+void fuzzAgainstEager(const c10::Device& device, int64_t default_cases) {
   FusionGuard fusion;
-  const int64_t cases = envInt("FUSER_FUZZ_CASES", kDefaultCases);
+  const int64_t cases = envInt("FUSER_FUZZ_CASES", default_cases);
   const uint64_t first_seed = static_cast<uint64_t>(envInt("FUSER_FUZZ_SEED", 1));
   const int threads = static_cast<int>(std::max<int64_t>(
       1, envInt("FUSER_FUZZ_THREADS",
                 std::min(4u, std::max(1u, std::thread::hardware_concurrency())))));
   int64_t kernel_cases = 0;
-  const auto problems = runCases(first_seed, cases, threads, kernel_cases);
+  const auto problems = runCases(first_seed, cases, threads, device, kernel_cases);
   int reported = 0;
   for (const auto& problem : problems) {
     ADD_FAILURE() << problem.second;
@@ -67,11 +69,18 @@ TEST(CPUFusion, RandomGraphsMatchEager) {
   }
   EXPECT_EQ(problems.size(), 0u);
   // Most cases must exercise compiled kernels, not only the fallback.
-  std::cout << "[fuzz] " << cases << " cases on " << threads << " threads, " << kernel_cases
-            << " ran compiled kernels\n";
+  std::cout << "[fuzz] " << device << ": " << cases << " cases from seed " << first_seed << " on "
+            << threads << " threads, " << kernel_cases << " ran compiled kernels, "
+            << problems.size() << " failed\n";
   if (cases >= 100) {  // not for a replay of a few
     EXPECT_GE(kernel_cases * 2, cases);
   }
+}
+
+namespace {
+
+TEST(CPUFusion, RandomGraphsMatchEager) {
+  fuzzAgainstEager(c10::kCPU, kDefaultCases);
 }
 
 }  // namespace
