@@ -918,6 +918,9 @@ class TestCUDA(unittest.TestCase):
                 run_warm(scripted, *args)
                 fallbacks = torch_fuser.stats()["fallbacks"]
                 out, want = scripted(*args), fn(*args)
+                if out.dtype in (torch.half, torch.bfloat16):
+                    # The kernel computes in float and rounds once; eager rounds every op.
+                    want = fn(*[a.float() for a in args]).to(out.dtype)
                 self.assertEqual(torch_fuser.stats()["fallbacks"], fallbacks, "a fusion fell back")
                 graph = torch.jit.last_executed_optimized_graph()
                 self.assertEqual(len(fusion_groups(graph)), 1, str(graph))

@@ -139,6 +139,35 @@ TEST_F(CUDACodegen, OnlyReducedPrecisionMathIsApproximate) {
       ->run(single.substr(single.find("struct TfParams")));
 }
 
+TEST_F(CUDACodegen, ValuesReachingARoundingAreComputedExactly) {
+  // floor(x / x) must see exactly 1 (approximate division gives 0.99999994); tanh(x) * 2
+  // only reaches the output's 16-bit rounding and may be approximate.
+  auto graph = parseIR(R"IR(
+graph(%x : Tensor):
+  %two : float = prim::Constant[value=2.]()
+  %q : Tensor = aten::div(%x, %x)
+  %f : Tensor = aten::floor(%q)
+  %t : Tensor = aten::tanh(%x)
+  %u : Tensor = aten::mul(%t, %two)
+  %e : Tensor = aten::exp(%x)
+  %c : Tensor = aten::gt(%e, %two)
+  return (%f, %u, %c)
+)IR");
+  ArgSpec spec(c10::Device(c10::kCUDA, 0), 1, at::kFloat, true);
+  spec.addTensor({at::kHalf, 1, TensorLayout::kFlat});
+  LoweringResult lowered = lowerFusion(*graph, spec);
+  ASSERT_TRUE(lowered.kernel) << lowered.failure;
+  const std::string source = cuda::generateSource(*lowered.kernel);
+  const std::string body = source.substr(source.find("struct TfParams"));
+  FileCheck()
+      .check("TfMath::div(")
+      ->check("::floor(v")
+      ->check("TfFastMath::tanh(")
+      ->check("TfMath::exp(")
+      ->run(body);
+  FileCheck().check_not("TfFastMath::div(")->check_not("TfFastMath::exp(")->run(body);
+}
+
 TEST_F(CUDACodegen, RandLikeDrawsPhiloxNumbersWithTheDtypesMantissa) {
   const std::string single =
       cudaSourceFor({at::kFloat, at::kFloat, TensorLayout::kFlat, TensorLayout::kFlat, true});

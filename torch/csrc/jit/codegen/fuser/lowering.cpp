@@ -78,6 +78,7 @@ class Lowerer {
     }
     lowerOutputLayouts();
     pruneDeadStatements();
+    keepExactBeforeDiscontinuities();
     return std::move(out_);
   }
 
@@ -550,6 +551,42 @@ class Lowerer {
     if (min != kNone) result = emit(OpKind::Maximum, compute, {result, min});
     if (max != kNone) result = emit(OpKind::Minimum, compute, {result, max});
     return result;
+  }
+
+  // Approximate math (TfFastMath, 16-bit compute) is safe only where its error vanishes
+  // in the final 16-bit rounding. A value that reaches a discontinuous operation through
+  // any chain — rounding, comparisons, sign, modulo, a conversion to an integer — is
+  // computed exactly: one float ulp there moves floor(x / x) from 1 to 0.
+  static bool isDiscontinuous(const Stmt& stmt) {
+    if (stmt.kind == StmtKind::kCast) return !c10::isFloatingType(stmt.dtype);
+    if (stmt.kind != StmtKind::kOp) return false;
+    if (opReturnsBool(stmt.op)) return true;
+    switch (stmt.op) {
+      case OpKind::Ceil:
+      case OpKind::Floor:
+      case OpKind::Round:
+      case OpKind::Trunc:
+      case OpKind::Frac:
+      case OpKind::Sign:
+      case OpKind::Fmod:
+      case OpKind::Remainder:
+      case OpKind::DivTrunc:
+      case OpKind::DivFloor:
+      case OpKind::Threshold:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  void keepExactBeforeDiscontinuities() {
+    std::vector<bool> exact(out_.stmts.size(), false);
+    for (size_t id = out_.stmts.size(); id-- > 0;) {
+      Stmt& stmt = out_.stmts[id];
+      if (exact[id]) stmt.fast_math = false;
+      if (!exact[id] && !isDiscontinuous(stmt)) continue;
+      for (int arg : stmt.args) exact[arg] = true;
+    }
   }
 
   // Drops statements no output depends on (an alpha of 1, an unused input) and renumbers

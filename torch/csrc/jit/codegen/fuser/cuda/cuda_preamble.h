@@ -13,6 +13,8 @@ typedef unsigned long long uintptr_t;
 #define INT64_C(c) c##LL
 
 #define TF_INLINE __device__ __forceinline__
+// Eager's CUDA hardsigmoid/hardswish scale by 1/6 rounded to float (see tf_sixth_of).
+#define TF_SIXTH_IN_FLOAT 1
 
 // Eager's CUDA kernels convert with static_cast, which saturates on the GPU (NaN gives 0).
 template <typename To>

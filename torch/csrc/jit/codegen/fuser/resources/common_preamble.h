@@ -301,14 +301,26 @@ TF_INLINE T tf_silu(T x) {
   return M::div(x, T(1) + M::exp(-x));
 }
 
+// v / 6 as eager's hard activations compute it: its CUDA kernels multiply by 1/6 rounded
+// to float in every dtype, double too (the flavour defines TF_SIXTH_IN_FLOAT); its CPU
+// kernels divide.
+template <typename T>
+TF_INLINE T tf_sixth_of(T v) {
+#if defined(TF_SIXTH_IN_FLOAT)
+  return v * T(1.0f / 6.0f);
+#else
+  return v / T(6);
+#endif
+}
+
 template <typename T>
 TF_INLINE T tf_hardsigmoid(T x) {
-  return tf_minimum(tf_maximum(x + T(3), T(0)), T(6)) / T(6);
+  return tf_sixth_of(tf_minimum(tf_maximum(x + T(3), T(0)), T(6)));
 }
 
 template <typename T>
 TF_INLINE T tf_hardswish(T x) {
-  return x * tf_minimum(tf_maximum(x + T(3), T(0)), T(6)) / T(6);
+  return tf_sixth_of(x * tf_minimum(tf_maximum(x + T(3), T(0)), T(6)));
 }
 
 template <typename T>
