@@ -32,7 +32,11 @@ namespace cpu {
 namespace {
 
 // Flags every kernel is built with. -ffp-contract=off keeps a*b+c two roundings, as in
-// eager; -fno-math-errno lets sqrt vectorize without changing results.
+// eager; -fno-math-errno lets math calls vectorize (libmvec) and sqrt inline. It also
+// lets GCC fold sin(atan(x)) and cos(atan(x)) algebraically (NaN -> 1 / 0): the
+// preamble calls atan through a name that is no builtin. Audited with every pair f(g(x))
+// of the unary math functions on special values at -O3 vs -O0, and kept so by
+// test_special_values.cpp; no -ffast-math family flag is used.
 const char* const kCompileFlags[] = {"-O3",
                                      "-std=c++17",
                                      "-fPIC",
