@@ -304,14 +304,15 @@ TEST(CPUFusion, OutputsFollowTheInputsDenseLayoutAsEager) {
   const at::Tensor nchw = at::randn({2, 24, 5, 7});
   const std::vector<std::vector<IValue>> cases = {
       {square.t(), at::randn({48, 40}).t(), at::randn({48, 40}).t()},  // transposed
-      {at::randn({48}), square.t(), at::randn({48, 40}).t()},      // broadcast first input
+      {at::randn({48}), square.t(), at::randn({48, 40}).t()},          // broadcast first input
       {nchw.contiguous(at::MemoryFormat::ChannelsLast), at::randn({24, 1, 1}),
        at::randn({2, 24, 5, 7}).contiguous(at::MemoryFormat::ChannelsLast)},
       {at::randn({3, 4, 5}).permute({2, 0, 1}), at::randn({5, 3, 4}), at::randn({4})},
       {at::randn({1, 4, 1, 6}).permute({3, 1, 2, 0}), at::randn({6, 4, 1, 1}),
        at::randn({1})},  // size-1 dims
       // A zero-dim float next to transposed bfloat16: the result stays bfloat16.
-      {at::randn({40, 48}, at::kBFloat16).t(), at::randn({}), at::randn({40, 48}, at::kBFloat16).t()},
+      {at::randn({40, 48}, at::kBFloat16).t(), at::randn({}),
+       at::randn({40, 48}, at::kBFloat16).t()},
   };
   for (size_t c = 0; c < cases.size(); ++c) {
     SCOPED_TRACE("case " + std::to_string(c));

@@ -56,8 +56,9 @@ TEST(CPUFusion, GuardsGroupsFormedFromProfilesWithAFallbackForTheExecutor) {
   ASSERT_EQ(countGroups(*graph), 1u);
   // Checked: dtype, device, rank and requires_grad — never sizes or strides.
   FileCheck()
-      .check("fuser::TypeGuard[types=[Float(*, *, requires_grad=0, device=cpu), Float(*, *, "
-             "requires_grad=0, device=cpu), Float(*, *, requires_grad=0, device=cpu)]]")
+      .check(
+          "fuser::TypeGuard[types=[Float(*, *, requires_grad=0, device=cpu), Float(*, *, "
+          "requires_grad=0, device=cpu), Float(*, *, requires_grad=0, device=cpu)]]")
       ->check("prim::If")
       ->check("fuser::FusionGroup")
       ->check("prim::FallbackGraph")
@@ -106,8 +107,7 @@ graph(%x : Tensor, %y : Tensor):
   torch::jit::Node* fallback = onlyNodeOfKind(*graph, "prim::FallbackGraph");
   ASSERT_NE(fallback, nullptr) << *graph;
   const Graph& subgraph = *fallback->g(c10::attr::Subgraph);
-  EXPECT_EQ(countKind(subgraph, "prim::FusedConcat") + countKind(subgraph, "fuser::FusedStack"),
-            0u)
+  EXPECT_EQ(countKind(subgraph, "prim::FusedConcat") + countKind(subgraph, "fuser::FusedStack"), 0u)
       << subgraph;
   EXPECT_EQ(countKind(subgraph, "aten::cat") + countKind(subgraph, "aten::stack"),
             countKind(*firstGroupSubgraph(*graph), "prim::FusedConcat") +
@@ -146,7 +146,7 @@ TEST(CPUFusion, TypeGuardComparesDtypeDeviceRankAndGradMode) {
   const at::Tensor x = at::randn({3, 4});
   EXPECT_TRUE(guardPasses(profiled, x));
   EXPECT_TRUE(guardPasses(profiled, at::randn({7, 1})));  // other sizes
-  EXPECT_TRUE(guardPasses(profiled, x.t()));             // other layout
+  EXPECT_TRUE(guardPasses(profiled, x.t()));              // other layout
   EXPECT_FALSE(guardPasses(profiled, x.to(at::kDouble)));
   EXPECT_FALSE(guardPasses(profiled, x.unsqueeze(0)));
   EXPECT_FALSE(guardPasses(profiled, at::Tensor()));

@@ -16,12 +16,12 @@ namespace torch_fuser {
 namespace testing {
 namespace {
 
-const char* const kUnaryOps[] = {
-    "neg",   "abs",   "relu",  "reciprocal", "sigmoid", "tanh",        "exp",       "log",
-    "sqrt",  "rsqrt", "exp2",  "expm1",      "log1p",   "log2",        "log10",     "sin",
-    "cos",   "tan",   "asin",  "acos",       "atan",    "sinh",        "cosh",      "erf",
-    "erfc",  "ceil",  "floor", "round",      "trunc",   "frac",        "sign",      "silu",
-    "hardsigmoid", "hardswish", "mish", "lgamma"};
+const char* const kUnaryOps[] = {"neg",   "abs",  "relu",        "reciprocal", "sigmoid", "tanh",
+                                 "exp",   "log",  "sqrt",        "rsqrt",      "exp2",    "expm1",
+                                 "log1p", "log2", "log10",       "sin",        "cos",     "tan",
+                                 "asin",  "acos", "atan",        "sinh",       "cosh",    "erf",
+                                 "erfc",  "ceil", "floor",       "round",      "trunc",   "frac",
+                                 "sign",  "silu", "hardsigmoid", "hardswish",  "mish",    "lgamma"};
 
 // f(g(x)) for every g, as outputs of one graph.
 std::string pairsIR(const std::string& f) {
@@ -41,15 +41,37 @@ std::string pairsIR(const std::string& f) {
 
 at::Tensor specialValues(at::ScalarType dtype, const at::Device& device) {
   const bool f32 = dtype == at::kFloat;
-  std::vector<double> v = {NAN, -NAN, INFINITY, -INFINITY, 0.0, -0.0, 1.0, -1.0, 0.5, -0.5,
-                           2.0, -2.0, 1e30, -1e30, 3.0e38, -3.0e38, 1.5707963267948966,
-                           3.141592653589793, 0.9999999, -0.9999999, 1.0000001, 20.0, -20.0};
+  std::vector<double> v = {NAN,
+                           -NAN,
+                           INFINITY,
+                           -INFINITY,
+                           0.0,
+                           -0.0,
+                           1.0,
+                           -1.0,
+                           0.5,
+                           -0.5,
+                           2.0,
+                           -2.0,
+                           1e30,
+                           -1e30,
+                           3.0e38,
+                           -3.0e38,
+                           1.5707963267948966,
+                           3.141592653589793,
+                           0.9999999,
+                           -0.9999999,
+                           1.0000001,
+                           20.0,
+                           -20.0};
   // Denormals, and the edges where exp, sinh and cosh overflow or underflow.
   const std::vector<double> edges =
-      f32 ? std::vector<double>{1e-45, -1e-45, 1e-40, 1.1754942e-38, 88.72, 88.73, 89.41, 89.42,
-                                -87.33, -103.97, -104.0}
-          : std::vector<double>{5e-324, -5e-324, 1e-310, 2.2250738585072009e-308, 709.78, 709.79,
-                                710.47, 710.48, -708.39, -745.13, -745.14, 1e300, -1e300};
+      f32 ? std::vector<double>{1e-45, -1e-45, 1e-40,  1.1754942e-38, 88.72, 88.73,
+                                89.41, 89.42,  -87.33, -103.97,       -104.0}
+          : std::vector<double>{5e-324,  -5e-324, 1e-310,  2.2250738585072009e-308,
+                                709.78,  709.79,  710.47,  710.48,
+                                -708.39, -745.13, -745.14, 1e300,
+                                -1e300};
   v.insert(v.end(), edges.begin(), edges.end());
   // Repeated so vector loops and their scalar tails both see every value.
   return at::tensor(v, at::kDouble).repeat({19}).reshape({19, -1}).to(dtype).to(device);
@@ -97,8 +119,8 @@ Bounds boundsOf(const std::string& f, const at::Tensor& g64, at::ScalarType dtyp
   const at::Tensor nan = stacked.isnan();
   const at::Tensor finite_or_inf = stacked.masked_fill(nan, 0.0);
   return Bounds{at::where(nan, at::full_like(stacked, INFINITY), stacked).amin(0),
-                at::where(nan, at::full_like(stacked, -INFINITY), stacked).amax(0),
-                nan.all(0), values.front().to(dtype).to(at::kDouble)};
+                at::where(nan, at::full_like(stacked, -INFINITY), stacked).amax(0), nan.all(0),
+                values.front().to(dtype).to(at::kDouble)};
 }
 
 bool same(double a, double b, bool f32) {
@@ -111,8 +133,7 @@ bool same(double a, double b, bool f32) {
 // Where the kernel's g and eager's part at an edge no pair is judged on: one overflows
 // where the other does not (eager's vector and scalar paths disagree there too), or one
 // flushes a denormal to zero.
-bool atAnEdge(double kernel_g, double eager_g, double got, double want, double exact,
-              bool f32) {
+bool atAnEdge(double kernel_g, double eager_g, double got, double want, double exact, bool f32) {
   const double max = f32 ? 3.4028234663852886e38 : 1.7976931348623157e308;
   const double min_normal = f32 ? 1.1754943508222875e-38 : 2.2250738585072014e-308;
   if (std::isinf(kernel_g) != std::isinf(eager_g)) {
@@ -182,16 +203,16 @@ void checkEveryUnaryPair(const at::Device& device) {
             ++edges;
             continue;
           }
-          if (acceptable(a, b, lo[k].item<double>(), hi[k].item<double>(),
-                         all_nan[k].item<bool>(), exact[k].item<double>(), f32)) {
+          if (acceptable(a, b, lo[k].item<double>(), hi[k].item<double>(), all_nan[k].item<bool>(),
+                         exact[k].item<double>(), f32)) {
             continue;
           }
           if (++failures > 60) continue;
           ADD_FAILURE() << c10::toString(dtype) << " " << f << "(" << kUnaryOps[i] << "("
                         << in[k].item<double>() << ")) on " << device << ": fused " << a
-                        << ", eager " << b << ", float64 from g rounded "
-                        << exact[k].item<double>() << " (range " << lo[k].item<double>() << " .. "
-                        << hi[k].item<double>() << ")";
+                        << ", eager " << b << ", float64 from g rounded " << exact[k].item<double>()
+                        << " (range " << lo[k].item<double>() << " .. " << hi[k].item<double>()
+                        << ")";
         }
       }
     }

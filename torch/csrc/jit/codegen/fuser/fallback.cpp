@@ -5,8 +5,8 @@
 #include "torch/csrc/jit/codegen/fuser/lowering.h"
 
 #include <torch/csrc/jit/ir/ir.h>
-#include <torch/csrc/jit/runtime/interpreter.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/runtime/interpreter.h>
 
 #include <set>
 #include <unordered_map>
@@ -65,7 +65,8 @@ void undoPushedChunk(torch::jit::Graph& graph, int64_t push) {
     for (int64_t k = 0; k < count; ++k) piece_values[k] = first->outputs()[k];
   } else {
     first = pieces.front();
-    for (torch::jit::Node* piece : pieces) piece_values[piece->i(pushedPieceAttr())] = piece->output();
+    for (torch::jit::Node* piece : pieces)
+      piece_values[piece->i(pushedPieceAttr())] = piece->output();
   }
   // The ops computing the first piece, read from the whole inputs instead of their pieces.
   const int64_t template_piece = pieces.empty() ? 0 : first->i(pushedPieceAttr());
@@ -89,14 +90,16 @@ void undoPushedChunk(torch::jit::Graph& graph, int64_t push) {
             [](torch::jit::Node* a, torch::jit::Node* b) { return b->isAfter(a); });
   torch::jit::WithInsertPoint guard(first);
   for (torch::jit::Node* node : cone) {
-    torch::jit::Node* clone = graph.insertNode(graph.createClone(node, [&env](torch::jit::Value* v) {
-      auto it = env.find(v);
-      return it == env.end() ? v : it->second;
-    }));
+    torch::jit::Node* clone =
+        graph.insertNode(graph.createClone(node, [&env](torch::jit::Value* v) {
+          auto it = env.find(v);
+          return it == env.end() ? v : it->second;
+        }));
     for (const c10::Symbol tag : {pushedChunkIdAttr(), pushedPieceAttr()}) {
       if (clone->hasAttribute(tag)) clone->removeAttribute(tag);
     }
-    for (size_t o = 0; o < node->outputs().size(); ++o) env[node->outputs()[o]] = clone->outputs()[o];
+    for (size_t o = 0; o < node->outputs().size(); ++o)
+      env[node->outputs()[o]] = clone->outputs()[o];
   }
   torch::jit::Value* whole =
       cone.empty() ? chunks.front()->input() : env.at(piece_values[template_piece]);

@@ -68,9 +68,9 @@ std::shared_ptr<Graph> fallbackSubgraph(Node* group) {
 }  // namespace
 
 void guardFusionGroup(Node* group, const std::vector<c10::TensorTypePtr>& expected) {
-  TORCH_INTERNAL_ASSERT(expected.size() == group->inputs().size(), "guardFusionGroup: ",
-                        group->inputs().size(), " inputs but ", expected.size(),
-                        " expected types");
+  TORCH_INTERNAL_ASSERT(expected.size() == group->inputs().size(),
+                        "guardFusionGroup: ", group->inputs().size(), " inputs but ",
+                        expected.size(), " expected types");
   std::vector<Value*> checked;
   std::vector<c10::TypePtr> types;
   for (size_t i = 0; i < expected.size(); ++i) {

@@ -29,10 +29,10 @@
 #else
 #define TF_LIBM_VECTOR
 #endif
-extern "C" float tf_libm_atanf(float) __asm__("atanf") __attribute__((const, nothrow))
-TF_LIBM_VECTOR;
-extern "C" double tf_libm_atan(double) __asm__("atan") __attribute__((const, nothrow))
-TF_LIBM_VECTOR;
+extern "C" float tf_libm_atanf(float) __asm__("atanf")
+    __attribute__((const, nothrow)) TF_LIBM_VECTOR;
+extern "C" double tf_libm_atan(double) __asm__("atan")
+    __attribute__((const, nothrow)) TF_LIBM_VECTOR;
 #undef TF_LIBM_VECTOR
 
 #define TF_MATH_1(name)       \
