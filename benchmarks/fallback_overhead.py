@@ -12,11 +12,11 @@ tensors (16 elements, so the ops themselves cost little and the overhead shows):
   kernel             torch_fuser, guard passes, the fused kernel runs
 
     python3 benchmarks/fallback_overhead.py"""
-import statistics
 import sys
-import time
 
 import torch
+
+from call_overhead import per_call_us
 
 SOURCE = '''
 import torch
@@ -30,18 +30,6 @@ def fresh_function():
     namespace = {"__name__": "fallback_overhead_fn"}
     exec(compile(SOURCE, "<fallback_overhead>", "exec"), namespace)
     return namespace["fn"]
-
-
-def per_call_us(fn, *args, repeats=7, iters=20000):
-    for _ in range(200):
-        fn(*args)
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(iters):
-            fn(*args)
-        samples.append((time.perf_counter() - start) / iters * 1e6)
-    return statistics.median(samples)
 
 
 def script(fn):

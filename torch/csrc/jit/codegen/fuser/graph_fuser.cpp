@@ -575,13 +575,22 @@ class ElementwiseFuser {
     return group;
   }
 
-  void guardGroups(Block* block) {
+  // Every group in `block` and the blocks nested in it, collected before a rewrite
+  // changes the node lists.
+  std::vector<Node*> allGroups(Block* block) const {
     std::vector<Node*> groups;
     for (Node* node : block->nodes()) {
-      for (Block* sub : node->blocks()) guardGroups(sub);
+      for (Block* sub : node->blocks()) {
+        const std::vector<Node*> inner = allGroups(sub);
+        groups.insert(groups.end(), inner.begin(), inner.end());
+      }
       if (isGroup(node)) groups.push_back(node);
     }
-    for (Node* group : groups) {
+    return groups;
+  }
+
+  void guardGroups(Block* block) {
+    for (Node* group : allGroups(block)) {
       std::vector<c10::TensorTypePtr> expected;
       for (const Value* input : group->inputs()) expected.push_back(knownType(input));
       guardFusionGroup(group, expected);
@@ -589,12 +598,7 @@ class ElementwiseFuser {
   }
 
   void finishGroups(Block* block) {
-    std::vector<Node*> groups;
-    for (Node* node : block->nodes()) {
-      for (Block* sub : node->blocks()) finishGroups(sub);
-      if (isGroup(node)) groups.push_back(node);
-    }
-    for (Node* group : groups) {
+    for (Node* group : allGroups(block)) {
       inlineScalarConstants(group);
       if (countComputeNodes(group) < 2) {
         SubgraphUtils::unmergeSubgraph(group);
