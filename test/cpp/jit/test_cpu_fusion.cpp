@@ -14,6 +14,8 @@
 #include <torch/jit.h>
 #include <torch/version.h>
 
+#include <set>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -323,6 +325,61 @@ TEST(CPUFusion, OutputsFollowTheInputsDenseLayoutAsEager) {
     expectSameTensor(got, want, 2e-2, 2e-2);
     EXPECT_EQ(got.strides(), want.strides());
   }
+  // The result follows the first operand (x of x * y), like eager's; where that is
+  // broadcast, full-shape inputs that disagree leave it contiguous.
+  auto first_broadcast = parseIR(R"IR(
+graph(%b : Tensor, %x : Tensor, %y : Tensor):
+  %one : int = prim::Constant[value=1]()
+  %s : Tensor = aten::add(%b, %x, %one)
+  %t : Tensor = aten::mul(%s, %y)
+  %u : Tensor = aten::sigmoid(%t)
+  return (%u)
+)IR");
+  auto first_broadcast_fused = first_broadcast->copy();
+  fuseGraph(first_broadcast_fused);
+  const std::vector<IValue> mixed = {at::randn({48}), square.t(), at::randn({40, 48})};
+  const at::Tensor got = runGraph(first_broadcast_fused, mixed)[0].toTensor();
+  expectSameTensor(got, runGraph(first_broadcast, mixed)[0].toTensor(), 1e-6, 1e-6);
+  EXPECT_TRUE(got.is_contiguous());
+}
+
+TEST(CPUFusion, KeepsTwoPushedChunksApartWhenTheirGroupsMerge) {
+  FusionGuard fusion;
+  // Two computed values chunked differently (2 along dim 1, 3 along dim 0), their pieces
+  // combined: both pushes end in one group and must stay two pushes.
+  const char* ir = R"IR(
+graph(%x : Float(4, 6), %y : Float(4, 6), %z : Float(12, 3), %w : Float(12, 3)):
+  %zero : int = prim::Constant[value=0]()
+  %one : int = prim::Constant[value=1]()
+  %two : int = prim::Constant[value=2]()
+  %three : int = prim::Constant[value=3]()
+  %m1 : Tensor = aten::mul(%x, %y)
+  %s1 : Tensor = aten::sigmoid(%m1)
+  %l1 : Tensor[] = aten::chunk(%s1, %two, %one)
+  %a0 : Tensor, %a1 : Tensor = prim::ListUnpack(%l1)
+  %m2 : Tensor = aten::mul(%z, %w)
+  %s2 : Tensor = aten::tanh(%m2)
+  %l2 : Tensor[] = aten::chunk(%s2, %three, %zero)
+  %b0 : Tensor, %b1 : Tensor, %b2 : Tensor = prim::ListUnpack(%l2)
+  %c : Tensor = aten::mul(%a0, %b0)
+  %d : Tensor = aten::mul(%a1, %b2)
+  %e : Tensor = aten::add(%c, %d, %one)
+  return (%e)
+)IR";
+  auto fused = checkFusedMatchesEager(
+      ir, {at::randn({4, 6}), at::randn({4, 6}), at::randn({12, 3}), at::randn({12, 3})});
+  ASSERT_EQ(countGroups(*fused), 1u) << *fused;
+  std::set<int64_t> pushes;
+  for (const torch::jit::Node* node : firstGroupSubgraph(*fused)->nodes()) {
+    if (node->kind() == c10::prim::ConstantChunk && node->hasAttribute(pushedChunkIdAttr())) {
+      pushes.insert(node->i(pushedChunkIdAttr()));
+    }
+  }
+  EXPECT_EQ(pushes.size(), 2u);
+  // %z broadcast along its chunked dim: the call falls back to the graph as written.
+  checkFusedMatchesEager(
+      ir, {at::randn({4, 6}), at::randn({4, 1}), at::randn({1, 3}), at::randn({12, 3})},
+      Expect::kFallback);
 }
 
 TEST(CPUFusion, EveryOpOfTheTableMatchesEager) {

@@ -31,6 +31,11 @@ graph(%x : Tensor, %y : Tensor, %z : Tensor):
   return (%g)
 )IR";
 
+// The pass as the profiling executor runs it (guards on); fuseGraph() guards nothing.
+void fuseAsTheExecutor(std::shared_ptr<Graph>& graph) {
+  fuseElementwise(graph, FusionTargets{/*cpu=*/true, /*cuda=*/true, /*guard=*/true});
+}
+
 torch::jit::Node* onlyNodeOfKind(Graph& graph, const char* kind) {
   const c10::Symbol symbol = c10::Symbol::fromQualString(kind);
   std::vector<torch::jit::Block*> blocks{graph.block()};
@@ -52,7 +57,7 @@ torch::jit::Node* onlyNodeOfKind(Graph& graph, const char* kind) {
 TEST(CPUFusion, GuardsGroupsFormedFromProfilesWithAFallbackForTheExecutor) {
   FusionGuard fusion;
   auto graph = parseIR(kProfiledChainIR);
-  fuseGraph(graph);
+  fuseAsTheExecutor(graph);
   ASSERT_EQ(countGroups(*graph), 1u);
   // Checked: dtype, device, rank and requires_grad — never sizes or strides.
   FileCheck()
@@ -80,10 +85,21 @@ TEST(CPUFusion, LeavesGroupsOfUnprofiledGraphsUnguarded) {
   // The legacy executor specializes on argument types itself; hand-built graphs have no
   // profiles to guard.
   auto graph = parseIR(kChainIR);
-  fuseGraph(graph);
+  fuseAsTheExecutor(graph);
   EXPECT_EQ(countGroups(*graph), 1u);
   EXPECT_EQ(countKind(*graph, "fuser::TypeGuard"), 0u);
   EXPECT_EQ(countKind(*graph, "prim::If"), 0u);
+  // fuseGraph() outside the executor guards nothing: only the profiling executor can run
+  // a guard's prim::FallbackGraph.
+  graph = parseIR(kProfiledChainIR);
+  fuseGraph(graph);
+  EXPECT_EQ(countGroups(*graph), 1u);
+  EXPECT_EQ(countKind(*graph, "fuser::TypeGuard"), 0u);
+  // Running the executor's pass again does not guard a guarded group twice.
+  graph = parseIR(kProfiledChainIR);
+  fuseAsTheExecutor(graph);
+  fuseAsTheExecutor(graph);
+  EXPECT_EQ(countKind(*graph, "fuser::TypeGuard"), 1u) << *graph;
 }
 
 TEST(CPUFusion, FallbackOfAGuardedGroupIsInStandardOps) {
@@ -103,7 +119,7 @@ graph(%x : Tensor, %y : Tensor):
   %s : Tensor = aten::stack(%m, %zero)
   return (%c, %s)
 )IR");
-  fuseGraph(graph);
+  fuseAsTheExecutor(graph);
   torch::jit::Node* fallback = onlyNodeOfKind(*graph, "prim::FallbackGraph");
   ASSERT_NE(fallback, nullptr) << *graph;
   const Graph& subgraph = *fallback->g(c10::attr::Subgraph);
@@ -211,7 +227,7 @@ TEST(CPUFusion, FallbackOfAPushedChunkChunksTheValueAsWritten) {
   // fallback function gets the program as written (differentiable by autodiff, and
   // fused again by this pass): the sum, then aten::chunk.
   auto graph = parseIR(kProfiledGateSumIR);
-  fuseGraph(graph);
+  fuseAsTheExecutor(graph);
   torch::jit::Node* fallback = onlyNodeOfKind(*graph, "prim::FallbackGraph");
   ASSERT_NE(fallback, nullptr) << *graph;
   const Graph& subgraph = *fallback->g(c10::attr::Subgraph);

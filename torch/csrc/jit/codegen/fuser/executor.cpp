@@ -303,31 +303,55 @@ void allocateOutputs(const Call& call, at::ArrayRef<OutputPlan> plans,
 }
 
 // Outputs take the dense layout of the inputs, as eager's do (TensorIterator): when the
-// first input spanning the iteration space is dense in a permuted order (transposed,
-// channels_last), the call iterates in that order — where that input, and every input
-// laid out like it, is contiguous — and outputs allocated contiguous in it come back with
-// its strides. Reading a transposed input against its memory order costs several times
-// the contiguous pass. Joins keep logical order (their slices follow the iteration dims).
+// result's layout (resultOrder) is a permuted dense one (transposed, channels_last), the
+// call iterates in that order — where inputs laid out alike are contiguous — and outputs
+// allocated contiguous in it come back with its strides. Reading a transposed input against its
+// memory order costs several times the contiguous pass. Joins keep logical order (their slices
+// follow the iteration dims). The dims of `t` from the largest stride to the smallest (ties keep
+// their order): the order the iteration follows to read it as it lies in memory.
+c10::SmallVector<int64_t, 6> memoryOrder(const at::Tensor& t) {
+  c10::SmallVector<int64_t, 6> order(static_cast<size_t>(t.dim()));
+  for (size_t d = 0; d < order.size(); ++d) order[d] = static_cast<int64_t>(d);
+  std::stable_sort(order.begin(), order.end(),
+                   [&t](int64_t a, int64_t b) { return t.stride(a) > t.stride(b); });
+  return order;
+}
+
+bool spansIterationSpace(const at::Tensor& t, const Shape& shape) {
+  return t.dim() == static_cast<int64_t>(shape.size()) && t.sizes().equals(shape);
+}
+
+// The layout the result takes, as the order to iterate in; empty for the logical order.
+// Eager's result follows its first operand; where that is broadcast, the inputs spanning
+// the iteration space decide when they agree (else the result is contiguous: never a
+// layout eager might not give, which a later view() could reject).
+c10::SmallVector<int64_t, 6> resultOrder(const KernelSpec& spec, const Call& call) {
+  const int first = spec.layoutTensor();
+  const at::Tensor* decides = nullptr;
+  if (first >= 0 && spansIterationSpace(*call.tensors[first], call.shape)) {
+    decides = call.tensors[first];
+  } else {
+    for (const at::Tensor* t : call.tensors) {
+      if (spansIterationSpace(*t, call.shape) && t->is_non_overlapping_and_dense()) {
+        if (!decides) {
+          decides = t;
+        } else if (memoryOrder(*t) != memoryOrder(*decides)) {
+          return {};
+        }
+      }
+    }
+  }
+  if (!decides || decides->is_contiguous() || !decides->is_non_overlapping_and_dense()) return {};
+  return memoryOrder(*decides);
+}
+
 void iterateInMemoryOrder(const KernelSpec& spec, Call& call) {
   const size_t rank = call.shape.size();
   if (rank < 2 || spec.hasJoins()) return;
-  const at::Tensor* layout = nullptr;
-  for (const at::Tensor* t : call.tensors) {
-    if (t->dim() == static_cast<int64_t>(rank) && t->sizes().equals(call.shape)) {
-      layout = t;
-      break;
-    }
-  }
-  if (!layout || layout->is_contiguous() || !layout->is_non_overlapping_and_dense()) return;
-  // Dims from the largest stride to the smallest (ties keep their order), as the input
-  // lies in memory; a dense tensor's strides then come back exactly.
-  c10::SmallVector<int64_t, 6> order(rank);
-  for (size_t d = 0; d < rank; ++d) order[d] = static_cast<int64_t>(d);
-  std::stable_sort(order.begin(), order.end(), [layout](int64_t a, int64_t b) {
-    return layout->stride(a) > layout->stride(b);
-  });
+  const c10::SmallVector<int64_t, 6> order = resultOrder(spec, call);
   bool identity = true;
-  for (size_t d = 0; d < rank; ++d) identity = identity && order[d] == static_cast<int64_t>(d);
+  for (size_t d = 0; d < order.size(); ++d)
+    identity = identity && order[d] == static_cast<int64_t>(d);
   if (identity) return;
   call.permuted.reserve(call.tensors.size());  // pointers into it must stay valid
   for (const at::Tensor*& t : call.tensors) {

@@ -45,12 +45,13 @@ class ElementwiseFuser {
       : graph_(std::move(graph)), targets_(targets) {}
 
   void run() {
-    collectProfiledDevices(graph_->block());
+    collectProfiles(graph_->block());
     propagateDevices(graph_->block());
-    // Groups formed from profiles are guarded (see guards.h); a graph without profiles
-    // (the legacy executor specializes on argument types itself, or a graph built by
-    // hand) keeps unguarded groups whose kernels check each call.
-    const bool profiled = !profiled_types_.empty();
+    // Groups formed from profiles are guarded (see guards.h) when the profiling executor
+    // runs the pass (it turns the guards' fallbacks into functions); a graph without
+    // profiles (the legacy executor specializes on argument types itself, or a graph
+    // built by hand) keeps unguarded groups whose kernels check each call.
+    const bool profiled = targets_.guard && !profiled_types_.empty();
     dropProfilesAroundFusibleNodes(graph_->block());
     alias_db_ = std::make_unique<AliasDb>(graph_);
     fuseBlock(graph_->block());
@@ -91,21 +92,30 @@ class ElementwiseFuser {
     return c10::nullopt;
   }
 
-  void collectProfiledDevices(Block* block) {
+  // What profiles say of each value: a profile node sits on each use, so the value itself
+  // gets the merge of all its uses' profiles (a use in a branch that never ran says
+  // nothing and is skipped), each profile's output the profile of that use.
+  void collectProfiles(Block* block) {
     for (Node* node : block->nodes()) {
-      for (Block* sub : node->blocks()) collectProfiledDevices(sub);
+      for (Block* sub : node->blocks()) collectProfiles(sub);
       if (node->kind() != c10::prim::profile || !node->hasAttribute(c10::attr::profiled_type)) {
         continue;
       }
       const auto type = node->ty(c10::attr::profiled_type)->cast<c10::TensorType>();
-      if (type && type->device()) {
-        profiled_devices_.insert_or_assign(node->input()->unique(), *type->device());
-        profiled_devices_.insert_or_assign(node->output()->unique(), *type->device());
-      }
-      if (type) {
-        profiled_types_.insert_or_assign(node->input()->unique(), type);
-        profiled_types_.insert_or_assign(node->output()->unique(), type);
-      }
+      if (!type || (!type->scalarType() && !type->device() && !type->dim())) continue;
+      noteProfile(node->output(), type);
+      noteProfile(node->input(), type);
+    }
+  }
+
+  void noteProfile(const Value* v, const c10::TensorTypePtr& type) {
+    auto inserted = profiled_types_.emplace(v->unique(), type);
+    if (!inserted.second) inserted.first->second = inserted.first->second->merge(*type);
+    const c10::TensorTypePtr& merged = inserted.first->second;
+    if (merged->device()) {
+      profiled_devices_.insert_or_assign(v->unique(), *merged->device());
+    } else {
+      profiled_devices_.erase(v->unique());
     }
   }
 
@@ -116,12 +126,16 @@ class ElementwiseFuser {
       for (Block* sub : node->blocks()) propagateDevices(sub);
       if (node->outputs().size() != 1 || !findFusibleOp(node)) continue;
       if (knownDevice(node->output())) continue;
+      // Zero-dim inputs may live on the CPU next to CUDA tensors: they do not decide.
+      c10::optional<c10::Device> device;
+      bool agree = true;
       for (const Value* input : node->inputs()) {
-        if (const c10::optional<c10::Device> device = knownDevice(input)) {
-          profiled_devices_.emplace(node->output()->unique(), *device);
-          break;
-        }
+        const c10::optional<c10::Device> d = knownDevice(input);
+        if (!d || knownRank(input) == c10::optional<int64_t>(0)) continue;
+        agree = agree && (!device || *device == *d);
+        device = d;
       }
+      if (device && agree) profiled_devices_.emplace(node->output()->unique(), *device);
     }
   }
 
@@ -302,9 +316,21 @@ class ElementwiseFuser {
       group = SubgraphUtils::createSingletonSubgraphAndUpdateAliasing(consumer, fusionGroupKind(),
                                                                       *alias_db_);
     }
+    if (isGroup(producer)) renumberPushes(producer, nextPushId(*group->g(c10::attr::Subgraph)));
     GRAPH_UPDATE("Merging ", producer->kind().toQualString(), " into a fusion group");
     SubgraphUtils::mergeNodeIntoSubgraphAndUpdateAliasing(producer, group, *alias_db_);
     return group;
+  }
+
+  // Shifts the ids of the pushes in `group` past `first`, so that two groups pushed into
+  // separately keep their pushes apart when one merges into the other.
+  static void renumberPushes(Node* group, int64_t first) {
+    if (first == 0) return;
+    for (Node* node : group->g(c10::attr::Subgraph)->nodes()) {
+      if (node->hasAttribute(pushedChunkIdAttr())) {
+        node->i_(pushedChunkIdAttr(), node->i(pushedChunkIdAttr()) + first);
+      }
+    }
   }
 
   // The type of `v` with what a profile adds (hints: pushed chunks and concatenations are
@@ -591,6 +617,11 @@ class ElementwiseFuser {
 
   void guardGroups(Block* block) {
     for (Node* group : allGroups(block)) {
+      const Node* owner = group->owningBlock()->owningNode();
+      if (owner && owner->kind() == c10::prim::If &&
+          owner->input()->node()->kind() == typeGuardKind()) {
+        continue;  // guarded by an earlier run of the pass
+      }
       std::vector<c10::TensorTypePtr> expected;
       for (const Value* input : group->inputs()) expected.push_back(knownType(input));
       guardFusionGroup(group, expected);

@@ -26,6 +26,9 @@ c10::Symbol fusionGroupKind();
 struct FusionTargets {
   bool cpu = true;
   bool cuda = true;
+  // Guard groups formed from profiles (guards.h). Only where the profiling executor runs
+  // the pass: it alone turns the guards' prim::FallbackGraph into a function.
+  bool guard = false;
 };
 
 void fuseElementwise(const std::shared_ptr<torch::jit::Graph>& graph, FusionTargets targets);

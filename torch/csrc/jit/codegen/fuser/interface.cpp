@@ -49,7 +49,10 @@ torch::jit::Operation createFusionOperation(const torch::jit::Node* node) {
 // operator that runs fuser::FusionGroup nodes.
 const bool registered = [] {
   torch::jit::registerPostPass([](std::shared_ptr<torch::jit::Graph>& graph) {
-    if (isEnabled()) fuseElementwise(graph, currentTargets());
+    if (!isEnabled()) return;
+    FusionTargets targets = currentTargets();
+    targets.guard = true;  // the executor runs the pass
+    fuseElementwise(graph, targets);
   });
   static torch::jit::RegisterOperators ops(
       {torch::jit::Operator(fusionGroupKind(), createFusionOperation,

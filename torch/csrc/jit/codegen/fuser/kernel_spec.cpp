@@ -106,6 +106,34 @@ void KernelSpec::describeOutputs() {
   }
 }
 
+// The kernel tensor eager's TensorIterator takes the first output's layout from when it
+// can: the one reached by following each op's first tensor operand (or a join's first
+// piece) down from that output. -1 when the walk ends elsewhere.
+int firstOperandTensor(const torch::jit::Graph& graph, const std::vector<KernelTensor>& tensors) {
+  if (graph.outputs().empty()) return -1;
+  const torch::jit::Value* v = graph.outputs()[0];
+  while (true) {
+    const torch::jit::Node* node = v->node();
+    for (size_t k = 0; k < tensors.size(); ++k) {
+      const bool reached =
+          node->kind() == c10::prim::Param
+              ? !tensors[k].chunk && tensors[k].input == static_cast<int>(v->offset())
+              : tensors[k].chunk == node && tensors[k].piece == static_cast<int>(v->offset());
+      if (reached) return static_cast<int>(k);
+    }
+    if (node->kind() == c10::prim::Param || node->kind() == c10::prim::ConstantChunk) return -1;
+    const torch::jit::Value* next = nullptr;
+    for (const torch::jit::Value* in : node->inputs()) {
+      if (in->type()->cast<c10::TensorType>()) {
+        next = in;
+        break;
+      }
+    }
+    if (!next) return -1;
+    v = next;
+  }
+}
+
 KernelSpec::KernelSpec(int64_t key, std::shared_ptr<torch::jit::Graph> graph)
     : key_(key), graph_(std::move(graph)) {
   for (const torch::jit::Value* input : graph_->inputs()) {
@@ -121,6 +149,7 @@ KernelSpec::KernelSpec(int64_t key, std::shared_ptr<torch::jit::Graph> graph)
     num_chunk_pieces_ += k.chunk ? 1 : 0;
   }
   output_tensor_deps_ = tensorDependencies(*graph_, kernel_tensors_);
+  layout_tensor_ = firstOperandTensor(*graph_, kernel_tensors_);
   for (const std::vector<int>& deps : output_tensor_deps_) {
     outputs_depend_on_all_ = outputs_depend_on_all_ && deps.size() == kernel_tensors_.size();
   }

@@ -78,6 +78,9 @@ class KernelSpec {
   const std::vector<FusionOutput>& outputs() const { return outputs_; }
   // Whether an output is a concatenation or stack (its slices follow the logical dims).
   bool hasJoins() const { return has_joins_; }
+  // The kernel tensor whose layout eager's result would follow (its first operand, down
+  // the chain of first operands), or -1.
+  int layoutTensor() const { return layout_tensor_; }
   // Indices (among kernelTensors()) of the tensors kernel output `o` is computed from.
   const std::vector<int>& outputTensorDeps(size_t o) const { return output_tensor_deps_[o]; }
   // True when every output depends on every tensor input: then all outputs have the
@@ -120,6 +123,7 @@ class KernelSpec {
   std::vector<std::vector<int>> output_tensor_deps_;
   bool outputs_depend_on_all_ = true;
   bool has_joins_ = false;
+  int layout_tensor_ = -1;
 
   mutable std::mutex mutex_;  // guards kernels_ and reported_
   std::unordered_map<ArgSpec, std::shared_ptr<Slot>, ArgSpecHash> kernels_;

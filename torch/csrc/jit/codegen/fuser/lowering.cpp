@@ -555,8 +555,9 @@ class Lowerer {
 
   // Approximate math (TfFastMath, 16-bit compute) is safe only where its error vanishes
   // in the final 16-bit rounding. A value that reaches a discontinuous operation through
-  // any chain — rounding, comparisons, sign, modulo, a conversion to an integer — is
-  // computed exactly: one float ulp there moves floor(x / x) from 1 to 0.
+  // any chain — rounding, comparisons, sign, modulo, pow, atan2's branch cut, lgamma's
+  // poles, a conversion to an integer — is computed exactly: one float ulp there moves
+  // floor(x / x) from 1 to 0.
   static bool isDiscontinuous(const Stmt& stmt) {
     if (stmt.kind == StmtKind::kCast) return !c10::isFloatingType(stmt.dtype);
     if (stmt.kind != StmtKind::kOp) return false;
@@ -573,6 +574,9 @@ class Lowerer {
       case OpKind::DivTrunc:
       case OpKind::DivFloor:
       case OpKind::Threshold:
+      case OpKind::Pow:     // a negative base: integral exponents only
+      case OpKind::Atan2:   // the branch cut along negative x
+      case OpKind::Lgamma:  // poles at the non-positive integers
         return true;
       default:
         return false;
