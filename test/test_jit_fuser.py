@@ -206,6 +206,21 @@ class TestScript(unittest.TestCase):
         torch.testing.assert_close(scripted(a, b, c), chain(a, b, c), atol=1e-5, rtol=1e-5)
         self.assertEqual(torch_fuser.stats()["kernels_compiled"], compiled)
 
+    def test_max_and_min_of_two_tensors_fuse_as_maximum_and_minimum(self):
+        def fn(x, y):
+            return torch.max(x, y) * 2.0 + torch.min(x, y.relu())
+
+        x, y = torch.randn(33, 17), torch.randn(17)
+        scripted = self.check_fused(fn, x, y)
+        x[0, 0], y[3] = float("nan"), float("nan")  # NaN propagates, as in eager
+        torch.testing.assert_close(scripted(x, y), fn(x, y), equal_nan=True)
+
+        def ints(a, b):
+            return torch.max(a, b) - torch.min(a, b) * 3
+
+        self.check_fused(ints, torch.randint(-9, 9, (8, 5), dtype=torch.int32),
+                         torch.randint(-9, 9, (5,), dtype=torch.int32))
+
     def test_profiling_executor(self):
         self.check_fused(bias_relu, torch.randn(16, 8), torch.randn(8))
         self.check_fused(two_outputs, torch.randn(3, 4), torch.randn(3, 4))

@@ -72,6 +72,8 @@ const SchemaEntry kSchemas[] = {
     {"aten::clamp_max.Tensor(Tensor self, Tensor max) -> Tensor", P::kClampMax, OpKind::Minimum},
     {"aten::maximum(Tensor self, Tensor other) -> Tensor", P::kBinary, OpKind::Maximum},
     {"aten::minimum(Tensor self, Tensor other) -> Tensor", P::kBinary, OpKind::Minimum},
+    {"aten::max.other(Tensor self, Tensor other) -> Tensor", P::kBinary, OpKind::Maximum},
+    {"aten::min.other(Tensor self, Tensor other) -> Tensor", P::kBinary, OpKind::Minimum},
     {"aten::where.self(Tensor condition, Tensor self, Tensor other) -> Tensor", P::kWhere,
      OpKind::Where},
     {"aten::where.ScalarSelf(Tensor condition, Scalar self, Tensor other) -> Tensor", P::kWhere,
