@@ -212,6 +212,9 @@ class TestScript(unittest.TestCase):
 
         x, y = torch.randn(33, 17), torch.randn(17)
         scripted = self.check_fused(fn, x, y)
+        graph = torch.jit.last_executed_optimized_graph()
+        for kind in ("aten::max", "aten::min"):  # inside the group only
+            self.assertEqual(graph.findAllNodes(kind, True), [], str(graph))
         x[0, 0], y[3] = float("nan"), float("nan")  # NaN propagates, as in eager
         torch.testing.assert_close(scripted(x, y), fn(x, y), equal_nan=True)
 
