@@ -4,6 +4,7 @@
 #include "torch/csrc/jit/codegen/fuser/guards.h"
 #include "torch/csrc/jit/codegen/fuser/lowering.h"
 #include "torch/csrc/jit/codegen/fuser/op_table.h"
+#include "torch/csrc/jit/codegen/fuser/profile_facts.h"
 
 #include <torch/csrc/jit/ir/alias_analysis.h>
 #include <torch/csrc/jit/ir/ir.h>
@@ -42,16 +43,14 @@ bool isNumberType(const c10::TypePtr& type) {
 class ElementwiseFuser {
  public:
   ElementwiseFuser(std::shared_ptr<Graph> graph, FusionTargets targets)
-      : graph_(std::move(graph)), targets_(targets) {}
+      : graph_(std::move(graph)), targets_(targets), facts_(*graph_->block()) {}
 
   void run() {
-    collectProfiles(graph_->block());
-    propagateDevices(graph_->block());
     // Groups formed from profiles are guarded (see guards.h) when the profiling executor
     // runs the pass (it turns the guards' fallbacks into functions); a graph without
     // profiles (the legacy executor specializes on argument types itself, or a graph
     // built by hand) keeps unguarded groups whose kernels check each call.
-    const bool profiled = targets_.guard && !profiled_types_.empty();
+    const bool profiled = targets_.guard && !facts_.empty();
     dropProfilesAroundFusibleNodes(graph_->block());
     alias_db_ = std::make_unique<AliasDb>(graph_);
     fuseBlock(graph_->block());
@@ -70,73 +69,14 @@ class ElementwiseFuser {
   // Whether values of this dtype and device (known or profiled) may be fused: a device
   // switched off by enable() forms no groups for values profiled on it.
   bool deviceAllowed(const Value* v) const {
-    const c10::TensorTypePtr type = knownType(v);
+    const c10::TensorTypePtr type = facts_.type(v);
     if (!type) return true;
     if (type->scalarType() && !isSupportedInputDtype(*type->scalarType())) return false;
-    const c10::optional<c10::Device> device = knownDevice(v);
+    const c10::optional<c10::Device> device = facts_.device(v);
     if (!device) return true;  // decided per call; other devices fall back
     if (device->is_cpu()) return targets_.cpu;
     if (device->is_cuda()) return targets_.cuda && backendAvailable(c10::DeviceType::CUDA);
     return false;
-  }
-
-  // The device a value is known or was profiled to be on. Profiles are hints only (no
-  // guard checks them later): they may steer what gets fused, never correctness — a
-  // call on another device falls back.
-  c10::optional<c10::Device> knownDevice(const Value* v) const {
-    if (const auto type = v->type()->cast<c10::TensorType>()) {
-      if (type->device()) return type->device();
-    }
-    auto it = profiled_devices_.find(v->unique());
-    if (it != profiled_devices_.end()) return it->second;
-    return c10::nullopt;
-  }
-
-  // What profiles say of each value: a profile node sits on each use, so the value itself
-  // gets the merge of all its uses' profiles (a use in a branch that never ran says
-  // nothing and is skipped), each profile's output the profile of that use.
-  void collectProfiles(Block* block) {
-    for (Node* node : block->nodes()) {
-      for (Block* sub : node->blocks()) collectProfiles(sub);
-      if (node->kind() != c10::prim::profile || !node->hasAttribute(c10::attr::profiled_type)) {
-        continue;
-      }
-      const auto type = node->ty(c10::attr::profiled_type)->cast<c10::TensorType>();
-      if (!type || (!type->scalarType() && !type->device() && !type->dim())) continue;
-      noteProfile(node->output(), type);
-      noteProfile(node->input(), type);
-    }
-  }
-
-  void noteProfile(const Value* v, const c10::TensorTypePtr& type) {
-    auto inserted = profiled_types_.emplace(v->unique(), type);
-    if (!inserted.second) inserted.first->second = inserted.first->second->merge(*type);
-    const c10::TensorTypePtr& merged = inserted.first->second;
-    if (merged->device()) {
-      profiled_devices_.insert_or_assign(v->unique(), *merged->device());
-    } else {
-      profiled_devices_.erase(v->unique());
-    }
-  }
-
-  // An elementwise op computes on its inputs' device: a value nobody profiled gets the
-  // device its inputs are known to be on, so a disabled device stays disabled downstream.
-  void propagateDevices(Block* block) {
-    for (Node* node : block->nodes()) {
-      for (Block* sub : node->blocks()) propagateDevices(sub);
-      if (node->outputs().size() != 1 || !findFusibleOp(node)) continue;
-      if (knownDevice(node->output())) continue;
-      // Zero-dim inputs may live on the CPU next to CUDA tensors: they do not decide.
-      c10::optional<c10::Device> device;
-      bool agree = true;
-      for (const Value* input : node->inputs()) {
-        const c10::optional<c10::Device> d = knownDevice(input);
-        if (!d || knownRank(input) == c10::optional<int64_t>(0)) continue;
-        agree = agree && (!device || *device == *d);
-        device = d;
-      }
-      if (device && agree) profiled_devices_.emplace(node->output()->unique(), *device);
-    }
   }
 
   bool isFusible(const Node* node) const {
@@ -160,7 +100,7 @@ class ElementwiseFuser {
     }
     if (op->pattern == LoweringPattern::kRandLike) {
       // Only CUDA kernels generate random numbers (see lowering.h).
-      const c10::optional<c10::Device> device = knownDevice(node->input(0));
+      const c10::optional<c10::Device> device = facts_.device(node->input(0));
       if (!device || !device->is_cuda()) return false;
     }
     for (const Value* input : node->inputs()) {
@@ -333,28 +273,6 @@ class ElementwiseFuser {
     }
   }
 
-  // The type of `v` with what a profile adds (hints: pushed chunks and concatenations are
-  // checked per call).
-  c10::TensorTypePtr knownType(const Value* v) const {
-    auto it = profiled_types_.find(v->unique());
-    if (it != profiled_types_.end()) return it->second;
-    return v->type()->cast<c10::TensorType>();
-  }
-
-  c10::optional<int64_t> knownRank(const Value* v) const {
-    for (const c10::TensorTypePtr& type : {v->type()->cast<c10::TensorType>(), knownType(v)}) {
-      if (type && type->dim()) return static_cast<int64_t>(*type->dim());
-    }
-    return c10::nullopt;
-  }
-
-  c10::optional<std::vector<int64_t>> knownSizes(const Value* v) const {
-    for (const c10::TensorTypePtr& type : {v->type()->cast<c10::TensorType>(), knownType(v)}) {
-      if (type && type->sizes().concrete_sizes()) return *type->sizes().concrete_sizes();
-    }
-    return c10::nullopt;
-  }
-
   // A chunk of a value a fusion group computes (the LSTM cell: the gates are a sum, then
   // split in four) is pushed into the group through the ops computing it: chunk(a + b)
   // piece k = chunk(a)[k] + chunk(b)[k] for elementwise ops, so each piece is computed
@@ -444,10 +362,10 @@ class ElementwiseFuser {
     // inputs' (types or profiles). Hints only: the executor checks it on every call.
     int64_t rank = 0;
     if (dim >= 0) {
-      c10::optional<int64_t> known = knownRank(chunked);
+      c10::optional<int64_t> known = facts_.rank(chunked);
       if (!known) {
         for (Value* leaf : leaves) {
-          const c10::optional<int64_t> leaf_rank = knownRank(group->inputs()[leaf->offset()]);
+          const c10::optional<int64_t> leaf_rank = facts_.rank(group->inputs()[leaf->offset()]);
           if (!leaf_rank) return false;
           known = std::max(known.value_or(0), *leaf_rank);
         }
@@ -556,7 +474,7 @@ class ElementwiseFuser {
   bool piecesMayShareAShape(const Node* list) const {
     c10::optional<std::vector<int64_t>> first;
     for (const Value* piece : list->inputs()) {
-      const c10::optional<std::vector<int64_t>> sizes = knownSizes(piece);
+      const c10::optional<std::vector<int64_t>> sizes = facts_.sizes(piece);
       if (!sizes) continue;
       if (first && *first != *sizes) return false;
       first = sizes;
@@ -623,7 +541,7 @@ class ElementwiseFuser {
         continue;  // guarded by an earlier run of the pass
       }
       std::vector<c10::TensorTypePtr> expected;
-      for (const Value* input : group->inputs()) expected.push_back(knownType(input));
+      for (const Value* input : group->inputs()) expected.push_back(facts_.type(input));
       guardFusionGroup(group, expected);
     }
   }
@@ -729,12 +647,7 @@ class ElementwiseFuser {
 
   std::shared_ptr<Graph> graph_;
   FusionTargets targets_;
-  // What profiles say of values, by Value::unique(): a Value's address is reused once it
-  // is destroyed (profiles are dropped, nodes merged), and a stale entry would hand a
-  // new value another's type — fusion decisions would then depend on the allocator.
-  // unique() is never reused within a graph.
-  std::unordered_map<size_t, c10::Device> profiled_devices_;
-  std::unordered_map<size_t, c10::TensorTypePtr> profiled_types_;
+  ProfileFacts facts_;
   std::unique_ptr<AliasDb> alias_db_;
 };
 

@@ -5,7 +5,9 @@
 // device, and the move is topologically valid under alias analysis (no reordering across
 // a write or side effect). Values still used outside a group become group outputs.
 // Scalar constants are moved inside groups; single-op groups are undone. prim::profile
-// nodes next to fusible ops are dropped (profiling executor with NNC off).
+// nodes next to fusible ops are dropped (profiling executor with NNC off), what they said
+// kept in ProfileFacts (profile_facts.h); run by the executor, groups formed from
+// profiles are guarded (guards.h).
 #pragma once
 
 #include <ATen/core/interned_strings.h>
