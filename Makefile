@@ -1,6 +1,7 @@
 # torch_fuser — the commands a new user (and CI) runs:
 #   make         build in place (PYTHONPATH=$PWD python3 -c 'import torch_fuser' works)
-#   make test    install missing Debian packages (as root), build, run C++ and Python tests
+#   make test    install missing Debian packages (as root), build, run C++ and Python tests,
+#                the C++ package test (install + examples/cpp) and the wheel test
 #   make demo    build and show a fused graph, its kernel, and eager vs fused timings
 #   make bench   build and run the benchmark suite (JSON + PNG under benchmarks/results)
 #   make test-asan  build test_jit with AddressSanitizer + UBSan (build-asan/) and run it
@@ -8,7 +9,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 PYTHON_FINDER := tools/find_python.sh
 
-.PHONY: all build deps configure test test-cpp test-python test-asan demo bench format clean
+.PHONY: all build deps configure test test-cpp test-python test-package test-wheel test-asan demo bench format clean
 
 all: build
 
@@ -22,13 +23,19 @@ configure: deps
 build: configure
 	cmake --build $(BUILD_DIR)
 
-test: build test-cpp test-python
+test: build test-cpp test-python test-package test-wheel
 
 test-cpp:
 	./$(BUILD_DIR)/bin/test_jit --gtest_filter='*Fusion*:*Codegen*:*Pass*'
 
 test-python:
 	@py=$$($(PYTHON_FINDER)) && PYTHONPATH=$(CURDIR) $$py -m pytest -q test/test_jit_fuser.py
+
+test-package: build
+	BUILD_DIR=$(BUILD_DIR) tools/test_package.sh
+
+test-wheel: build
+	BUILD_DIR=$(BUILD_DIR) tools/test_wheel.sh
 
 # The sanitized build has its own tree and library directory, so it never replaces the
 # in-place library. Leaks are not checked: libtorch keeps process-lifetime allocations.

@@ -5,6 +5,7 @@ import copy
 import itertools
 import types
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,9 @@ os.environ.setdefault("TORCH_FUSER_CACHE_DIR", tempfile.mkdtemp(prefix="torch_fu
 
 import torch_fuser  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Where the torch_fuser under test comes from (the repository, or an installed wheel):
+# subprocesses import the same one.
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(torch_fuser.__file__)))
 
 
 def chain(x, y, z):
@@ -769,7 +772,7 @@ class TestDeterminism(unittest.TestCase):
         # sum, and the same groups whatever the hash seed or address layout.
         outputs = set()
         for seed in ("0", "3", "4", "5", "random"):
-            env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=REPO)
+            env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=PACKAGE_ROOT)
             run = subprocess.run([sys.executable, "-c", GATE_PERMUTATIONS], env=env,
                                  capture_output=True, text=True, timeout=600)
             self.assertEqual(run.returncode, 0, run.stderr)
@@ -1028,7 +1031,7 @@ def run_script(code, **env):
     """Runs `code` in a fresh interpreter (from a real file: TorchScript reads sources)."""
     with tempfile.TemporaryDirectory() as tmp:
         # A fresh kernel cache unless the caller shares one on purpose.
-        full_env = dict(os.environ, PYTHONPATH=REPO, TORCH_FUSER_CACHE_DIR=os.path.join(tmp, "cache"))
+        full_env = dict(os.environ, PYTHONPATH=PACKAGE_ROOT, TORCH_FUSER_CACHE_DIR=os.path.join(tmp, "cache"))
         full_env.update(env)
         path = os.path.join(tmp, "script.py")
         with open(path, "w") as f:
@@ -1086,6 +1089,68 @@ print('ok')""")
         self.assertIn("ok", result.stdout)
         self.assertEqual(result.stderr.count("cannot run the C++ compiler"), 1, result.stderr)
         self.assertGreater(int(result.stdout.split()[-1]), 0)
+
+    def test_enable_0_keeps_import_from_enabling(self):
+        code = "import torch_fuser; print(torch_fuser.is_enabled())"
+        self.assertEqual(run_script(code).stdout.split(), ["True"])
+        off = run_script(code, TORCH_FUSER_ENABLE="0")
+        self.assertEqual(off.stdout.split(), ["False"], off.stderr)
+
+    def test_stats_at_exit_counts_launches(self):
+        result = run_script(FUSE_ONE, TORCH_FUSER_STATS_AT_EXIT="1")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        line = [l for l in result.stderr.splitlines() if l.startswith("torch_fuser stats:")]
+        self.assertEqual(len(line), 1, result.stderr)
+        counters = dict(item.split("=") for item in line[0].split(":", 1)[1].split())
+        self.assertGreater(int(counters["kernel_launches"]), 0)
+        self.assertEqual(int(counters["fallbacks"]), 0)
+
+
+class TestInstallation(unittest.TestCase):
+    """What `import torch_fuser` says where it cannot work."""
+
+    def copy_package(self, tmp):
+        target = os.path.join(tmp, "torch_fuser")
+        shutil.copytree(os.path.dirname(os.path.abspath(torch_fuser.__file__)), target,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        return target
+
+    def test_version_and_launch_counter(self):
+        self.assertRegex(torch_fuser.__version__, r"^\d+\.\d+\.\d+$")
+        before = torch_fuser.stats()["kernel_launches"]
+        fn = torch.jit.script(chain)
+        x = torch.randn(64)
+        with torch.no_grad():
+            for _ in range(4):
+                fn(x, x, x)
+        self.assertGreater(torch_fuser.stats()["kernel_launches"], before)
+
+    def test_without_torch_says_torch_is_missing(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            self.copy_package(tmp)
+            # An empty torch/ folder beside it, as at this repository's root: without -S's
+            # site-packages it is all `import torch` finds.
+            os.mkdir(os.path.join(tmp, "torch"))
+            result = subprocess.run([sys.executable, "-S", "-c", "import torch_fuser"], cwd=tmp,
+                                    env=dict(os.environ, PYTHONPATH=""), capture_output=True,
+                                    text=True, timeout=120)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("ImportError: torch_fuser needs PyTorch", result.stderr)
+
+    def test_other_torch_build_is_refused(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            package = self.copy_package(tmp)
+            info = os.path.join(package, "_build_info.py")
+            with open(info) as f:
+                text = f.read()
+            with open(info, "w") as f:
+                f.write(text.replace("TORCH_VERSION = ", "TORCH_VERSION = '0.0.1' or "))
+            result = subprocess.run([sys.executable, "-c", "import torch_fuser"], cwd=tmp,
+                                    env=dict(os.environ, PYTHONPATH=tmp), capture_output=True,
+                                    text=True, timeout=120)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("built against torch 0.0.1", result.stderr)
+        self.assertIn("rebuild torch_fuser against this torch", result.stderr)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,13 @@ if py=$(tools/find_python.sh 2>/dev/null); then
   need python3-dev test -e "$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h"
   need python3-pytest "$py" -c 'import pytest'
   need python3-matplotlib "$py" -c 'import matplotlib'
+  # make test-wheel: a venv with pip, and setuptools' bdist_wheel
+  need python3-venv "$py" -c 'import ensurepip, venv'
+  need python3-wheel "$py" -c 'import wheel'
+  need python3-setuptools "$py" -c 'import setuptools'
 else
-  missing+=(libtorch-dev python3-torch python3-dev python3-pytest python3-matplotlib pybind11-dev)
+  missing+=(libtorch-dev python3-torch python3-dev python3-pytest python3-matplotlib pybind11-dev
+            python3-venv python3-wheel python3-setuptools)
 fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -1,12 +1,55 @@
 """torch_fuser: fuses chains of elementwise ops in TorchScript graphs into single
 compiled kernels (C++ on CPU, NVRTC on CUDA).
 
-Importing the package loads the library and enables fusion; every function scripted
-with ``torch.jit.script`` afterwards runs its elementwise chains as fused kernels.
+Importing the package loads the library and enables fusion (unless the environment
+says TORCH_FUSER_ENABLE=0); every function scripted with ``torch.jit.script`` afterwards
+runs its elementwise chains as fused kernels.
 """
-import torch  # noqa: F401  (loads libtorch before our library)
+import os as _os
+import sys as _sys
 
-from . import _C
+
+def _import_torch():
+    try:
+        import torch
+    except ImportError as e:
+        raise ImportError("torch_fuser needs PyTorch, and `import torch` failed: %s" % e) from e
+    if getattr(torch, "__file__", None) is None:
+        # A folder named torch/ on sys.path (this repository's root has one) imports as an
+        # empty namespace package when no PyTorch is installed.
+        raise ImportError(
+            "torch_fuser needs PyTorch, but `import torch` found no installation, only the "
+            "folder(s) %s; install PyTorch for %s" % (list(torch.__path__), _sys.executable))
+    return torch
+
+
+def _release(version):
+    return version.split("+")[0]
+
+
+def _check_build(torch):
+    try:
+        from . import _build_info
+    except ImportError:
+        raise ImportError("torch_fuser is not built here (%s): run `make`, or install the wheel"
+                          % _os.path.dirname(__file__)) from None
+    built = (_release(_build_info.TORCH_VERSION), _build_info.TORCH_CXX11_ABI,
+             _build_info.TORCH_CUDA)
+    found = (_release(torch.__version__), bool(torch._C._GLIBCXX_USE_CXX11_ABI), torch.version.cuda)
+    if built != found:
+        describe = "torch %s (C++11 ABI %s, CUDA %s)"
+        raise ImportError(
+            ("torch_fuser was built against " + describe + " but this process has " + describe
+             + " (%s); a C++ extension only loads into the torch it was built for: rebuild "
+             "torch_fuser against this torch (`make`, or `pip install --no-build-isolation .`)")
+            % (built + found + (_os.path.dirname(torch.__file__),)))
+    return _build_info.VERSION
+
+
+torch = _import_torch()  # loads libtorch before our library
+__version__ = _check_build(torch)
+
+from . import _C  # noqa: E402
 
 __all__ = [
     "enable",
@@ -77,4 +120,7 @@ def clear_cache():
     _C.clear_cache()
 
 
-enable()
+# TORCH_FUSER_ENABLE=0 keeps fusion off without changing code (=1 enabled it already when
+# the library loaded).
+if _C.enable_request() is not False:
+    enable()

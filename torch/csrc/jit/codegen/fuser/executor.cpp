@@ -418,6 +418,7 @@ std::string launch(KernelSpec& spec, const Call& call, torch::jit::Stack& stack)
                             iscalars.data()};
     compiled->kernel->launch(args, numel);
   }
+  stats().kernel_launches.fetch_add(1, std::memory_order_relaxed);
   if (!call.restore.empty()) {
     for (at::Tensor& out : outputs) out = out.permute(call.restore);
   }

@@ -13,7 +13,10 @@
 #include <torch/csrc/jit/runtime/custom_operator.h>
 #include <torch/csrc/jit/runtime/interpreter.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
+#include <sstream>
 
 namespace torch_fuser {
 namespace {
@@ -45,8 +48,13 @@ torch::jit::Operation createFusionOperation(const torch::jit::Node* node) {
   return [spec](torch::jit::Stack& stack) { runKernelSpec(*spec, stack); };
 }
 
-// Registered once when the library loads: the pass (a no-op while disabled) and the
-// operator that runs fuser::FusionGroup nodes.
+void printStatsAtExit() {
+  std::fprintf(stderr, "torch_fuser stats: %s\n", statsSummary().c_str());
+}
+
+// Registered once when the library loads, however it is loaded (linked, dlopen,
+// torch.ops.load_library, LD_PRELOAD): the pass (a no-op while disabled) and the operators
+// of our nodes; then what the environment asks for.
 const bool registered = [] {
   torch::jit::registerPostPass([](std::shared_ptr<torch::jit::Graph>& graph) {
     if (!isEnabled()) return;
@@ -59,6 +67,12 @@ const bool registered = [] {
                             c10::AliasAnalysisKind::PURE_FUNCTION),
        torch::jit::Operator(typeGuardKind(), createTypeGuardOperation,
                             c10::AliasAnalysisKind::PURE_FUNCTION)});
+  if (enableRequestFromEnvironment() == EnableRequest::kOn) enable();
+  if (statsAtExitRequested()) {
+    // Built now, so they outlive the handler (statics die in reverse order of creation).
+    statsSummary();
+    std::atexit(printStatsAtExit);
+  }
   return true;
 }();
 
@@ -130,6 +144,7 @@ Stats getStats() {
                s.memory_cache_hits.load(),
                s.disk_cache_hits.load(),
                s.fallbacks.load(),
+               s.kernel_launches.load(),
                static_cast<double>(s.compile_nanoseconds.load()) * 1e-9,
                s.fusion_groups_registered.load(),
                static_cast<int64_t>(fusions.size()),
@@ -141,6 +156,16 @@ Stats getStats() {
 void setCacheLimits(int64_t max_fusions, int64_t max_kernels_per_fusion) {
   if (max_fusions > 0) cacheLimits().max_fusions = max_fusions;
   if (max_kernels_per_fusion > 0) cacheLimits().max_kernels_per_fusion = max_kernels_per_fusion;
+}
+
+std::string statsSummary() {
+  const Stats s = getStats();
+  std::ostringstream out;
+  out << "kernels_compiled=" << s.kernels_compiled << " kernel_launches=" << s.kernel_launches
+      << " fallbacks=" << s.fallbacks << " memory_cache_hits=" << s.memory_cache_hits
+      << " disk_cache_hits=" << s.disk_cache_hits << " compile_seconds=" << s.compile_seconds
+      << " fusion_groups_registered=" << s.fusion_groups_registered;
+  return out.str();
 }
 
 int64_t nCompiledKernels() {

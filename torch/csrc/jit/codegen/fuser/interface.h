@@ -1,6 +1,8 @@
-// torch_fuser's public C++ API (namespace torch_fuser). Loading libtorch_fuser registers
-// a TorchScript post-pass and the operator for fuser::FusionGroup; enable() turns the
-// pass on. See README.md for the Python API built on these.
+// torch_fuser's public C++ API (namespace torch_fuser); installed as
+// <torch_fuser/interface.h> (find_package(TorchFuser), target TorchFuser::torch_fuser).
+// Loading libtorch_fuser by any means registers a TorchScript post-pass and the operator
+// for fuser::FusionGroup; enable() turns the pass on, as does TORCH_FUSER_ENABLE=1 in the
+// environment of a program that cannot call it. See README.md.
 #pragma once
 
 #include <ATen/core/ivalue.h>
@@ -45,6 +47,7 @@ struct Stats {
   int64_t memory_cache_hits;
   int64_t disk_cache_hits;
   int64_t fallbacks;
+  int64_t kernel_launches;  // fused kernels run (a call that falls back runs none)
   double compile_seconds;
   int64_t fusion_groups_registered;
   int64_t fusions_cached;   // KernelSpecs in the registry now
@@ -53,6 +56,9 @@ struct Stats {
   int64_t kernels_evicted;  // by the max_kernels_per_fusion bound
 };
 Stats getStats();
+// The counters on one line, "kernels_compiled=3 kernel_launches=40 fallbacks=0 …" (what
+// TORCH_FUSER_STATS_AT_EXIT=1 prints to stderr when the process exits).
+std::string statsSummary();
 int64_t nCompiledKernels();
 // Drops all compiled kernels (the counters stay); fusions recompile on next use.
 void clearCache();

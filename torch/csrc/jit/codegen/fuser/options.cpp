@@ -3,6 +3,7 @@
 #include <c10/util/Exception.h>
 
 #include <cstdlib>
+#include <cstring>
 
 namespace torch_fuser {
 
@@ -12,6 +13,20 @@ int debugLevel() {
     return env ? std::atoi(env) : 0;
   }();
   return level;
+}
+
+EnableRequest enableRequestFromEnvironment() {
+  const char* env = std::getenv("TORCH_FUSER_ENABLE");
+  if (!env || !*env) return EnableRequest::kUnset;
+  if (std::strcmp(env, "1") == 0) return EnableRequest::kOn;
+  if (std::strcmp(env, "0") == 0) return EnableRequest::kOff;
+  TORCH_WARN("torch_fuser: TORCH_FUSER_ENABLE must be 1 or 0, found '", env, "'; ignored");
+  return EnableRequest::kUnset;
+}
+
+bool statsAtExitRequested() {
+  const char* env = std::getenv("TORCH_FUSER_STATS_AT_EXIT");
+  return env && std::strcmp(env, "1") == 0;
 }
 
 DeviceSwitches& deviceSwitches() {

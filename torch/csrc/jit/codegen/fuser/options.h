@@ -10,6 +10,15 @@
 
 namespace torch_fuser {
 
+// TORCH_FUSER_ENABLE: "1" enables fusion when the library loads (for programs whose code
+// cannot change), "0" keeps it off even where `import torch_fuser` would enable it; unset
+// (or anything else, with a warning) leaves the choice to the program.
+enum class EnableRequest { kUnset, kOn, kOff };
+EnableRequest enableRequestFromEnvironment();
+
+// TORCH_FUSER_STATS_AT_EXIT=1: print the counters to stderr when the process exits.
+bool statsAtExitRequested();
+
 // PYTORCH_FUSION_DEBUG: 0 quiet, 1 print generated sources, 2 also compile commands,
 // timings, and keep intermediate files.
 int debugLevel();
@@ -27,6 +36,7 @@ struct FuserStats {
   std::atomic<int64_t> memory_cache_hits{0};
   std::atomic<int64_t> disk_cache_hits{0};
   std::atomic<int64_t> fallbacks{0};
+  std::atomic<int64_t> kernel_launches{0};
   std::atomic<int64_t> compile_nanoseconds{0};
   std::atomic<int64_t> fusion_groups_registered{0};
 };

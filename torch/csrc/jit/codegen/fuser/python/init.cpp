@@ -1,6 +1,7 @@
 // torch_fuser._C: the Python face of interface.h.
 #include "torch/csrc/jit/codegen/fuser/executor.h"
 #include "torch/csrc/jit/codegen/fuser/interface.h"
+#include "torch/csrc/jit/codegen/fuser/options.h"
 
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/python/pybind_utils.h>
@@ -13,6 +14,18 @@ PYBIND11_MODULE(_C, m) {
   m.def("enable", &torch_fuser::enable, py::arg("cpu") = true, py::arg("cuda") = true);
   m.def("disable", &torch_fuser::disable);
   m.def("is_enabled", &torch_fuser::isEnabled);
+  // TORCH_FUSER_ENABLE as the library read it: True ("1"), False ("0") or None.
+  m.def("enable_request", []() -> py::object {
+    switch (torch_fuser::enableRequestFromEnvironment()) {
+      case torch_fuser::EnableRequest::kOn:
+        return py::bool_(true);
+      case torch_fuser::EnableRequest::kOff:
+        return py::bool_(false);
+      case torch_fuser::EnableRequest::kUnset:
+        break;
+    }
+    return py::none();
+  });
   m.def("fuse_graph",
         [](std::shared_ptr<torch::jit::Graph> graph) { torch_fuser::fuseGraph(graph); });
   m.def("debug_kernel_code", [](std::shared_ptr<torch::jit::Graph> graph, const py::tuple& inputs) {
@@ -28,6 +41,7 @@ PYBIND11_MODULE(_C, m) {
     d["memory_cache_hits"] = s.memory_cache_hits;
     d["disk_cache_hits"] = s.disk_cache_hits;
     d["fallbacks"] = s.fallbacks;
+    d["kernel_launches"] = s.kernel_launches;
     d["compile_seconds"] = s.compile_seconds;
     d["fusion_groups_registered"] = s.fusion_groups_registered;
     d["fusions_cached"] = s.fusions_cached;
