@@ -1106,6 +1106,71 @@ print('ok')""")
         self.assertEqual(int(counters["fallbacks"]), 0)
 
 
+def explained(x, y, w):
+    h = torch.mm(x, w)
+    a = h.sigmoid() * h.tanh() + y
+    if bool(a.sum() > 0):
+        d = a.relu()
+    else:
+        d = a.exp()
+    return d, y.sin()
+
+
+class TestExplain(unittest.TestCase):
+    def test_each_unfused_node_has_the_pass_reason(self):
+        x, y, w = torch.randn(8, 8), torch.randn(8, 8), torch.randn(8, 8)
+        with torch.no_grad():
+            e = torch_fuser.explain(explained, x, y, w)
+        self.assertEqual([g["kernel_name"] for g in e.groups], ["fused_sigmoid_tanh_mul_add"])
+        group = e.groups[0]
+        self.assertGreaterEqual(group["launches"], 1)
+        self.assertEqual(group["fallbacks"], {})
+        self.assertEqual(group["kernels"], ["cpu Float Float -> Float"])
+        reasons = {n["op"]: n["reason"] for n in e.unfused()}
+        self.assertIn("not in the op table", reasons["aten::mm"])
+        self.assertIn("another block", reasons["aten::relu"])
+        self.assertIn("another block", reasons["aten::exp"])
+        self.assertIn("lone op", reasons["aten::sin"])
+        fused = {n["op"] for n in e.nodes if n["fused"]}
+        self.assertEqual(fused, {"aten::sigmoid", "aten::tanh", "aten::mul", "aten::add"})
+        self.assertTrue(all(n["location"].startswith("test_jit_fuser.py:") for n in e.nodes))
+        report = str(e)
+        self.assertIn("group 0: fused_sigmoid_tanh_mul_add", report)
+        self.assertIn("NOT fused: not in the op table", report)
+        self.assertIn("fuser::FusionGroup", e.optimized_graph)
+
+    def test_scripted_module(self):
+        model = torch.jit.script(torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.GELU()))
+        with torch.no_grad():
+            e = torch_fuser.explain(model, torch.randn(4, 8))
+        reasons = {n["op"]: n["reason"] for n in e.unfused()}
+        self.assertIn("not in the op table", reasons["aten::linear"])
+        self.assertIn("lone op", reasons["aten::gelu"])
+
+    def test_disabled_fusion_is_a_note(self):
+        torch_fuser.disable()
+        try:
+            e = torch_fuser.explain(explained, torch.randn(8, 8), torch.randn(8, 8), torch.randn(8, 8))
+        finally:
+            torch_fuser.enable()
+        self.assertEqual(e.nodes, [])
+        self.assertIn("fusion is disabled", e.notes[0])
+
+    def test_run_time_fallbacks_are_counted_with_their_reason(self):
+        code = """
+        import torch, torch_fuser
+        def f(x, y):
+            return (x * y).sigmoid() + 1.0
+        with torch.no_grad():
+            e = torch_fuser.explain(f, torch.randn(8), torch.randn(8))
+        print(sorted(e.groups[0]["fallbacks"].items()))
+        """
+        result = run_script(code, CXX="/nonexistent/c++")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("compiler", result.stdout)
+        self.assertRegex(result.stdout, r", [1-9]\d*\)\]")
+
+
 class TestInstallation(unittest.TestCase):
     """What `import torch_fuser` says where it cannot work."""
 

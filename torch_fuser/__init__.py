@@ -57,6 +57,7 @@ __all__ = [
     "is_enabled",
     "fuse_graph",
     "kernel_source",
+    "explain",
     "stats",
     "clear_cache",
 ]
@@ -95,6 +96,51 @@ def kernel_source(fn, *example_inputs):
         for _ in range(3):
             fn(*example_inputs)
         return list(_C._record_kernel_sources(fn, *example_inputs))
+
+
+class Explanation:
+    """What :func:`explain` found. ``str()`` gives the readable report.
+
+    ``nodes``: one dict per node of each graph the pass ran on (``graph``, ``op``,
+    ``location``, ``type``, ``fused``, ``group``, ``reason`` when not fused);
+    ``groups``: one dict per fusion group (``kernel_name``, ``ops``, ``kernels`` compiled,
+    ``launches``, ``fallbacks`` as {reason: count}); ``notes``; ``optimized_graph``.
+    """
+
+    def __init__(self, found):
+        self.nodes = found["nodes"]
+        self.groups = found["groups"]
+        self.notes = found["notes"]
+        self.optimized_graph = found["optimized_graph"]
+        self._report = found["report"]
+
+    def unfused(self):
+        """The nodes left to eager, each with its reason."""
+        return [node for node in self.nodes if not node["fused"]]
+
+    def __str__(self):
+        return self._report
+
+    def __repr__(self):
+        return "<torch_fuser.Explanation: %d groups, %d nodes left to eager>" % (
+            len(self.groups), len(self.unfused()))
+
+
+def explain(fn, *inputs, runs=3):
+    """Why each node of ``fn`` was fused or not, on ``inputs``.
+
+    ``fn`` (a function, scripted or not, or a scripted module) is compiled afresh and run
+    ``runs`` times under the current grad mode, so the profiling executor optimizes it and
+    the pass runs again; the reasons are the pass's and the executor's own. Returns an
+    :class:`Explanation`; ``print()`` it for the report.
+    """
+    if isinstance(fn, torch.jit.ScriptModule):
+        found = _C._explain_module(fn._c, inputs, runs)
+    else:
+        if not isinstance(fn, torch.jit.ScriptFunction):
+            fn = torch.jit.script(fn)
+        found = _C._explain_graph(fn.graph, inputs, runs)
+    return Explanation(found)
 
 
 def stats():

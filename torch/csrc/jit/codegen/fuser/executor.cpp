@@ -419,6 +419,7 @@ std::string launch(KernelSpec& spec, const Call& call, torch::jit::Stack& stack)
     compiled->kernel->launch(args, numel);
   }
   stats().kernel_launches.fetch_add(1, std::memory_order_relaxed);
+  spec.countLaunch();
   if (!call.restore.empty()) {
     for (at::Tensor& out : outputs) out = out.permute(call.restore);
   }

@@ -1,6 +1,7 @@
 #include "torch/csrc/jit/codegen/fuser/graph_fuser.h"
 
 #include "torch/csrc/jit/codegen/fuser/compiler.h"
+#include "torch/csrc/jit/codegen/fuser/explain.h"
 #include "torch/csrc/jit/codegen/fuser/guards.h"
 #include "torch/csrc/jit/codegen/fuser/lowering.h"
 #include "torch/csrc/jit/codegen/fuser/op_table.h"
@@ -16,6 +17,7 @@
 #include <map>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -59,6 +61,7 @@ class ElementwiseFuser {
     finishGroups(graph_->block());
     // Chunks whose pieces all moved into groups are left without readers.
     torch::jit::EliminateDeadCode(graph_);
+    if (ExplainRecorder* recorder = ExplainRecorder::active()) recordVerdicts(*recorder);
     if (profiled) guardGroups(graph_->block());
     GRAPH_DUMP("After torch_fuser's elementwise fusion: ", graph_);
   }
@@ -66,65 +69,79 @@ class ElementwiseFuser {
  private:
   bool isGroup(const Node* node) const { return node->kind() == fusionGroupKind(); }
 
-  // Whether values of this dtype and device (known or profiled) may be fused: a device
-  // switched off by enable() forms no groups for values profiled on it.
-  bool deviceAllowed(const Value* v) const {
+  // Why values of this dtype and device (known or profiled) may not be fused, or "": a
+  // device switched off by enable() forms no groups for values profiled on it.
+  std::string whyValueRefused(const Value* v) const {
     const c10::TensorTypePtr type = facts_.type(v);
-    if (!type) return true;
-    if (type->scalarType() && !isSupportedInputDtype(*type->scalarType())) return false;
+    if (!type) return {};
+    if (type->scalarType() && !isSupportedInputDtype(*type->scalarType())) {
+      return std::string("dtype ") + c10::toString(*type->scalarType()) +
+             " is outside the fuser's dtypes";
+    }
     const c10::optional<c10::Device> device = facts_.device(v);
-    if (!device) return true;  // decided per call; other devices fall back
-    if (device->is_cpu()) return targets_.cpu;
-    if (device->is_cuda()) return targets_.cuda && backendAvailable(c10::DeviceType::CUDA);
-    return false;
+    if (!device) return {};  // decided per call; other devices fall back
+    if (device->is_cpu()) return targets_.cpu ? "" : "device cpu is disabled (enable(cpu=False))";
+    if (device->is_cuda()) {
+      if (!targets_.cuda) return "device cuda is disabled (enable(cuda=False))";
+      return backendAvailable(c10::DeviceType::CUDA) ? "" : "no CUDA backend in this build";
+    }
+    return "device " + device->str() + " has no fuser backend";
   }
 
-  bool isFusible(const Node* node) const {
+  bool isFusible(const Node* node) const { return whyNotFusible(node).empty(); }
+
+  // Why `node` cannot be part of a group, or "" when it can.
+  std::string whyNotFusible(const Node* node) const {
     if (node->outputs().size() != 1 || !node->output()->type()->cast<c10::TensorType>()) {
-      return false;
+      return "not an op with one tensor result";
     }
-    if (isSumToSize(node)) return isFusibleSumToSize(node);
+    if (isSumToSize(node)) return whyNotFusibleSumToSize(node);
     const FusibleOp* op = findFusibleOp(node);
-    if (!op) return false;
+    if (!op) return "not in the op table (this schema)";
     if (op->pattern == LoweringPattern::kTo &&
         node->input(1)->node()->kind() != c10::prim::Constant) {
-      return false;  // the kernel's dtypes are fixed when it is generated
+      return "its dtype is known only at run time (a kernel's dtypes are fixed when generated)";
     }
     if (op->pattern == LoweringPattern::kTo && alias_db_) {
       // to() may return its input itself; a fused one is always a fresh tensor, which
       // only matters when either is written afterwards. (Before alias analysis exists,
       // while profile nodes are dropped, this check is not needed.)
       if (alias_db_->hasWriters(node->input(0)) || alias_db_->hasWriters(node->output())) {
-        return false;
+        return "aliasing: its input or result is written, and a fused to() always copies";
       }
     }
     if (op->pattern == LoweringPattern::kRandLike) {
       // Only CUDA kernels generate random numbers (see lowering.h).
       const c10::optional<c10::Device> device = facts_.device(node->input(0));
-      if (!device || !device->is_cuda()) return false;
+      if (!device || !device->is_cuda()) return "random numbers are fused on CUDA only";
     }
     for (const Value* input : node->inputs()) {
       const c10::TypePtr& type = input->type();
       if (type->cast<c10::TensorType>()) {
-        if (!deviceAllowed(input)) return false;
+        std::string why = whyValueRefused(input);
+        if (!why.empty()) return why;
       } else if (input->node()->kind() != c10::prim::Constant && !isNumberType(type)) {
-        return false;  // e.g. a non-constant Optional bound of clamp
+        // e.g. a non-constant Optional bound of clamp
+        return "an argument is neither a tensor, a number nor a constant";
       }
     }
-    return deviceAllowed(node->output());
+    return whyValueRefused(node->output());
   }
 
   // _grad_sum_to_size(x, size), autodiff's reduction of a broadcast gradient: fused with
   // a constant size or an int[]? value, read per call (see isSumToSize in lowering.h).
   // Not when x or the result is written: the op may return x itself, a kernel never does.
-  bool isFusibleSumToSize(const Node* node) const {
+  std::string whyNotFusibleSumToSize(const Node* node) const {
     const Value* size = node->input(1);
-    if (size->node()->kind() != c10::prim::Constant && !isSizeList(size)) return false;
+    if (size->node()->kind() != c10::prim::Constant && !isSizeList(size)) {
+      return "its size is neither a constant nor an int[]? value";
+    }
     if (alias_db_ &&
         (alias_db_->hasWriters(node->input(0)) || alias_db_->hasWriters(node->output()))) {
-      return false;
+      return "aliasing: its input or result is written, and a kernel always writes a new tensor";
     }
-    return deviceAllowed(node->input(0)) && deviceAllowed(node->output());
+    std::string why = whyValueRefused(node->input(0));
+    return why.empty() ? whyValueRefused(node->output()) : why;
   }
 
   // False only when both devices are known and differ.
@@ -246,11 +263,22 @@ class ElementwiseFuser {
 
   Node* tryMerge(Node* consumer, Node* producer) {
     if (producer == consumer || producer->owningBlock() != consumer->owningBlock()) return nullptr;
-    if (isGroup(consumer) && feedsPushedChunk(consumer, producer)) return nullptr;
-    if (readsSumToSizeOf(consumer, producer)) return nullptr;
     if (!isGroup(producer) && !isFusible(producer)) return nullptr;
-    if (!sameDevice(producer, consumer)) return nullptr;
-    if (!alias_db_->moveBeforeTopologicallyValid(producer, consumer)) return nullptr;
+    const char* refusal = nullptr;
+    if (isGroup(consumer) && feedsPushedChunk(consumer, producer)) {
+      refusal = "its result is cut by a chunk pushed into the consumer's group (read as views)";
+    } else if (readsSumToSizeOf(consumer, producer)) {
+      refusal = "a _grad_sum_to_size stays at its group's output (it reduces after the kernel)";
+    } else if (!sameDevice(producer, consumer)) {
+      refusal = "its fusible neighbour is on another device";
+    } else if (!alias_db_->moveBeforeTopologicallyValid(producer, consumer)) {
+      refusal = "aliasing/mutation: joining its fusible neighbour would move it across a write";
+    }
+    if (refusal) {
+      refused_[producer] = refusal;
+      refused_[consumer] = refusal;
+      return nullptr;
+    }
     Node* group = consumer;
     if (!isGroup(consumer)) {
       group = SubgraphUtils::createSingletonSubgraphAndUpdateAliasing(consumer, fusionGroupKind(),
@@ -492,7 +520,8 @@ class ElementwiseFuser {
     std::vector<Node*> producers;  // groups or fusible ops computing pieces, latest first
     for (Value* piece : list->inputs()) {
       Node* node = piece->node();
-      if (!piece->type()->cast<c10::TensorType>() || !deviceAllowed(piece)) return nullptr;
+      if (!piece->type()->cast<c10::TensorType>() || !whyValueRefused(piece).empty())
+        return nullptr;
       // The cat reads a piece where it stands; the kernel would read it earlier, before
       // any in-place write in between.
       if (alias_db_->hasWriters(piece)) return nullptr;
@@ -550,7 +579,10 @@ class ElementwiseFuser {
     for (Node* group : allGroups(block)) {
       inlineScalarConstants(group);
       if (countComputeNodes(group) < 2) {
+        Node* before = group->prev();
+        Node* after = group->next();
         SubgraphUtils::unmergeSubgraph(group);
+        for (Node* n = before->next(); n != after; n = n->next()) lone_.insert(n);
       } else {
         absorbChunks(group);
       }
@@ -645,10 +677,58 @@ class ElementwiseFuser {
     return count;
   }
 
+  // For explain(): what the pass did with each node of the graph (see explain.h).
+  void recordVerdicts(ExplainRecorder& recorder) const {
+    ExplainRecorder::GraphVerdicts verdicts;
+    recordBlock(graph_->block(), verdicts);
+    recorder.addGraph(std::move(verdicts));
+  }
+
+  void recordBlock(Block* block, ExplainRecorder::GraphVerdicts& verdicts) const {
+    for (Node* node : block->nodes()) {
+      for (Block* sub : node->blocks()) recordBlock(sub, verdicts);
+      if (isGroup(node)) {
+        const std::shared_ptr<Graph>& subgraph = node->g(c10::attr::Subgraph);
+        const auto index = static_cast<int64_t>(verdicts.groups.size());
+        verdicts.groups.push_back(subgraph->copy());
+        for (const Node* inner : subgraph->nodes()) {
+          if (ExplainRecorder::isReported(inner)) {
+            verdicts.nodes.push_back(ExplainRecorder::describe(*inner, index, "", nullptr));
+          }
+        }
+      } else if (ExplainRecorder::isReported(node)) {
+        const c10::TensorTypePtr type =
+            node->outputs().empty() ? nullptr : facts_.type(node->output(0));
+        verdicts.nodes.push_back(ExplainRecorder::describe(*node, -1, whyLeftOut(node), type));
+      }
+    }
+  }
+
+  // Why a node outside every group stayed out, from what the pass decided about it.
+  std::string whyLeftOut(Node* node) const {
+    std::string why = whyNotFusible(node);
+    if (!why.empty()) return why;
+    if (lone_.count(node))
+      return "below the minimum group size (2 ops): a lone op is left to eager";
+    const auto refused = refused_.find(node);
+    if (refused != refused_.end()) return refused->second;
+    for (const Value* input : node->inputs()) {
+      const Node* producer = input->node();
+      if (producer->owningBlock() != node->owningBlock() &&
+          (isGroup(producer) || isFusible(producer))) {
+        return "its fusible neighbours are in another block (groups never cross an if/loop)";
+      }
+    }
+    return "no fusible op next to it in its block: a lone op is left to eager";
+  }
+
   std::shared_ptr<Graph> graph_;
   FusionTargets targets_;
   ProfileFacts facts_;
   std::unique_ptr<AliasDb> alias_db_;
+  // For explain(): nodes a group of one was undone into, and merges refused, with why.
+  std::unordered_set<const Node*> lone_;
+  std::unordered_map<const Node*, const char*> refused_;
 };
 
 }  // namespace

@@ -2,15 +2,18 @@
 
 #include "torch/csrc/jit/codegen/fuser/compat.h"
 #include "torch/csrc/jit/codegen/fuser/executor.h"
+#include "torch/csrc/jit/codegen/fuser/explain.h"
 #include "torch/csrc/jit/codegen/fuser/graph_fuser.h"
 #include "torch/csrc/jit/codegen/fuser/guards.h"
 #include "torch/csrc/jit/codegen/fuser/kernel_cache.h"
 #include "torch/csrc/jit/codegen/fuser/options.h"
 
+#include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/passes/pass_manager.h>
 #include <torch/csrc/jit/passes/tensorexpr_fuser.h>
 #include <torch/csrc/jit/runtime/custom_operator.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/csrc/jit/runtime/interpreter.h>
 
 #include <cstdio>
@@ -133,6 +136,24 @@ std::vector<std::string> debugGetFusedKernelCode(const std::shared_ptr<torch::ji
   KernelSourceRecorder recorder;
   torch::jit::InterpreterState(code).run(stack);
   return recorder.sources();
+}
+
+Explanation explain(const std::shared_ptr<torch::jit::Graph>& graph,
+                    const std::vector<c10::IValue>& inputs, int runs) {
+  TORCH_CHECK(runs > 0, "explain: runs must be positive, found ", runs);
+  std::shared_ptr<torch::jit::Graph> copy = graph->copy();
+  if (copy->outputs().size() != 1) {  // a function returns one value: a tuple of them
+    torch::jit::Node* tuple = copy->appendNode(copy->createTuple(copy->outputs()));
+    while (!copy->outputs().empty()) copy->eraseOutput(copy->outputs().size() - 1);
+    copy->registerOutput(tuple->output());
+  }
+  torch::jit::GraphFunction function("torch_fuser_explain", copy, nullptr);
+  ExplainRecorder recorder;
+  for (int run = 0; run < runs; ++run) {
+    torch::jit::Stack stack(inputs.begin(), inputs.end());
+    function.run(stack);
+  }
+  return recorder.finish(torch::jit::lastExecutedOptimizedGraph());
 }
 
 Stats getStats() {

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace torch {
@@ -41,6 +42,37 @@ void runFusion(int64_t key, torch::jit::Stack& stack);
 // that ran (fallbacks have none).
 std::vector<std::string> debugGetFusedKernelCode(const std::shared_ptr<torch::jit::Graph>& graph,
                                                  const std::vector<c10::IValue>& inputs);
+
+// What explain() found: per node of each graph the pass ran on, fused or why not, and per
+// fusion group what the executor did with it.
+struct NodeExplanation {
+  int64_t graph = 0;     // which run of the pass (a forward graph, a fallback, ...)
+  std::string op;        // "aten::sigmoid"
+  std::string location;  // "model.py:12", or "" without source
+  std::string type;      // of its first result, as profiled where it was
+  int64_t group = -1;    // index into Explanation::groups, -1 when not fused ...
+  std::string reason;    // ... and then why, in the pass's words
+};
+struct GroupExplanation {
+  int64_t graph = 0;
+  std::string kernel_name;           // fused_mul_add_sigmoid (as in PYTORCH_FUSION_DEBUG)
+  std::vector<std::string> ops;      // in order
+  std::vector<std::string> kernels;  // compiled: "<device> <input dtypes> -> <output dtypes>"
+  int64_t launches = 0;              // for this fusion in this process so far
+  std::vector<std::pair<std::string, int64_t>> fallbacks;  // reason, count
+};
+struct Explanation {
+  std::vector<NodeExplanation> nodes;
+  std::vector<GroupExplanation> groups;
+  std::vector<std::string> notes;  // e.g. fusion disabled
+  std::string optimized_graph;     // of the last run
+  std::string report() const;      // all of the above, readable
+};
+// Runs a fresh function made from `graph` (its own executor, so the pass runs again)
+// `runs` times on `inputs` under the current grad mode, and reports what the pass did with
+// each node and what the executor did with each group.
+Explanation explain(const std::shared_ptr<torch::jit::Graph>& graph,
+                    const std::vector<c10::IValue>& inputs, int runs = 3);
 
 struct Stats {
   int64_t kernels_compiled;

@@ -13,6 +13,7 @@
 #include <torch/csrc/jit/runtime/interpreter.h>
 
 #include <iostream>
+#include <sstream>
 #include <unordered_map>
 
 namespace torch_fuser {
@@ -134,8 +135,25 @@ int firstOperandTensor(const torch::jit::Graph& graph, const std::vector<KernelT
   }
 }
 
+std::string fusionName(const torch::jit::Graph& subgraph) {
+  std::string name = "fused";
+  std::vector<c10::Symbol> seen;
+  for (const torch::jit::Node* node : subgraph.nodes()) {
+    const c10::Symbol kind = node->kind();
+    if (kind == c10::prim::Constant || kind == c10::prim::ListConstruct ||
+        std::find(seen.begin(), seen.end(), kind) != seen.end()) {
+      continue;
+    }
+    seen.push_back(kind);
+    std::string op = kind.toUnqualString();
+    op.erase(0, op.find_first_not_of('_'));  // _grad_sum_to_size -> grad_sum_to_size
+    name += "_" + op;
+  }
+  return name;
+}
+
 KernelSpec::KernelSpec(int64_t key, std::shared_ptr<torch::jit::Graph> graph)
-    : key_(key), graph_(std::move(graph)) {
+    : key_(key), graph_(std::move(graph)), name_(fusionName(*graph_)) {
   for (const torch::jit::Value* input : graph_->inputs()) {
     input_is_tensor_.push_back(static_cast<bool>(input->type()->cast<c10::TensorType>()));
     input_is_size_list_.push_back(isSizeList(input));
@@ -215,12 +233,34 @@ torch::jit::Code& KernelSpec::fallbackCode() {
 
 void KernelSpec::noteFallback(const std::string& reason) {
   countFallback();
-  if (debugLevel() < 1) return;
   {
     std::lock_guard<std::mutex> guard(mutex_);
-    if (!reported_.insert(reason).second) return;
+    if (fallback_counts_[reason]++ > 0 || debugLevel() < 1) return;
   }
-  std::cerr << "[torch_fuser] fusion " << key_ << " runs in the interpreter: " << reason << "\n";
+  std::cerr << "[torch_fuser] fusion " << key_ << " (" << name_
+            << ") runs in the interpreter: " << reason << "\n";
+}
+
+std::map<std::string, int64_t> KernelSpec::fallbackCounts() const {
+  std::lock_guard<std::mutex> guard(mutex_);
+  return fallback_counts_;
+}
+
+std::vector<std::string> KernelSpec::kernelSignatures() const {
+  std::lock_guard<std::mutex> guard(mutex_);
+  std::vector<std::string> out;
+  for (const auto& entry : kernels_) {
+    const std::shared_ptr<const CompiledKernel>& compiled = entry.second->kernel;
+    if (!compiled || !compiled->kernel) continue;
+    std::ostringstream line;
+    line << entry.first.device();
+    for (const TensorDesc& t : entry.first.tensors()) line << " " << c10::toString(t.dtype);
+    line << " ->";
+    for (const c10::ScalarType dtype : compiled->output_dtypes) line << " " << c10::toString(dtype);
+    out.push_back(line.str());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 void KernelSpec::warnOnce(const std::string& message) {

@@ -12,9 +12,10 @@
 
 #include <c10/core/ScalarType.h>
 
+#include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -51,6 +52,9 @@ struct FusionOutput {
   int64_t dim = 0;               // ... along this dim as written (may be negative)
   c10::optional<SumToSize> sum;  // a _grad_sum_to_size applied after the kernel
 };
+
+// "fused_" and the fusion's ops in order, each once: fused_mul_add_sigmoid.
+std::string fusionName(const torch::jit::Graph& subgraph);
 
 class KernelSpec {
  public:
@@ -97,8 +101,17 @@ class KernelSpec {
 
   // The interpreter's version of the subgraph, built on first use.
   torch::jit::Code& fallbackCode();
-  // Counts a fallback; prints `reason` once per spec at PYTORCH_FUSION_DEBUG>=1.
+  // Counts a fallback under its reason; prints `reason` once per spec at
+  // PYTORCH_FUSION_DEBUG>=1.
   void noteFallback(const std::string& reason);
+  // The fallbacks so far, per reason.
+  std::map<std::string, int64_t> fallbackCounts() const;
+  void countLaunch() { launches_.fetch_add(1, std::memory_order_relaxed); }
+  int64_t launches() const { return launches_.load(std::memory_order_relaxed); }
+  // "<device> <input dtypes> -> <output dtypes>" of each kernel compiled so far.
+  std::vector<std::string> kernelSignatures() const;
+  // The name of its kernels in reports and profiles: fusionName(graph()).
+  const std::string& name() const { return name_; }
   // TORCH_WARN, at most once for this spec.
   void warnOnce(const std::string& message);
 
@@ -125,9 +138,11 @@ class KernelSpec {
   bool has_joins_ = false;
   int layout_tensor_ = -1;
 
-  mutable std::mutex mutex_;  // guards kernels_ and reported_
+  mutable std::mutex mutex_;  // guards kernels_ and fallback_counts_
   std::unordered_map<ArgSpec, std::shared_ptr<Slot>, ArgSpecHash> kernels_;
-  std::set<std::string> reported_;
+  std::map<std::string, int64_t> fallback_counts_;
+  std::atomic<int64_t> launches_{0};
+  const std::string name_;
   uint64_t uses_ = 0;
 
   std::once_flag fallback_built_;

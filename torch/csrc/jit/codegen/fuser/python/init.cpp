@@ -9,6 +9,55 @@
 
 namespace py = pybind11;
 
+namespace {
+
+py::dict toPython(const torch_fuser::Explanation& e) {
+  py::list nodes;
+  for (const torch_fuser::NodeExplanation& n : e.nodes) {
+    py::dict d;
+    d["graph"] = n.graph;
+    d["op"] = n.op;
+    d["location"] = n.location;
+    d["type"] = n.type;
+    d["fused"] = n.group >= 0;
+    d["group"] = n.group >= 0 ? py::object(py::int_(n.group)) : py::object(py::none());
+    d["reason"] = n.group >= 0 ? py::object(py::none()) : py::object(py::str(n.reason));
+    nodes.append(d);
+  }
+  py::list groups;
+  for (const torch_fuser::GroupExplanation& g : e.groups) {
+    py::dict d;
+    d["graph"] = g.graph;
+    d["kernel_name"] = g.kernel_name;
+    d["ops"] = g.ops;
+    d["kernels"] = g.kernels;
+    d["launches"] = g.launches;
+    py::dict fallbacks;
+    for (const auto& f : g.fallbacks) fallbacks[py::str(f.first)] = f.second;
+    d["fallbacks"] = fallbacks;
+    groups.append(d);
+  }
+  py::dict out;
+  out["nodes"] = nodes;
+  out["groups"] = groups;
+  out["notes"] = e.notes;
+  out["optimized_graph"] = e.optimized_graph;
+  out["report"] = e.report();
+  return out;
+}
+
+// Python values for the graph's inputs from `first` on, converted to their declared types.
+void appendInputs(const torch::jit::Graph& graph, size_t first, const py::tuple& inputs,
+                  std::vector<c10::IValue>& values) {
+  TORCH_CHECK(graph.inputs().size() == first + inputs.size(), "explain: the function takes ",
+              graph.inputs().size() - first, " inputs, found ", inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    values.push_back(torch::jit::toIValue(inputs[i], graph.inputs()[first + i]->type()));
+  }
+}
+
+}  // namespace
+
 PYBIND11_MODULE(_C, m) {
   m.doc() = "torch_fuser: pointwise kernel fusion for TorchScript";
   m.def("enable", &torch_fuser::enable, py::arg("cpu") = true, py::arg("cuda") = true);
@@ -33,6 +82,18 @@ PYBIND11_MODULE(_C, m) {
     for (const py::handle& input : inputs)
       values.push_back(torch::jit::toIValue(input, c10::AnyType::get()));
     return torch_fuser::debugGetFusedKernelCode(graph, values);
+  });
+  m.def("_explain_graph",
+        [](std::shared_ptr<torch::jit::Graph> graph, const py::tuple& inputs, int runs) {
+          std::vector<c10::IValue> values;
+          appendInputs(*graph, 0, inputs, values);
+          return toPython(torch_fuser::explain(graph, values, runs));
+        });
+  m.def("_explain_module", [](const torch::jit::Module& module, const py::tuple& inputs, int runs) {
+    const std::shared_ptr<torch::jit::Graph> graph = module.get_method("forward").graph();
+    std::vector<c10::IValue> values = {module._ivalue()};
+    appendInputs(*graph, 1, inputs, values);
+    return toPython(torch_fuser::explain(graph, values, runs));
   });
   m.def("stats", [] {
     const torch_fuser::Stats s = torch_fuser::getStats();

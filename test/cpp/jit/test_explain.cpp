@@ -1,0 +1,86 @@
+// explain(): the pass's reasons per node, the executor's counts per group.
+#include "test/cpp/jit/test_utils.h"
+
+#include <ATen/ops/randn.h>
+#include <c10/core/GradMode.h>
+
+#include <algorithm>
+
+namespace torch_fuser {
+namespace testing {
+namespace {
+
+// A matmul (not elementwise), a fusible chain after it, and a lone elementwise op.
+const char* const kMatmulChainIR = R"IR(
+graph(%x : Tensor, %w : Tensor, %y : Tensor):
+  %one : int = prim::Constant[value=1]()
+  %h : Tensor = aten::mm(%x, %w)
+  %s : Tensor = aten::sigmoid(%h)
+  %t : Tensor = aten::tanh(%h)
+  %a : Tensor = aten::mul(%s, %t)
+  %b : Tensor = aten::add(%a, %y, %one)
+  %c : Tensor = aten::sin(%y)
+  return (%b, %c)
+)IR";
+
+std::vector<IValue> matmulChainInputs() {
+  return {at::randn({8, 8}), at::randn({8, 8}), at::randn({8, 8})};
+}
+
+const NodeExplanation& nodeOf(const Explanation& e, const std::string& op) {
+  const auto found = std::find_if(e.nodes.begin(), e.nodes.end(),
+                                  [&](const NodeExplanation& n) { return n.op == op; });
+  EXPECT_NE(found, e.nodes.end()) << "no " << op << " in\n" << e.report();
+  return *found;
+}
+
+TEST(CPUFusion, ExplainSaysWhyEachNodeWasLeftToEager) {
+  FusionGuard fusion;
+  c10::NoGradGuard no_grad;
+  const Explanation e = explain(parseIR(kMatmulChainIR), matmulChainInputs());
+
+  ASSERT_EQ(e.groups.size(), 1u) << e.report();
+  const GroupExplanation& group = e.groups[0];
+  EXPECT_EQ(group.kernel_name, "fused_sigmoid_tanh_mul_add");
+  EXPECT_EQ(group.ops.size(), 4u);
+  EXPECT_GE(group.launches, 1);
+  EXPECT_TRUE(group.fallbacks.empty());
+  ASSERT_EQ(group.kernels.size(), 1u);
+  EXPECT_EQ(group.kernels[0], "cpu Float Float -> Float") << e.report();
+
+  for (const char* op : {"aten::sigmoid", "aten::tanh", "aten::mul", "aten::add"}) {
+    EXPECT_EQ(nodeOf(e, op).group, 0) << op;
+  }
+  EXPECT_EQ(nodeOf(e, "aten::mm").group, -1);
+  EXPECT_NE(nodeOf(e, "aten::mm").reason.find("not in the op table"), std::string::npos);
+  EXPECT_EQ(nodeOf(e, "aten::sin").group, -1);
+  EXPECT_NE(nodeOf(e, "aten::sin").reason.find("lone op"), std::string::npos);
+  EXPECT_NE(e.optimized_graph.find("fuser::FusionGroup"), std::string::npos);
+  const std::string report = e.report();
+  EXPECT_NE(report.find("group 0: fused_sigmoid_tanh_mul_add"), std::string::npos) << report;
+  EXPECT_NE(report.find("aten::mm"), std::string::npos) << report;
+}
+
+TEST(CPUFusion, ExplainNamesADisabledDevice) {
+  FusionGuard fusion;
+  c10::NoGradGuard no_grad;
+  enable(/*cpu=*/false, /*cuda=*/true);
+  const Explanation e = explain(parseIR(kMatmulChainIR), matmulChainInputs());
+  enable(true, true);
+  EXPECT_TRUE(e.groups.empty()) << e.report();
+  EXPECT_EQ(nodeOf(e, "aten::sigmoid").reason, "device cpu is disabled (enable(cpu=False))");
+}
+
+TEST(CPUFusion, ExplainSaysFusionIsDisabled) {
+  const bool was_enabled = isEnabled();
+  disable();
+  const Explanation e = explain(parseIR(kMatmulChainIR), matmulChainInputs());
+  if (was_enabled) enable(true, true);
+  EXPECT_TRUE(e.nodes.empty());
+  ASSERT_EQ(e.notes.size(), 1u);
+  EXPECT_NE(e.notes[0].find("fusion is disabled"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace torch_fuser
