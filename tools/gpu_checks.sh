@@ -25,6 +25,14 @@ while [ $# -gt 0 ]; do
       PYTHONPATH=$PWD python3 -m pytest -q test/test_jit_fuser.py > "$OUT/py.log" 2>&1
       tail -15 "$OUT/py.log"
       ;;
+    package)
+      # The C++ package + LD_PRELOAD test and the wheel test, as `make test` runs them.
+      [ -x /usr/bin/g++ ] && export CXX=/usr/bin/g++
+      tools/test_package.sh > "$OUT/package.log" 2>&1; echo "test_package rc=$?"
+      grep "test-package" "$OUT/package.log" | tail -8
+      tools/test_wheel.sh > "$OUT/wheel.log" 2>&1; echo "test_wheel rc=$?"
+      grep -E "test-wheel|passed|failed|Error" "$OUT/wheel.log" | tail -8
+      ;;
     bench)
       PYTHONPATH=$PWD python3 benchmarks/fallback_overhead.py > "$OUT/fallback_overhead.txt" 2>&1
       cat "$OUT/fallback_overhead.txt"

@@ -13,6 +13,12 @@ mkdir -p "$work/tests"
 
 "$py" -m venv --system-site-packages "$work/venv"
 venv_py=$work/venv/bin/python
+# When the build's Python is itself a venv, --system-site-packages shows the base
+# interpreter's packages, not that venv's torch: point the new venv at them too.
+if ! "$venv_py" -c 'import torch' > /dev/null 2>&1; then
+  "$py" -c 'import site; print("\n".join(site.getsitepackages()))' \
+    > "$("$venv_py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/build_python_site.pth"
+fi
 # The wheel packs the outputs of the build tree `make` uses: nothing recompiles.
 TORCH_FUSER_BUILD_DIR=$repo/$build "$venv_py" -m pip wheel --no-build-isolation --no-deps \
   --no-index -w "$work/dist" . > "$work/pip-wheel.log" 2>&1 || { tail -30 "$work/pip-wheel.log"; exit 1; }
