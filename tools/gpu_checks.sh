@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What a session runs on the GPU machine (the `device` tool), stage by stage, logs under
-# $OUT (default ./gpu-logs):  tools/gpu_checks.sh build tests [bench] [fuzz N SEED]
+# $OUT (default ./gpu-logs):  tools/gpu_checks.sh build tests [package] [bench] [fuzz N SEED]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/gpu-logs}
