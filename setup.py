@@ -33,6 +33,8 @@ def torch_requirement():
         import torch
     except ImportError as e:
         sys.exit("torch_fuser builds against an installed PyTorch: `import torch` failed (%s)" % e)
+    if getattr(torch, "__file__", None) is None:  # this repository's torch/ folder
+        sys.exit("torch_fuser builds against an installed PyTorch; %s has none" % sys.executable)
     return "torch==" + torch.__version__
 
 

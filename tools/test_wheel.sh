@@ -15,7 +15,8 @@ mkdir -p "$work/tests"
 venv_py=$work/venv/bin/python
 # When the build's Python is itself a venv, --system-site-packages shows the base
 # interpreter's packages, not that venv's torch: point the new venv at them too.
-if ! "$venv_py" -c 'import torch' > /dev/null 2>&1; then
+# (Checked from / : this repository's torch/ folder would import as a namespace package.)
+if ! (cd / && "$venv_py" -c 'import torch; torch.__version__') > /dev/null 2>&1; then
   "$py" -c 'import site; print("\n".join(site.getsitepackages()))' \
     > "$("$venv_py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/build_python_site.pth"
 fi
