@@ -1171,6 +1171,38 @@ class TestExplain(unittest.TestCase):
         self.assertRegex(result.stdout, r", [1-9]\d*\)\]")
 
 
+
+def profiled_names(fn, args, activities):
+    with torch.profiler.profile(activities=activities) as prof:
+        fn(*args)
+    return [event.name for event in prof.events()]
+
+
+class TestProfiler(unittest.TestCase):
+    def test_each_launch_is_a_record_named_after_its_ops(self):
+        fn = torch.jit.script(chain)
+        x = torch.randn(64, 64)
+        with torch.no_grad():
+            run_warm(fn, x, x, x)
+            names = profiled_names(fn, (x, x, x), [torch.profiler.ProfilerActivity.CPU])
+            again = profiled_names(fn, (x, x, x), [torch.profiler.ProfilerActivity.CPU])
+            explained = torch_fuser.explain(chain, x, x, x)
+        expected = explained.groups[0]["kernel_name"]
+        self.assertEqual(expected, "fused_mul_add_sigmoid_tanh_relu")
+        self.assertEqual(names.count(expected), 1, names)
+        self.assertEqual(again.count(expected), 1, again)
+
+    @unittest.skipUnless(CUDA, "needs a CUDA GPU")
+    def test_cuda_launch_is_a_record_too(self):
+        fn = torch.jit.script(cuda_chain)
+        x = torch.randn(64, 64, device="cuda")
+        activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+        with torch.no_grad():
+            run_warm(fn, x, x, x)
+            names = profiled_names(fn, (x, x, x), activities)
+        self.assertTrue(any(name.startswith("fused_") for name in names), names)
+
+
 class TestInstallation(unittest.TestCase):
     """What `import torch_fuser` says where it cannot work."""
 

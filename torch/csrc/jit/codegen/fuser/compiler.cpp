@@ -64,7 +64,7 @@ std::shared_ptr<const CompiledKernel> compileKernel(KernelSpec& spec, const ArgS
   result->output_dtypes = lowered.kernel->output_dtypes;
   result->source = backend->generate(*lowered.kernel);
   if (debugLevel() >= 1) {
-    std::cerr << "[torch_fuser] kernel for fusion " << spec.key() << " on "
+    std::cerr << "[torch_fuser] kernel " << spec.name() << " (fusion " << spec.key() << ") on "
               << arg_spec.device().str() << ":\n"
               << result->source << "\n";
   }

@@ -9,6 +9,7 @@
 #include <ATen/ExpandUtils.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
+#include <ATen/record_function.h>
 #include <c10/core/DefaultDtype.h>
 #include <c10/core/GradMode.h>
 #include <c10/core/WrapDimMinimal.h>
@@ -457,6 +458,10 @@ std::string tryRunKernel(KernelSpec& spec, torch::jit::Stack& stack) {
 }  // namespace
 
 void runKernelSpec(KernelSpec& spec, torch::jit::Stack& stack) {
+  // A profiler record named after the fusion's ops (what explain() and
+  // PYTORCH_FUSION_DEBUG call it); without an active profiler only a flag check.
+  const at::ArrayRef<c10::IValue> inputs = torch::jit::last(stack, spec.numInputs());
+  RECORD_FUNCTION(spec.name(), c10::ArrayRef<const c10::IValue>(inputs.data(), inputs.size()));
   const std::string why = tryRunKernel(spec, stack);
   if (!why.empty()) {
     spec.noteFallback(why);
