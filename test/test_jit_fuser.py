@@ -1096,6 +1096,24 @@ print('ok')""")
         off = run_script(code, TORCH_FUSER_ENABLE="0")
         self.assertEqual(off.stdout.split(), ["False"], off.stderr)
 
+    def test_load_library_registers_the_pass(self):
+        library = os.path.join(os.path.dirname(os.path.abspath(torch_fuser.__file__)), "libtorch_fuser.so")
+        code = """
+        import torch
+        torch.ops.load_library(%r)
+        @torch.jit.script
+        def f(x, y):
+            return (x * y).sigmoid() + 1.0
+        x = torch.randn(64)
+        with torch.no_grad():
+            for _ in range(4):
+                torch.testing.assert_close(f(x, x), (x * x).sigmoid() + 1.0)
+        """ % library
+        result = run_script(code, TORCH_FUSER_ENABLE="1", TORCH_FUSER_STATS_AT_EXIT="1",
+                            PYTHONPATH="")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertRegex(result.stderr, r"kernel_launches=[1-9]")
+
     def test_stats_at_exit_counts_launches(self):
         result = run_script(FUSE_ONE, TORCH_FUSER_STATS_AT_EXIT="1")
         self.assertEqual(result.returncode, 0, result.stderr)
@@ -1116,7 +1134,21 @@ def explained(x, y, w):
     return d, y.sin()
 
 
+def chunk_also_returned(x, y):
+    z = (x * y).sigmoid()
+    a, b = z.chunk(2, 0)
+    return torch.mm(a, b.t()), z
+
+
 class TestExplain(unittest.TestCase):
+    def test_refused_chunk_push_has_its_reason(self):
+        x = torch.randn(8, 8)
+        with torch.no_grad():
+            e = torch_fuser.explain(chunk_also_returned, x, x)
+        chunks = [n for n in e.unfused() if n["op"] in ("aten::chunk", "prim::ConstantChunk")]
+        self.assertEqual(len(chunks), 1, str(e))
+        self.assertIn("read elsewhere too", chunks[0]["reason"])
+
     def test_each_unfused_node_has_the_pass_reason(self):
         x, y, w = torch.randn(8, 8), torch.randn(8, 8), torch.randn(8, 8)
         with torch.no_grad():

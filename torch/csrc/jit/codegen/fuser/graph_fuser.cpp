@@ -319,13 +319,22 @@ class ElementwiseFuser {
     Node* group = chunked->node();
     // Only a group computing nothing but the chunked value: its pieces have another
     // shape than the value, and one kernel has one iteration space.
-    if (!isGroup(group) || chunked->uses().size() != 1 || group->outputs().size() != 1) {
-      return nullptr;
-    }
-    if (!pushChunkIntoGroup(group, chunked, first->chunks, first->dim, pieces)) return nullptr;
-    // The chunk node(s) are left without readers.
     Node* list_producer =
         consumer->kind() == c10::prim::ListUnpack ? consumer->input()->node() : nullptr;
+    const char* refusal = nullptr;
+    if (!isGroup(group)) return nullptr;
+    if (chunked->uses().size() != 1 || group->outputs().size() != 1) {
+      refusal =
+          "the chunked value is read elsewhere too, or its group computes more (one kernel, "
+          "one iteration space)";
+    } else {
+      refusal = pushChunkIntoGroup(group, chunked, first->chunks, first->dim, pieces);
+    }
+    if (refusal) {
+      refused_[list_producer ? list_producer : consumer] = refusal;
+      return nullptr;
+    }
+    // The chunk node(s) are left without readers.
     const size_t out_index = chunked->offset();
     consumer->destroy();
     if (list_producer) list_producer->destroy();
@@ -349,8 +358,9 @@ class ElementwiseFuser {
     return next;
   }
 
-  bool pushChunkIntoGroup(Node* group, Value* chunked, int64_t chunks, int64_t dim,
-                          const std::vector<Value*>& pieces) {
+  // Returns why the chunk cannot be pushed, or null when it was.
+  const char* pushChunkIntoGroup(Node* group, Value* chunked, int64_t chunks, int64_t dim,
+                                 const std::vector<Value*>& pieces) {
     Graph& subgraph = *group->g(c10::attr::Subgraph);
     const size_t out_index = chunked->offset();
     Value* inner = subgraph.outputs()[out_index];
@@ -378,13 +388,13 @@ class ElementwiseFuser {
         // random numbers are drawn per element index, which pieces would change.
         if (!op || op->pattern == LoweringPattern::kRandLike ||
             op->pattern == LoweringPattern::kTypeAs) {
-          return false;
+          return "an op computing the chunked value is not elementwise (or is random, or type_as)";
         }
         cone.push_back(node);
         for (Value* in : node->inputs()) work.push_back(in);
       }
     }
-    if (leaves.empty()) return false;
+    if (leaves.empty()) return "the chunked value is computed from no tensor input";
     // A dim counted from the left is made relative to the right end, where broadcasting
     // aligns the inputs: that needs the value's rank — its type's, or the largest of its
     // inputs' (types or profiles). Hints only: the executor checks it on every call.
@@ -394,11 +404,11 @@ class ElementwiseFuser {
       if (!known) {
         for (Value* leaf : leaves) {
           const c10::optional<int64_t> leaf_rank = facts_.rank(group->inputs()[leaf->offset()]);
-          if (!leaf_rank) return false;
+          if (!leaf_rank) return "unknown rank: no type or profile gives the chunked value's rank";
           known = std::max(known.value_or(0), *leaf_rank);
         }
       }
-      if (dim >= *known) return false;
+      if (dim >= *known) return "the chunk's dim is beyond the chunked value's rank";
       rank = *known;
       dim -= rank;
     }
@@ -442,7 +452,7 @@ class ElementwiseFuser {
       pieces[k]->replaceAllUsesWith(outer);
     }
     GRAPH_UPDATE("Pushed a chunk of ", chunks, " into a fusion group");
-    return true;
+    return nullptr;
   }
 
   // aten::cat (aten::stack) of values computed elementwise moves into a fusion group as
@@ -706,12 +716,12 @@ class ElementwiseFuser {
 
   // Why a node outside every group stayed out, from what the pass decided about it.
   std::string whyLeftOut(Node* node) const {
-    std::string why = whyNotFusible(node);
-    if (!why.empty()) return why;
     if (lone_.count(node))
       return "below the minimum group size (2 ops): a lone op is left to eager";
     const auto refused = refused_.find(node);
     if (refused != refused_.end()) return refused->second;
+    std::string why = whyNotFusible(node);
+    if (!why.empty()) return why;
     for (const Value* input : node->inputs()) {
       const Node* producer = input->node();
       if (producer->owningBlock() != node->owningBlock() &&

@@ -145,7 +145,7 @@ std::string fusionName(const torch::jit::Graph& subgraph) {
       continue;
     }
     seen.push_back(kind);
-    std::string op = kind.toUnqualString();
+    std::string op = kind == c10::prim::ConstantChunk ? "chunk" : kind.toUnqualString();
     op.erase(0, op.find_first_not_of('_'));  // _grad_sum_to_size -> grad_sum_to_size
     name += "_" + op;
   }
