@@ -1235,6 +1235,44 @@ class TestProfiler(unittest.TestCase):
         self.assertTrue(any(name.startswith("fused_") for name in names), names)
 
 
+def lone_tanh(x):
+    return x.tanh()
+
+
+class TestMinGroupSize(unittest.TestCase):
+    def tearDown(self):
+        torch_fuser.set_min_group_size(2)
+
+    def test_lone_op_gets_a_kernel_at_size_one(self):
+        self.assertEqual(torch_fuser.min_group_size("cpu"), 2)
+        x = torch.randn(64, 64)
+        with torch.no_grad():
+            e = torch_fuser.explain(lone_tanh, x)
+            self.assertEqual(e.groups, [])
+            self.assertIn("minimum group size (2", e.unfused()[0]["reason"])
+            torch_fuser.set_min_group_size(1, device="cpu")
+            self.assertEqual(torch_fuser.min_group_size("cpu"), 1)
+            self.assertEqual(torch_fuser.min_group_size("cuda"), 2)
+            e = torch_fuser.explain(lone_tanh, x)
+        self.assertEqual([g["kernel_name"] for g in e.groups], ["fused_tanh"])
+        self.assertGreaterEqual(e.groups[0]["launches"], 1)
+        torch.testing.assert_close(run_warm(torch.jit.script(lone_tanh), x), x.tanh())
+
+    def test_bad_sizes_are_refused(self):
+        with self.assertRaisesRegex(RuntimeError, "at least 1"):
+            torch_fuser.set_min_group_size(0)
+        with self.assertRaisesRegex(RuntimeError, "cpu or cuda"):
+            torch_fuser.set_min_group_size(1, device="meta")
+
+    def test_environment_sets_the_default(self):
+        code = "import torch_fuser; print(torch_fuser.min_group_size('cpu'), torch_fuser.min_group_size('cuda'))"
+        result = run_script(code, TORCH_FUSER_MIN_GROUP_SIZE="3")
+        self.assertEqual(result.stdout.split(), ["3", "3"], result.stderr)
+        result = run_script(code, TORCH_FUSER_MIN_GROUP_SIZE="zero")
+        self.assertEqual(result.stdout.split(), ["2", "2"], result.stderr)
+        self.assertIn("TORCH_FUSER_MIN_GROUP_SIZE must be a positive integer", result.stderr)
+
+
 class TestInstallation(unittest.TestCase):
     """What `import torch_fuser` says where it cannot work."""
 

@@ -55,6 +55,8 @@ __all__ = [
     "enable",
     "disable",
     "is_enabled",
+    "set_min_group_size",
+    "min_group_size",
     "fuse_graph",
     "kernel_source",
     "explain",
@@ -75,6 +77,18 @@ def disable():
 
 def is_enabled():
     return _C.is_enabled()
+
+
+def set_min_group_size(size, device=None):
+    """The smallest fusion group kept, in ops, on ``device`` ("cpu", "cuda"; None: both).
+    Functions optimized afterwards follow it; 1 gives lone elementwise ops (a ``tanh``, a
+    ``to(dtype)``) kernels of their own. Default: $TORCH_FUSER_MIN_GROUP_SIZE, else the
+    measured defaults in the README."""
+    _C.set_min_group_size(int(size), None if device is None else str(device))
+
+
+def min_group_size(device="cpu"):
+    return _C.min_group_size(str(device))
 
 
 def fuse_graph(graph):

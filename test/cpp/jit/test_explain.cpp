@@ -81,6 +81,32 @@ TEST(CPUFusion, ExplainSaysFusionIsDisabled) {
   EXPECT_NE(e.notes[0].find("fusion is disabled"), std::string::npos);
 }
 
+// The minimum group size: a lone op gets a kernel of its own only where it is 1.
+TEST(CPUFusion, KeepsLoneOpsOnlyAtMinimumGroupSizeOne) {
+  const char* lone = R"IR(
+graph(%x : Tensor):
+  %xp : Tensor = prim::profile[profiled_type=Float(4, 8, strides=[8, 1], requires_grad=0, device=cpu)](%x)
+  %y : Tensor = aten::tanh(%xp)
+  return (%y)
+)IR";
+  FusionTargets targets;
+  auto graph = parseIR(lone);
+  fuseElementwise(graph, targets);
+  EXPECT_EQ(countGroups(*graph), 0u) << *graph;
+
+  targets.min_group_size_cpu = 1;  // the profile says cpu: the cuda size does not matter
+  graph = parseIR(lone);
+  fuseElementwise(graph, targets);
+  ASSERT_EQ(countGroups(*graph), 1u) << *graph;
+  const at::Tensor x = at::randn({4, 8});
+  expectSameTensor(runGraph(graph, {x})[0].toTensor(), x.tanh());
+
+  targets.min_group_size_cpu = 3;  // a group of two ops is undone
+  graph = parseIR(kChainIR);
+  fuseElementwise(graph, targets);
+  EXPECT_EQ(countGroups(*graph), 1u) << "the chain has more than three ops";
+}
+
 }  // namespace
 }  // namespace testing
 }  // namespace torch_fuser

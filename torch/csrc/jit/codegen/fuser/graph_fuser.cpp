@@ -57,6 +57,9 @@ class ElementwiseFuser {
     alias_db_ = std::make_unique<AliasDb>(graph_);
     fuseBlock(graph_->block());
     absorbConcats(graph_->block());
+    if (std::min(targets_.min_group_size_cpu, targets_.min_group_size_cuda) <= 1) {
+      wrapLoneOps(graph_->block());
+    }
     // Only after all merging: unmerging invalidates the alias database.
     finishGroups(graph_->block());
     // Chunks whose pieces all moved into groups are left without readers.
@@ -588,7 +591,7 @@ class ElementwiseFuser {
   void finishGroups(Block* block) {
     for (Node* group : allGroups(block)) {
       inlineScalarConstants(group);
-      if (countComputeNodes(group) < 2) {
+      if (countComputeNodes(group) < static_cast<size_t>(minGroupSize(deviceOf(group)))) {
         Node* before = group->prev();
         Node* after = group->next();
         SubgraphUtils::unmergeSubgraph(group);
@@ -596,6 +599,32 @@ class ElementwiseFuser {
       } else {
         absorbChunks(group);
       }
+    }
+  }
+
+  // The device of a group's (or node's) tensors, where a type or profile tells.
+  c10::optional<c10::Device> deviceOf(const Node* node) const {
+    for (const Value* v : node->inputs()) {
+      if (const c10::optional<c10::Device> device = facts_.device(v)) return device;
+    }
+    return c10::nullopt;
+  }
+
+  // The smallest group kept on `device`; on an unknown device, the larger of the two.
+  int minGroupSize(const c10::optional<c10::Device>& device) const {
+    if (!device) return std::max(targets_.min_group_size_cpu, targets_.min_group_size_cuda);
+    return device->is_cuda() ? targets_.min_group_size_cuda : targets_.min_group_size_cpu;
+  }
+
+  // With a minimum group size of 1, a fusible op no group took gets a kernel of its own.
+  void wrapLoneOps(Block* block) {
+    for (auto it = block->nodes().begin(); it != block->nodes().end();) {
+      Node* node = *it++;
+      for (Block* sub : node->blocks()) wrapLoneOps(sub);
+      // A lone _grad_sum_to_size is a reduction, not a kernel's work.
+      if (isGroup(node) || isSumToSize(node) || !isFusible(node)) continue;
+      if (minGroupSize(deviceOf(node)) > 1) continue;
+      SubgraphUtils::createSingletonSubgraphAndUpdateAliasing(node, fusionGroupKind(), *alias_db_);
     }
   }
 
@@ -729,7 +758,9 @@ class ElementwiseFuser {
         return "its fusible neighbours are in another block (groups never cross an if/loop)";
       }
     }
-    return "no fusible op next to it in its block: a lone op is left to eager";
+    return "no fusible op next to it in its block, and a lone op is below the minimum group "
+           "size (" +
+           std::to_string(minGroupSize(deviceOf(node))) + "; set_min_group_size)";
   }
 
   std::shared_ptr<Graph> graph_;

@@ -31,6 +31,10 @@ struct FusionTargets {
   // Guard groups formed from profiles (guards.h). Only where the profiling executor runs
   // the pass: it alone turns the guards' prim::FallbackGraph into a function.
   bool guard = false;
+  // The smallest group kept, in ops, for groups on CPU and on CUDA (a group whose device
+  // no type or profile tells needs the larger). 1 fuses lone ops into kernels of their own.
+  int min_group_size_cpu = 2;
+  int min_group_size_cuda = 2;
 };
 
 void fuseElementwise(const std::shared_ptr<torch::jit::Graph>& graph, FusionTargets targets);

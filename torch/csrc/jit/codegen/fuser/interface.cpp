@@ -43,7 +43,12 @@ c10::optional<SavedTorchFusers>& savedTorchFusers() {
 
 FusionTargets currentTargets() {
   const DeviceSwitches& s = deviceSwitches();
-  return FusionTargets{s.cpu.load(), s.cuda.load()};
+  FusionTargets targets;
+  targets.cpu = s.cpu.load();
+  targets.cuda = s.cuda.load();
+  targets.min_group_size_cpu = s.min_group_size_cpu.load();
+  targets.min_group_size_cuda = s.min_group_size_cuda.load();
+  return targets;
 }
 
 torch::jit::Operation createFusionOperation(const torch::jit::Node* node) {
@@ -105,6 +110,21 @@ void disable() {
     torch::jit::setTensorExprFuserEnabled(saved->texpr);
     savedTorchFusers().reset();
   }
+}
+
+void setMinGroupSize(int64_t size, c10::optional<c10::DeviceType> device) {
+  TORCH_CHECK(size >= 1, "set_min_group_size: the size must be at least 1, found ", size);
+  TORCH_CHECK(!device || *device == c10::DeviceType::CPU || *device == c10::DeviceType::CUDA,
+              "set_min_group_size: device must be cpu or cuda, found ", *device);
+  DeviceSwitches& s = deviceSwitches();
+  if (!device || *device == c10::DeviceType::CPU) s.min_group_size_cpu = static_cast<int>(size);
+  if (!device || *device == c10::DeviceType::CUDA) s.min_group_size_cuda = static_cast<int>(size);
+}
+
+int64_t minGroupSize(c10::DeviceType device) {
+  const DeviceSwitches& s = deviceSwitches();
+  return device == c10::DeviceType::CUDA ? s.min_group_size_cuda.load()
+                                         : s.min_group_size_cpu.load();
 }
 
 bool isEnabled() {

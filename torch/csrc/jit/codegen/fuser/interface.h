@@ -30,6 +30,12 @@ void enable(bool cpu = true, bool cuda = true);
 void disable();
 bool isEnabled();
 
+// The smallest fusion group kept, in ops, on `device` (cpu or cuda; none: both). Graphs
+// optimized afterwards follow it; 1 gives lone elementwise ops kernels of their own.
+// Defaults: TORCH_FUSER_MIN_GROUP_SIZE, else the measured defaults in README.md.
+void setMinGroupSize(int64_t size, c10::optional<c10::DeviceType> device = c10::nullopt);
+int64_t minGroupSize(c10::DeviceType device);
+
 // Runs the fusion pass on `graph` in place (whether or not fusion is enabled).
 void fuseGraph(std::shared_ptr<torch::jit::Graph>& graph);
 

@@ -29,16 +29,6 @@ bool statsAtExitRequested() {
   return env && std::strcmp(env, "1") == 0;
 }
 
-DeviceSwitches& deviceSwitches() {
-  static DeviceSwitches switches;
-  return switches;
-}
-
-FuserStats& stats() {
-  static FuserStats counters;
-  return counters;
-}
-
 namespace {
 
 int64_t positiveFromEnv(const char* name, int64_t fallback) {
@@ -51,7 +41,33 @@ int64_t positiveFromEnv(const char* name, int64_t fallback) {
   return parsed;
 }
 
+// Read while the library loads, where an exception would end the process: a bad value
+// is warned about and ignored.
+int minGroupSizeFromEnv(int fallback) {
+  try {
+    return static_cast<int>(positiveFromEnv("TORCH_FUSER_MIN_GROUP_SIZE", fallback));
+  } catch (const c10::Error& e) {
+    TORCH_WARN(e.what_without_backtrace(), "; using ", fallback);
+    return fallback;
+  }
+}
+
 }  // namespace
+
+DeviceSwitches& deviceSwitches() {
+  static DeviceSwitches* switches = [] {
+    auto* s = new DeviceSwitches();
+    s->min_group_size_cpu = minGroupSizeFromEnv(s->min_group_size_cpu);
+    s->min_group_size_cuda = minGroupSizeFromEnv(s->min_group_size_cuda);
+    return s;
+  }();
+  return *switches;
+}
+
+FuserStats& stats() {
+  static FuserStats counters;
+  return counters;
+}
 
 CacheLimits& cacheLimits() {
   static CacheLimits* limits = [] {

@@ -27,6 +27,10 @@ struct DeviceSwitches {
   std::atomic<bool> enabled{false};
   std::atomic<bool> cpu{true};
   std::atomic<bool> cuda{true};
+  // The smallest group kept per device: set_min_group_size(), else
+  // TORCH_FUSER_MIN_GROUP_SIZE (every device), else the measured defaults (README).
+  std::atomic<int> min_group_size_cpu{2};
+  std::atomic<int> min_group_size_cuda{2};
 };
 DeviceSwitches& deviceSwitches();
 

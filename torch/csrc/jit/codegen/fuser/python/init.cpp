@@ -63,6 +63,14 @@ PYBIND11_MODULE(_C, m) {
   m.def("enable", &torch_fuser::enable, py::arg("cpu") = true, py::arg("cuda") = true);
   m.def("disable", &torch_fuser::disable);
   m.def("is_enabled", &torch_fuser::isEnabled);
+  m.def("set_min_group_size", [](int64_t size, const c10::optional<std::string>& device) {
+    c10::optional<c10::DeviceType> type;
+    if (device) type = c10::Device(*device).type();
+    torch_fuser::setMinGroupSize(size, type);
+  });
+  m.def("min_group_size", [](const std::string& device) {
+    return torch_fuser::minGroupSize(c10::Device(device).type());
+  });
   // TORCH_FUSER_ENABLE as the library read it: True ("1"), False ("0") or None.
   m.def("enable_request", []() -> py::object {
     switch (torch_fuser::enableRequestFromEnvironment()) {
