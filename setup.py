@@ -46,11 +46,13 @@ class CMakeExtension(Extension):
 class CMakeBuild(build_ext):
     def build_extension(self, ext):
         build_dir = os.path.abspath(os.environ.get("TORCH_FUSER_BUILD_DIR", os.path.join(ROOT, "build")))
-        subprocess.check_call([
-            "cmake", "-S", ROOT, "-B", build_dir, "-G", "Ninja",
-            f"-DPython3_EXECUTABLE={sys.executable}",
-            f"-DTORCH_FUSER_PACKAGE_DIR={PACKAGE}",
-        ])
+        configure = ["cmake", "-S", ROOT, "-B", build_dir, "-G", "Ninja",
+                     f"-DTORCH_FUSER_PACKAGE_DIR={PACKAGE}"]
+        if not os.path.exists(os.path.join(build_dir, "CMakeCache.txt")):
+            # A tree of its own: the Python building the wheel, no tests (no GoogleTest
+            # needed). An existing tree (make's) keeps its settings.
+            configure += [f"-DPython3_EXECUTABLE={sys.executable}", "-DTORCH_FUSER_BUILD_TESTS=OFF"]
+        subprocess.check_call(configure)
         subprocess.check_call(["cmake", "--build", build_dir, "--target", "torch_fuser",
                                "torch_fuser_python"])
         target = os.path.abspath(os.path.dirname(self.get_ext_fullpath(ext.name)))

@@ -26,6 +26,11 @@ build_app() {  # build_app <dir> <WITH_TORCH_FUSER>
     -DCMAKE_PREFIX_PATH="$work/prefix;$torch_prefix" -DWITH_TORCH_FUSER="$2" > "$work/$1.log"
   cmake --build "$work/$1" >> "$work/$1.log" || { tail -30 "$work/$1.log"; exit 1; }
 }
+run() {  # run <output file> <command...>: fails with the output shown
+  local out=$1
+  shift
+  "$@" > "$out" 2>&1 || { echo "test-package: '$*' failed:" >&2; cat "$out" >&2; exit 1; }
+}
 expect() {  # expect <what> <file> <pattern>
   grep -Eq "$3" "$2" || { echo "test-package: $1 (no '$3' in $2):" >&2; cat "$2" >&2; exit 1; }
   echo "test-package: $1: $(grep -Eo "$3" "$2" | head -1)"
@@ -33,20 +38,25 @@ expect() {  # expect <what> <file> <pattern>
 
 export TORCH_FUSER_CACHE_DIR=$work/kernel-cache
 build_app linked ON
-"$work/linked/run_model" "$work/model.pt" > "$work/linked.out" 2>&1
+run "$work/linked.out" "$work/linked/run_model" "$work/model.pt"
 expect "linked app matches eager" "$work/linked.out" "results match eager"
 expect "linked app runs fused kernels" "$work/linked.out" "fused kernels run: [1-9][0-9]*"
 
 build_app plain OFF
-if ldd "$work/plain/run_model" | grep -q torch_fuser; then
+ldd "$work/plain/run_model" > "$work/plain.ldd"
+if grep -q torch_fuser "$work/plain.ldd"; then
   echo "test-package: the plain app links torch_fuser" >&2
   exit 1
 fi
-LD_PRELOAD=$work/prefix/lib/libtorch_fuser.so TORCH_FUSER_ENABLE=1 TORCH_FUSER_STATS_AT_EXIT=1 \
-  "$work/plain/run_model" "$work/model.pt" > "$work/preload.out" 2>&1
+run "$work/preload.out" env LD_PRELOAD="$work/prefix/lib/libtorch_fuser.so" TORCH_FUSER_ENABLE=1 \
+  TORCH_FUSER_STATS_AT_EXIT=1 "$work/plain/run_model" "$work/model.pt"
 expect "unmodified app under LD_PRELOAD matches eager" "$work/preload.out" "results match eager"
 expect "unmodified app under LD_PRELOAD fuses" "$work/preload.out" "kernel_launches=[1-9][0-9]*"
+# Its compilers run without the preload (else each would load libtorch, and the disk
+# cache key, made from the compiler's --version output, would change): it reuses the
+# kernel the linked app compiled.
+expect "LD_PRELOAD stays out of the compiler" "$work/preload.out" "kernels_compiled=0 .*disk_cache_hits=[1-9]"
 # Loaded but not enabled: the pass is registered and does nothing.
-LD_PRELOAD=$work/prefix/lib/libtorch_fuser.so TORCH_FUSER_STATS_AT_EXIT=1 \
-  "$work/plain/run_model" "$work/model.pt" > "$work/preload-off.out" 2>&1
+run "$work/preload-off.out" env LD_PRELOAD="$work/prefix/lib/libtorch_fuser.so" \
+  TORCH_FUSER_STATS_AT_EXIT=1 "$work/plain/run_model" "$work/model.pt"
 expect "loaded without TORCH_FUSER_ENABLE fuses nothing" "$work/preload-off.out" "kernel_launches=0 "

@@ -2,6 +2,7 @@
 #include "test/cpp/jit/test_utils.h"
 
 #include <ATen/ops/randn.h>
+#include <ATen/ops/stack.h>
 #include <c10/core/GradMode.h>
 
 #include <algorithm>
@@ -105,6 +106,32 @@ graph(%x : Tensor):
   graph = parseIR(kChainIR);
   fuseElementwise(graph, targets);
   EXPECT_EQ(countGroups(*graph), 1u) << "the chain has more than three ops";
+}
+
+// A group a join made (two ops with the stack) is never undone: fuser::FusedStack has no
+// operator outside a group.
+TEST(CPUFusion, KeepsJoinGroupsBelowTheMinimumGroupSize) {
+  const char* stacked = R"IR(
+graph(%x : Tensor, %y : Tensor):
+  %zero : int = prim::Constant[value=0]()
+  %t : Tensor = aten::tanh(%x)
+  %l : Tensor[] = prim::ListConstruct(%t, %y)
+  %s : Tensor = aten::stack(%l, %zero)
+  return (%s)
+)IR";
+  const at::Tensor x = at::randn({4, 8});
+  const at::Tensor y = at::randn({4, 8});
+  for (int size : {2, 3}) {
+    FusionTargets targets;
+    targets.min_group_size_cpu = targets.min_group_size_cuda = size;
+    auto graph = parseIR(stacked);
+    fuseElementwise(graph, targets);
+    EXPECT_EQ(countGroups(*graph), 1u) << "min size " << size << "\n" << *graph;
+    for (const torch::jit::Node* node : graph->nodes()) {
+      EXPECT_NE(std::string(node->kind().toQualString()), "fuser::FusedStack") << *graph;
+    }
+    expectSameTensor(runGraph(graph, {x, y})[0].toTensor(), at::stack({x.tanh(), y}));
+  }
 }
 
 }  // namespace

@@ -103,7 +103,8 @@ Explanation ExplainRecorder::finish(const std::shared_ptr<torch::jit::Graph>& op
   }
   if (graphs_.empty()) {
     out.notes.push_back(isEnabled()
-                            ? "the pass did not run: the executor had optimized this graph before"
+                            ? "the pass did not run: the executor was still profiling (raise "
+                              "runs) or had optimized this graph before"
                             : "fusion is disabled (torch_fuser.enable() / TORCH_FUSER_ENABLE=1)");
   }
   return out;

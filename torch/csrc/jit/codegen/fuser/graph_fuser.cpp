@@ -282,6 +282,8 @@ class ElementwiseFuser {
       refused_[consumer] = refusal;
       return nullptr;
     }
+    refused_.erase(producer);  // both are destroyed or become part of a group
+    refused_.erase(consumer);
     Node* group = consumer;
     if (!isGroup(consumer)) {
       group = SubgraphUtils::createSingletonSubgraphAndUpdateAliasing(consumer, fusionGroupKind(),
@@ -337,6 +339,8 @@ class ElementwiseFuser {
       refused_[list_producer ? list_producer : consumer] = refusal;
       return nullptr;
     }
+    refused_.erase(consumer);  // destroyed below
+    if (list_producer) refused_.erase(list_producer);
     // The chunk node(s) are left without readers.
     const size_t out_index = chunked->offset();
     consumer->destroy();
@@ -591,7 +595,8 @@ class ElementwiseFuser {
   void finishGroups(Block* block) {
     for (Node* group : allGroups(block)) {
       inlineScalarConstants(group);
-      if (countComputeNodes(group) < static_cast<size_t>(minGroupSize(deviceOf(group)))) {
+      if (unmergesIntoStandardOps(*group) &&
+          countComputeNodes(group) < static_cast<size_t>(minGroupSize(deviceOf(group)))) {
         Node* before = group->prev();
         Node* after = group->next();
         SubgraphUtils::unmergeSubgraph(group);
@@ -600,6 +605,15 @@ class ElementwiseFuser {
         absorbChunks(group);
       }
     }
+  }
+
+  // Whether undoing the group leaves ops the interpreter runs: a join (fuser::FusedConcat /
+  // FusedStack) or a pushed chunk only exists inside groups (fallback.cpp rebuilds them).
+  static bool unmergesIntoStandardOps(const Node& group) {
+    for (const Node* node : group.g(c10::attr::Subgraph)->nodes()) {
+      if (isJoin(node) || node->hasAttribute(pushedChunkIdAttr())) return false;
+    }
+    return true;
   }
 
   // The device of a group's (or node's) tensors, where a type or profile tells.

@@ -75,11 +75,16 @@ const bool registered = [] {
                             c10::AliasAnalysisKind::PURE_FUNCTION),
        torch::jit::Operator(typeGuardKind(), createTypeGuardOperation,
                             c10::AliasAnalysisKind::PURE_FUNCTION)});
-  if (enableRequestFromEnvironment() == EnableRequest::kOn) enable();
-  if (statsAtExitRequested()) {
-    // Built now, so they outlive the handler (statics die in reverse order of creation).
-    statsSummary();
-    std::atexit(printStatsAtExit);
+  // An exception here (a bad TORCH_FUSER_* value) would end the process while it loads us.
+  try {
+    if (enableRequestFromEnvironment() == EnableRequest::kOn) enable();
+    if (statsAtExitRequested()) {
+      // Built now, so they outlive the handler (statics die in reverse order of creation).
+      statsSummary();
+      std::atexit(printStatsAtExit);
+    }
+  } catch (const c10::Error& e) {
+    TORCH_WARN("torch_fuser: ignoring the environment at load: ", e.what_without_backtrace());
   }
   return true;
 }();
@@ -113,7 +118,8 @@ void disable() {
 }
 
 void setMinGroupSize(int64_t size, c10::optional<c10::DeviceType> device) {
-  TORCH_CHECK(size >= 1, "set_min_group_size: the size must be at least 1, found ", size);
+  TORCH_CHECK(size >= 1 && size <= (1 << 20),
+              "set_min_group_size: the size must be at least 1 (and at most 2^20), found ", size);
   TORCH_CHECK(!device || *device == c10::DeviceType::CPU || *device == c10::DeviceType::CUDA,
               "set_min_group_size: device must be cpu or cuda, found ", *device);
   DeviceSwitches& s = deviceSwitches();

@@ -190,7 +190,11 @@ std::shared_ptr<const CompiledKernel> KernelSpec::kernelFor(const ArgSpec& spec)
     slot = it->second;
     slot->last_use = ++uses_;
   }
-  std::call_once(slot->compiled, [&] { slot->kernel = compileKernel(*this, spec); });
+  std::call_once(slot->compiled, [&] {
+    std::shared_ptr<const CompiledKernel> compiled = compileKernel(*this, spec);
+    std::lock_guard<std::mutex> guard(mutex_);  // sources() and kernelSignatures() read it
+    slot->kernel = std::move(compiled);
+  });
   if (!inserted) stats().memory_cache_hits++;
   return slot->kernel;
 }

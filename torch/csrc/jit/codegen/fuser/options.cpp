@@ -45,7 +45,9 @@ int64_t positiveFromEnv(const char* name, int64_t fallback) {
 // is warned about and ignored.
 int minGroupSizeFromEnv(int fallback) {
   try {
-    return static_cast<int>(positiveFromEnv("TORCH_FUSER_MIN_GROUP_SIZE", fallback));
+    const int64_t size = positiveFromEnv("TORCH_FUSER_MIN_GROUP_SIZE", fallback);
+    TORCH_CHECK(size <= (1 << 20), "torch_fuser: TORCH_FUSER_MIN_GROUP_SIZE must be at most 2^20");
+    return static_cast<int>(size);
   } catch (const c10::Error& e) {
     TORCH_WARN(e.what_without_backtrace(), "; using ", fallback);
     return fallback;

@@ -113,6 +113,38 @@ std::string joined(const std::vector<std::string>& argv) {
   return out;
 }
 
+// The compiler's environment: ours, without what makes a process load torch_fuser (a
+// program adopted through LD_PRELOAD would preload it, and libtorch, into every compiler
+// process, and print its stats at their exits into the compiler's output).
+std::vector<std::string> compilerEnvironment() {
+  std::vector<std::string> out;
+  for (char** entry = environ; *entry; ++entry) {
+    const std::string var = *entry;
+    if (var.rfind("TORCH_FUSER_ENABLE=", 0) == 0 ||
+        var.rfind("TORCH_FUSER_STATS_AT_EXIT=", 0) == 0) {
+      continue;
+    }
+    if (var.rfind("LD_PRELOAD=", 0) == 0) {
+      std::string kept;
+      std::istringstream libraries(var.substr(std::strlen("LD_PRELOAD=")));
+      std::string library;
+      while (libraries >> library) {  // separated by spaces or colons
+        for (char& c : library) c = c == ':' ? ' ' : c;
+        std::istringstream parts(library);
+        std::string part;
+        while (parts >> part) {
+          if (part.find("torch_fuser") == std::string::npos)
+            kept += (kept.empty() ? "" : " ") + part;
+        }
+      }
+      if (!kept.empty()) out.push_back("LD_PRELOAD=" + kept);
+      continue;
+    }
+    out.push_back(var);
+  }
+  return out;
+}
+
 // Runs argv[0] (searched in PATH) with stdout+stderr into `log_path`; returns its exit
 // status, or throws when it cannot be started.
 int runProcess(const std::vector<std::string>& argv, const std::string& log_path) {
@@ -126,7 +158,11 @@ int runProcess(const std::vector<std::string>& argv, const std::string& log_path
                                    O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   pid_t pid = 0;
-  const int spawn_error = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  std::vector<std::string> environment = compilerEnvironment();
+  std::vector<char*> envp;
+  for (std::string& var : environment) envp.push_back(&var[0]);
+  envp.push_back(nullptr);
+  const int spawn_error = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   TORCH_CHECK(spawn_error == 0, "torch_fuser: cannot run the C++ compiler '", argv[0],
               "': ", std::strerror(spawn_error), " (set CXX to a working compiler)");
