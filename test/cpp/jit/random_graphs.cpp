@@ -536,6 +536,14 @@ std::string runRandomCase(const RandomCase& c, bool& ran_kernel) {
           noFurtherFromExactThanEager(out, want, exact[i].toTensor(), tolerance)) {
         continue;
       }
+      // With 16-bit inputs the float32 reference can be closer to exact than eager itself
+      // (eager's multi-threaded 16-bit sum_to rounds partial sums): fused no further from
+      // exact than eager's own result is as correct as eager.
+      if (reduced && eager_error.empty() && exact.size() == actual.size() &&
+          noFurtherFromExactThanEager(out, expected[i].toTensor(), exact[i].toTensor(),
+                                      tolerance)) {
+        continue;
+      }
     }
     return "output " + std::to_string(i) + ": " + diff;
   }
