@@ -1,9 +1,12 @@
 #include "test/cpp/jit/random_graphs.h"
 
 #include "test/cpp/jit/test_utils.h"
+
+#include <ATen/CPUGeneratorImpl.h>
 #include "torch/csrc/jit/codegen/fuser/options.h"
 
 #include <algorithm>
+#include <limits>
 #include <sstream>
 
 namespace torch_fuser {
@@ -27,8 +30,12 @@ struct GraphBuilder {
   explicit GraphBuilder(Rng& r) : rng(r) {}
   Rng& rng;
   std::ostringstream body;
-  std::vector<std::string> values;   // tensor values usable as operands
-  std::vector<std::string> inputs;   // the graph's tensor inputs
+  std::vector<std::string> values;  // tensor values usable as operands
+  std::vector<std::string> inputs;  // the graph's tensor inputs
+  // Per input: whether every value converts to int32 with a defined result (float NaN,
+  // infinities and out-of-range values do not: eager's own vector and scalar paths give
+  // different integers for them).
+  std::vector<bool> int32_convertible;
   std::vector<std::string> scalars;  // float scalar values (inputs and constants)
   int next = 0;
 
@@ -159,8 +166,10 @@ struct GraphBuilder {
         // values are exact: a computed value one float ulp off could round (or truncate)
         // the other way, which says nothing about either implementation.
         static const std::vector<int64_t> dtypes = {5, 15, 6, 7, 3};
-        const int64_t dtype = pick(rng, dtypes);
-        std::string converted = convert(pick(rng, inputs), dtype);
+        int64_t dtype = pick(rng, dtypes);
+        const int input = uniform(rng, 0, static_cast<int>(inputs.size()) - 1);
+        if (dtype == 3 && !int32_convertible[input]) dtype = 6;
+        std::string converted = convert(inputs[input], dtype);
         if (dtype == 5 || dtype == 15) converted = convert(converted, 6);
         return emit("aten::add(" + lhs + ", " + converted + ", " + intConstant(1) + ")");
       }
@@ -195,9 +204,11 @@ struct GraphBuilder {
 };
 
 // Random values of `dtype` and `shape`: normal for floats with a few NaN / Inf / signed
-// zeros, small integers (uint8 non-negative), or a random mask.
+// zeros, small integers (uint8 non-negative), or a random mask. Drawn from a generator
+// seeded by the case, so a replay of a seed gets the same values.
 at::Tensor randomValues(Rng& rng, const std::vector<int64_t>& shape, at::ScalarType dtype) {
-  at::Tensor values = at::randn(shape, at::dtype(at::kDouble));
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(rng());
+  at::Tensor values = at::randn(shape, generator, at::dtype(at::kDouble));
   if (values.numel() > 0 && chance(rng, 0.3)) {
     const double specials[] = {NAN, INFINITY, -INFINITY, 0.0, -0.0};
     auto flat = values.view(-1);
@@ -277,6 +288,11 @@ RandomCase makeRandomCase(uint64_t seed, c10::Device device) {
                            : i == 0       ? pick(rng, float_firsts)
                                           : pick(rng, any_dtypes);
     out.inputs.push_back(makeInput(rng, shape, dtype, device));
+    const at::Tensor& made = out.inputs.back().toTensor();
+    g.int32_convertible.push_back(
+        !at::isFloatingType(dtype) ||
+        (made.numel() == 0 ||
+         made.to(at::kDouble).abs().le(std::numeric_limits<int32_t>::max()).all().item<bool>()));
     input_shapes.push_back(shape);
   }
   if (scalar_input && !integer_family) {

@@ -46,7 +46,7 @@ class ArgSpec {
   int iteration_rank_;
   c10::ScalarType default_dtype_;
   bool index32_;
-  c10::SmallVector<TensorDesc, 8> tensors_;
+  c10::SmallVector<TensorDesc, 24> tensors_;  // an LSTM cell reads 17 (chunk pieces)
   c10::SmallVector<ScalarKind, 4> scalars_;
   c10::SmallVector<OutputLayout, 4> outputs_;
   size_t hash_;

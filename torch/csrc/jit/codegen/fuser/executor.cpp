@@ -5,10 +5,12 @@
 #include "torch/csrc/jit/codegen/fuser/fallback.h"
 #include "torch/csrc/jit/codegen/fuser/kernel_spec.h"
 #include "torch/csrc/jit/codegen/fuser/options.h"
+#include "torch/csrc/jit/codegen/fuser/tensor_view.h"
 
 #include <ATen/ExpandUtils.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/empty_strided.h>
 #include <ATen/record_function.h>
 #include <c10/core/DefaultDtype.h>
 #include <c10/core/GradMode.h>
@@ -37,15 +39,15 @@ bool broadcastInto(Shape& shape, c10::IntArrayRef sizes) {
   return true;
 }
 
-TensorDesc describe(const at::Tensor& t, const Shape& shape) {
-  TensorDesc desc{t.scalar_type(), static_cast<uint8_t>(t.dim()), TensorLayout::kStrided};
+TensorDesc describe(const TensorView& t, const Shape& shape) {
+  TensorDesc desc{t.dtype, static_cast<uint8_t>(t.dim()), TensorLayout::kStrided};
   if (t.numel() == 1) {
     desc.layout = TensorLayout::kScalar;
-  } else if (t.sizes().equals(shape) && t.is_contiguous()) {
+  } else if (t.shape().equals(shape) && t.isContiguous()) {
     desc.layout = TensorLayout::kFlat;
-  } else if (t.dim() == 0 || t.size(-1) == 1) {
+  } else if (t.dim() == 0 || t.sizes.back() == 1) {
     desc.inner = shape.back() == 1 ? InnerStride::kAny : InnerStride::kZero;
-  } else if (t.stride(-1) == 1) {
+  } else if (t.strides.back() == 1) {
     desc.inner = InnerStride::kUnit;
   }
   return desc;
@@ -59,16 +61,14 @@ ScalarKind scalarKindOf(const c10::IValue& v) {
 
 // Everything one launch needs, built on the stack of runKernelSpec.
 struct Call {
-  c10::SmallVector<const at::Tensor*, 8> inputs;   // the fusion's tensor inputs
-  c10::SmallVector<at::Tensor, 4> pieces;          // views of chunked inputs
-  c10::SmallVector<const at::Tensor*, 8> tensors;  // what the kernel reads (kernelTensors())
+  c10::SmallVector<const at::Tensor*, 8> inputs;  // the fusion's tensor inputs
+  c10::SmallVector<TensorView, 24> tensors;       // what the kernel reads (kernelTensors())
   c10::SmallVector<const c10::IValue*, 4> scalars;
   at::ArrayRef<c10::IValue> all_inputs;  // as on the stack, sizes of sums included
   c10::optional<c10::Device> device;
   Shape shape;
   // Set when the call iterates in the inputs' memory order (iterateInMemoryOrder): the
-  // tensors it reads, permuted, and the permutation that gives outputs back their order.
-  c10::SmallVector<at::Tensor, 8> permuted;
+  // permutation that gives outputs back their order.
   c10::SmallVector<int64_t, 6> restore;
 };
 
@@ -108,22 +108,18 @@ std::string classifyInputs(const KernelSpec& spec, at::ArrayRef<c10::IValue> inp
 // prim::ConstantChunk (at::chunk) does.
 std::string gatherKernelTensors(const KernelSpec& spec, Call& call) {
   const std::vector<KernelTensor>& tensors = spec.kernelTensors();
-  call.pieces.reserve(spec.numChunkPieces());  // pointers into it must stay valid
-  c10::SmallVector<int64_t, 4> push_ranks;     // largest input rank per pushed chunk
+  c10::SmallVector<int64_t, 4> push_ranks;  // largest input rank per pushed chunk
   for (size_t index = 0; index < tensors.size(); ++index) {
     const KernelTensor& k = tensors[index];
     const at::Tensor& input = *call.inputs[spec.tensorInputPosition(index)];
-    if (!k.chunk) {
-      call.tensors.push_back(&input);
-      continue;
-    }
+    call.tensors.push_back(TensorView::of(input));
+    if (!k.chunk) continue;
     if (k.push >= 0 && push_ranks.size() <= static_cast<size_t>(k.push)) {
       push_ranks.resize(k.push + 1, 0);
     }
     if (input.dim() == 0) {
       // A zero-dim input of a pushed chunk is the same in every piece.
       if (k.push < 0) return "chunk of a zero-dim tensor";
-      call.tensors.push_back(&input);
       continue;
     }
     if (k.push >= 0) {
@@ -138,8 +134,7 @@ std::string gatherKernelTensors(const KernelSpec& spec, Call& call) {
     const int64_t piece = (size + k.chunks - 1) / k.chunks;
     const int64_t start = piece * k.piece;
     if (start >= size) return "chunk gives fewer pieces than the graph expects";
-    call.pieces.push_back(input.narrow(dim, start, std::min(piece, size - start)));
-    call.tensors.push_back(&call.pieces.back());
+    call.tensors.back().narrow(dim, start, std::min(piece, size - start));
   }
   for (const KernelTensor& k : tensors) {
     if (k.push >= 0 && push_ranks[k.push] == 0) return "chunk of a zero-dim value (eager raises)";
@@ -172,7 +167,7 @@ bool outputsHaveIterationShape(const KernelSpec& spec, const Call& call) {
   if (spec.outputsDependOnAllInputs()) return true;
   for (size_t o = 0; o < spec.numOutputs(); ++o) {
     Shape shape;
-    for (int t : spec.outputTensorDeps(o)) broadcastInto(shape, call.tensors[t]->sizes());
+    for (int t : spec.outputTensorDeps(o)) broadcastInto(shape, call.tensors[t].shape());
     if (!c10::IntArrayRef(shape).equals(call.shape)) return false;
   }
   return true;
@@ -251,12 +246,25 @@ bool fitsIndex32(const Call& call, at::ArrayRef<OutputPlan> plans) {
   for (const OutputPlan& plan : plans) {
     if (numel > kMax / static_cast<int64_t>(plan.output->pieces)) return false;
   }
-  for (const at::Tensor* t : call.tensors) {
+  for (const TensorView& t : call.tensors) {
     int64_t furthest = 0;
-    for (int64_t d = 0; d < t->dim(); ++d) furthest += (t->size(d) - 1) * t->stride(d);
+    for (int64_t d = 0; d < t.dim(); ++d) furthest += (t.sizes[d] - 1) * t.strides[d];
     if (furthest > kMax) return false;
   }
   return true;
+}
+
+// A tensor of `shape` contiguous in iteration order; with `restore` (see Call) its dims are
+// given back in the logical order, its memory staying in iteration order.
+at::Tensor allocateOutput(const Shape& shape, const Shape& strides, c10::ArrayRef<int64_t> restore,
+                          const at::TensorOptions& options) {
+  if (restore.empty()) return at::empty(shape, options);
+  Shape sizes(shape.size()), logical_strides(shape.size());
+  for (size_t d = 0; d < shape.size(); ++d) {
+    sizes[d] = shape[restore[d]];
+    logical_strides[d] = strides[restore[d]];
+  }
+  return at::empty_strided(sizes, logical_strides, options);
 }
 
 // Allocates the fusion's outputs and lists where each kernel output goes: its data
@@ -277,12 +285,12 @@ void allocateOutputs(const Call& call, at::ArrayRef<OutputPlan> plans,
     } else if (pieces > 1) {
       shape[plan.dim] *= pieces;
     }
-    outputs.push_back(at::empty(shape, options));
-    char* base = static_cast<char*>(outputs.back().data_ptr());
-    const int64_t element = static_cast<int64_t>(outputs.back().element_size());
-    // The result is contiguous: strides are suffix products of its shape.
+    // The result is contiguous (in iteration order): strides are suffix products.
     Shape result_strides(shape.size(), 1);
     for (size_t d = shape.size(); d-- > 1;) result_strides[d - 1] = result_strides[d] * shape[d];
+    outputs.push_back(allocateOutput(shape, result_strides, call.restore, options));
+    char* base = static_cast<char*>(outputs.back().data_ptr());
+    const int64_t element = static_cast<int64_t>(outputs.back().element_size());
     int64_t piece_step = 0;
     if (plan.output->stack) {
       piece_step = result_strides[plan.dim];
@@ -310,16 +318,16 @@ void allocateOutputs(const Call& call, at::ArrayRef<OutputPlan> plans,
 // memory order costs several times the contiguous pass. Joins keep logical order (their slices
 // follow the iteration dims). The dims of `t` from the largest stride to the smallest (ties keep
 // their order): the order the iteration follows to read it as it lies in memory.
-c10::SmallVector<int64_t, 6> memoryOrder(const at::Tensor& t) {
+c10::SmallVector<int64_t, 6> memoryOrder(const TensorView& t) {
   c10::SmallVector<int64_t, 6> order(static_cast<size_t>(t.dim()));
   for (size_t d = 0; d < order.size(); ++d) order[d] = static_cast<int64_t>(d);
   std::stable_sort(order.begin(), order.end(),
-                   [&t](int64_t a, int64_t b) { return t.stride(a) > t.stride(b); });
+                   [&t](int64_t a, int64_t b) { return t.strides[a] > t.strides[b]; });
   return order;
 }
 
-bool spansIterationSpace(const at::Tensor& t, const Shape& shape) {
-  return t.dim() == static_cast<int64_t>(shape.size()) && t.sizes().equals(shape);
+bool spansIterationSpace(const TensorView& t, const Shape& shape) {
+  return t.shape().equals(shape);
 }
 
 // The layout the result takes, as the order to iterate in; empty for the logical order.
@@ -328,21 +336,21 @@ bool spansIterationSpace(const at::Tensor& t, const Shape& shape) {
 // layout eager might not give, which a later view() could reject).
 c10::SmallVector<int64_t, 6> resultOrder(const KernelSpec& spec, const Call& call) {
   const int first = spec.layoutTensor();
-  const at::Tensor* decides = nullptr;
-  if (first >= 0 && spansIterationSpace(*call.tensors[first], call.shape)) {
-    decides = call.tensors[first];
+  const TensorView* decides = nullptr;
+  if (first >= 0 && spansIterationSpace(call.tensors[first], call.shape)) {
+    decides = &call.tensors[first];
   } else {
-    for (const at::Tensor* t : call.tensors) {
-      if (spansIterationSpace(*t, call.shape) && t->is_non_overlapping_and_dense()) {
+    for (const TensorView& t : call.tensors) {
+      if (spansIterationSpace(t, call.shape) && t.isNonOverlappingAndDense()) {
         if (!decides) {
-          decides = t;
-        } else if (memoryOrder(*t) != memoryOrder(*decides)) {
+          decides = &t;
+        } else if (memoryOrder(t) != memoryOrder(*decides)) {
           return {};
         }
       }
     }
   }
-  if (!decides || decides->is_contiguous() || !decides->is_non_overlapping_and_dense()) return {};
+  if (!decides || decides->isContiguous() || !decides->isNonOverlappingAndDense()) return {};
   return memoryOrder(*decides);
 }
 
@@ -354,15 +362,12 @@ void iterateInMemoryOrder(const KernelSpec& spec, Call& call) {
   for (size_t d = 0; d < order.size(); ++d)
     identity = identity && order[d] == static_cast<int64_t>(d);
   if (identity) return;
-  call.permuted.reserve(call.tensors.size());  // pointers into it must stay valid
-  for (const at::Tensor*& t : call.tensors) {
+  for (TensorView& t : call.tensors) {
     // Zero-dim tensors stay as they are: their rank decides type promotion, and the kernel
     // reads their one element wherever the iteration goes.
-    if (t->dim() == 0) continue;
-    at::Tensor aligned = *t;  // broadcast inputs get the iteration rank first
-    while (aligned.dim() < static_cast<int64_t>(rank)) aligned = aligned.unsqueeze(0);
-    call.permuted.push_back(aligned.permute(order));
-    t = &call.permuted.back();
+    if (t.dim() == 0) continue;
+    t.alignTo(rank);  // broadcast inputs get the iteration rank first
+    t.permute(order);
   }
   Shape shape(rank);
   call.restore.resize(rank);
@@ -380,30 +385,30 @@ std::string launch(KernelSpec& spec, const Call& call, torch::jit::Stack& stack)
   const bool index32 = fitsIndex32(call, plans);
   ArgSpec arg_spec(*call.device, static_cast<int>(call.shape.size()),
                    c10::typeMetaToScalarType(c10::get_default_dtype()), index32);
-  for (const at::Tensor* t : call.tensors) arg_spec.addTensor(describe(*t, call.shape));
+  for (const TensorView& t : call.tensors) arg_spec.addTensor(describe(t, call.shape));
   for (const c10::IValue* s : call.scalars) arg_spec.addScalar(scalarKindOf(*s));
   for (const OutputPlan& plan : plans) {
     for (size_t k = 0; k < plan.output->pieces; ++k) arg_spec.addOutput(plan.layout);
   }
 
-  const std::shared_ptr<const CompiledKernel> compiled = spec.kernelFor(arg_spec);
-  if (!compiled->kernel) return compiled->fallback_reason;
-  if (current_recorder) current_recorder->record(compiled->source);
+  const CompiledKernel& compiled = spec.kernelForLaunch(arg_spec);
+  if (!compiled.kernel) return compiled.fallback_reason;
+  if (current_recorder) current_recorder->record(compiled.source);
 
   const size_t rank = call.shape.size();
-  c10::SmallVector<void*, 12> data;
-  c10::SmallVector<int64_t, 48> strides(call.tensors.size() * rank, 0);
+  c10::SmallVector<void*, 32> data;
+  c10::SmallVector<int64_t, 96> strides(call.tensors.size() * rank, 0);
   for (size_t t = 0; t < call.tensors.size(); ++t) {
-    const at::Tensor& tensor = *call.tensors[t];
-    data.push_back(const_cast<void*>(tensor.data_ptr()));
+    const TensorView& tensor = call.tensors[t];
+    data.push_back(tensor.data);
     if (arg_spec.tensors()[t].layout != TensorLayout::kStrided) continue;
     const size_t offset = rank - static_cast<size_t>(tensor.dim());
     for (int64_t d = 0; d < tensor.dim(); ++d) {
-      strides[t * rank + offset + d] = tensor.size(d) == 1 ? 0 : tensor.stride(d);
+      strides[t * rank + offset + d] = tensor.sizes[d] == 1 ? 0 : tensor.strides[d];
     }
   }
   c10::SmallVector<at::Tensor, 4> outputs;
-  allocateOutputs(call, plans, *compiled, outputs, data, strides);
+  allocateOutputs(call, plans, compiled, outputs, data, strides);
   const int64_t numel = c10::multiply_integers(call.shape);
   if (numel > 0) {
     c10::SmallVector<double, 4> fscalars;
@@ -417,13 +422,10 @@ std::string launch(KernelSpec& spec, const Call& call, torch::jit::Stack& stack)
     }
     const TfKernelArgs args{data.data(), strides.data(), call.shape.data(), fscalars.data(),
                             iscalars.data()};
-    compiled->kernel->launch(args, numel);
+    compiled.kernel->launch(args, numel);
   }
-  stats().kernel_launches.fetch_add(1, std::memory_order_relaxed);
+  countKernelLaunch();
   spec.countLaunch();
-  if (!call.restore.empty()) {
-    for (at::Tensor& out : outputs) out = out.permute(call.restore);
-  }
   applyOutputSums(spec, call, outputs);
   torch::jit::drop(stack, spec.numInputs());
   for (at::Tensor& out : outputs) stack.emplace_back(std::move(out));
@@ -443,8 +445,8 @@ std::string tryRunKernel(KernelSpec& spec, torch::jit::Stack& stack) {
       return "a _grad_sum_to_size read inside the fusion has to reduce (only one at an output can)";
     }
   }
-  for (const at::Tensor* t : call.tensors) {
-    if (!broadcastInto(call.shape, t->sizes())) {
+  for (const TensorView& t : call.tensors) {
+    if (!broadcastInto(call.shape, t.shape())) {
       return "input shapes do not broadcast (the interpreter raises eager's error)";
     }
   }

@@ -188,10 +188,10 @@ Stats getStats() {
   int64_t kernels = 0;
   for (const auto& fusion : fusions) kernels += static_cast<int64_t>(fusion->numCachedKernels());
   return Stats{s.kernels_compiled.load(),
-               s.memory_cache_hits.load(),
+               totalMemoryCacheHits(),
                s.disk_cache_hits.load(),
                s.fallbacks.load(),
-               s.kernel_launches.load(),
+               totalKernelLaunches(),
                static_cast<double>(s.compile_nanoseconds.load()) * 1e-9,
                s.fusion_groups_registered.load(),
                static_cast<int64_t>(fusions.size()),

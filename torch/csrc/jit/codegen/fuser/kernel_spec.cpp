@@ -3,6 +3,7 @@
 #include "torch/csrc/jit/codegen/fuser/fallback.h"
 
 #include <algorithm>
+#include <array>
 
 #include "torch/csrc/jit/codegen/fuser/compiler.h"
 #include "torch/csrc/jit/codegen/fuser/lowering.h"
@@ -17,7 +18,29 @@
 #include <unordered_map>
 
 namespace torch_fuser {
+
+struct KernelSlot {
+  std::once_flag compiled;
+  std::shared_ptr<const CompiledKernel> kernel;
+  std::atomic<uint64_t> last_use{0};  // KernelSpec::uses_ at the last lookup
+};
+
 namespace {
+
+uint64_t nextSerial() {
+  static std::atomic<uint64_t> serial{0};
+  return ++serial;
+}
+
+// The kernels this thread looked up last (see kernelForLaunch): a few entries, so a loop
+// body's fusions do not evict each other.
+struct RecentKernel {
+  uint64_t spec_serial = 0;
+  uint64_t generation = 0;
+  c10::optional<ArgSpec> arg_spec;
+  std::shared_ptr<KernelSlot> slot;  // keeps the kernel alive while cached here
+};
+thread_local std::array<RecentKernel, 8> recent_kernels;
 
 // For each kernel output (see kernelOutputs), the kernel tensors (see KernelTensor) whose
 // shapes it is computed from.
@@ -153,7 +176,7 @@ std::string fusionName(const torch::jit::Graph& subgraph) {
 }
 
 KernelSpec::KernelSpec(int64_t key, std::shared_ptr<torch::jit::Graph> graph)
-    : key_(key), graph_(std::move(graph)), name_(fusionName(*graph_)) {
+    : key_(key), serial_(nextSerial()), graph_(std::move(graph)), name_(fusionName(*graph_)) {
   for (const torch::jit::Value* input : graph_->inputs()) {
     input_is_tensor_.push_back(static_cast<bool>(input->type()->cast<c10::TensorType>()));
     input_is_size_list_.push_back(isSizeList(input));
@@ -164,7 +187,6 @@ KernelSpec::KernelSpec(int64_t key, std::shared_ptr<torch::jit::Graph> graph)
     size_t position = 0;
     for (int i = 0; i < k.input; ++i) position += input_is_tensor_[i] ? 1 : 0;
     tensor_input_positions_.push_back(position);
-    num_chunk_pieces_ += k.chunk ? 1 : 0;
   }
   output_tensor_deps_ = tensorDependencies(*graph_, kernel_tensors_);
   layout_tensor_ = firstOperandTensor(*graph_, kernel_tensors_);
@@ -175,8 +197,9 @@ KernelSpec::KernelSpec(int64_t key, std::shared_ptr<torch::jit::Graph> graph)
 
 KernelSpec::~KernelSpec() = default;
 
-std::shared_ptr<const CompiledKernel> KernelSpec::kernelFor(const ArgSpec& spec) {
-  std::shared_ptr<Slot> slot;
+// The slot of `spec`, its kernel compiled (by this thread or another).
+std::shared_ptr<KernelSlot> KernelSpec::slotFor(const ArgSpec& spec) {
+  std::shared_ptr<KernelSlot> slot;
   bool inserted = false;
   {
     std::lock_guard<std::mutex> guard(mutex_);
@@ -184,27 +207,54 @@ std::shared_ptr<const CompiledKernel> KernelSpec::kernelFor(const ArgSpec& spec)
     if (it == kernels_.end()) {
       const int64_t limit = std::max<int64_t>(1, cacheLimits().max_kernels_per_fusion.load());
       while (static_cast<int64_t>(kernels_.size()) >= limit) evictLeastRecentlyUsed();
-      it = kernels_.emplace(spec, std::make_shared<Slot>()).first;
+      it = kernels_.emplace(spec, std::make_shared<KernelSlot>()).first;
       inserted = true;
     }
     slot = it->second;
-    slot->last_use = ++uses_;
+    slot->last_use.store(++uses_, std::memory_order_relaxed);
   }
   std::call_once(slot->compiled, [&] {
     std::shared_ptr<const CompiledKernel> compiled = compileKernel(*this, spec);
     std::lock_guard<std::mutex> guard(mutex_);  // sources() and kernelSignatures() read it
     slot->kernel = std::move(compiled);
   });
-  if (!inserted) stats().memory_cache_hits++;
-  return slot->kernel;
+  if (!inserted) countMemoryCacheHit();
+  return slot;
+}
+
+std::shared_ptr<const CompiledKernel> KernelSpec::kernelFor(const ArgSpec& spec) {
+  return slotFor(spec)->kernel;
+}
+
+const CompiledKernel& KernelSpec::kernelForLaunch(const ArgSpec& spec) {
+  RecentKernel& recent =
+      recent_kernels[(serial_ * 0x9e3779b97f4a7c15ull ^ spec.hash()) % recent_kernels.size()];
+  const uint64_t generation = generation_.load(std::memory_order_acquire);
+  if (recent.spec_serial == serial_ && recent.generation == generation &&
+      *recent.arg_spec == spec) {
+    // Recency for eviction, on the spec's clock; no write to shared counters.
+    recent.slot->last_use.store(uses_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    countMemoryCacheHit();
+    return *recent.slot->kernel;
+  }
+  std::shared_ptr<KernelSlot> slot = slotFor(spec);
+  recent.spec_serial = serial_;
+  recent.generation = generation;
+  recent.arg_spec = spec;
+  recent.slot = std::move(slot);
+  return *recent.slot->kernel;
 }
 
 void KernelSpec::evictLeastRecentlyUsed() {
   auto oldest = kernels_.begin();
   for (auto it = kernels_.begin(); it != kernels_.end(); ++it) {
-    if (it->second->last_use < oldest->second->last_use) oldest = it;
+    if (it->second->last_use.load(std::memory_order_relaxed) <
+        oldest->second->last_use.load(std::memory_order_relaxed)) {
+      oldest = it;
+    }
   }
   kernels_.erase(oldest);
+  generation_.fetch_add(1, std::memory_order_release);
   cacheLimits().evicted_kernels++;
 }
 
@@ -216,6 +266,7 @@ size_t KernelSpec::numCachedKernels() const {
 void KernelSpec::clearKernels() {
   std::lock_guard<std::mutex> guard(mutex_);
   kernels_.clear();
+  generation_.fetch_add(1, std::memory_order_release);
 }
 
 std::vector<std::string> KernelSpec::sources() const {

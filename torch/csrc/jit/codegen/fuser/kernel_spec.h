@@ -4,6 +4,7 @@
 // Thread-safety: kernelFor() may be called from any number of threads; the first caller
 // for an ArgSpec compiles while the others wait for its result, so a kernel is compiled
 // once. A kernel stays alive while any launch holds it, even across clearKernels().
+// kernelForLaunch() finds a kernel the calling thread used recently without a lock.
 #pragma once
 
 #include "torch/csrc/jit/codegen/fuser/arg_spec.h"
@@ -53,6 +54,9 @@ struct FusionOutput {
   c10::optional<SumToSize> sum;  // a _grad_sum_to_size applied after the kernel
 };
 
+// A compiled kernel's place in its KernelSpec's cache (kernel_spec.cpp).
+struct KernelSlot;
+
 // "fused_" and the fusion's ops in order, each once: fused_mul_add_sigmoid.
 std::string fusionName(const torch::jit::Graph& subgraph);
 
@@ -75,7 +79,6 @@ class KernelSpec {
   const std::vector<KernelTensor>& kernelTensors() const { return kernel_tensors_; }
   // For kernelTensors()[k]: the position of its fusion input among the tensor inputs.
   size_t tensorInputPosition(size_t k) const { return tensor_input_positions_[k]; }
-  size_t numChunkPieces() const { return num_chunk_pieces_; }
   // Kernel outputs (see kernelOutputs in lowering.h): concat outputs count their pieces.
   size_t numOutputs() const { return output_tensor_deps_.size(); }
   // The outputs of the fusion, in order.
@@ -95,6 +98,10 @@ class KernelSpec {
   // cacheLimits().max_kernels_per_fusion kernels stay cached; the least recently used
   // goes first (launches in flight keep theirs alive).
   std::shared_ptr<const CompiledKernel> kernelFor(const ArgSpec& spec);
+  // kernelFor() for the launch path: a kernel this thread used recently for `spec` is
+  // found in a thread-local cache, without the spec's lock or hash map. The reference
+  // stays valid until this thread's next call.
+  const CompiledKernel& kernelForLaunch(const ArgSpec& spec);
   void clearKernels();
   size_t numCachedKernels() const;
   std::vector<std::string> sources() const;
@@ -116,15 +123,12 @@ class KernelSpec {
   void warnOnce(const std::string& message);
 
  private:
-  struct Slot {
-    std::once_flag compiled;
-    std::shared_ptr<const CompiledKernel> kernel;
-    uint64_t last_use = 0;  // guarded by mutex_
-  };
+  std::shared_ptr<KernelSlot> slotFor(const ArgSpec& spec);
   void evictLeastRecentlyUsed();  // caller holds mutex_
   void describeOutputs();
 
   const int64_t key_;
+  const uint64_t serial_;  // unique in the process, unlike the address (thread-local cache)
   const std::shared_ptr<torch::jit::Graph> graph_;
   std::vector<bool> input_is_tensor_;
   std::vector<bool> input_is_size_list_;
@@ -132,18 +136,20 @@ class KernelSpec {
   std::vector<SumToSize> inner_sum_tos_;
   std::vector<KernelTensor> kernel_tensors_;
   std::vector<size_t> tensor_input_positions_;
-  size_t num_chunk_pieces_ = 0;
   std::vector<std::vector<int>> output_tensor_deps_;
   bool outputs_depend_on_all_ = true;
   bool has_joins_ = false;
   int layout_tensor_ = -1;
 
   mutable std::mutex mutex_;  // guards kernels_ and fallback_counts_
-  std::unordered_map<ArgSpec, std::shared_ptr<Slot>, ArgSpecHash> kernels_;
+  std::unordered_map<ArgSpec, std::shared_ptr<KernelSlot>, ArgSpecHash> kernels_;
+  // Bumped when a kernel leaves kernels_: thread-local entries of older generations are
+  // not used (a cleared or evicted kernel is compiled again, as without them).
+  std::atomic<uint64_t> generation_{0};
   std::map<std::string, int64_t> fallback_counts_;
   std::atomic<int64_t> launches_{0};
   const std::string name_;
-  uint64_t uses_ = 0;
+  std::atomic<uint64_t> uses_{0};  // the clock of KernelSlot::last_use
 
   std::once_flag fallback_built_;
   std::unique_ptr<torch::jit::Code> fallback_code_;

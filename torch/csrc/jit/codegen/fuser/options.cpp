@@ -2,8 +2,11 @@
 
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <vector>
 
 namespace torch_fuser {
 
@@ -88,7 +91,74 @@ std::string hostCompiler() {
 
 namespace {
 thread_local int64_t fallbacks_on_this_thread = 0;
+
+// One thread's launch-path counters. Only the owning thread writes them (a relaxed load
+// and store, no locked instruction); readers sum every live thread's and the retired.
+struct ThreadCounters {
+  std::atomic<int64_t> launches{0};
+  std::atomic<int64_t> hits{0};
+};
+
+struct CounterRegistry {
+  std::mutex mutex;
+  std::vector<const ThreadCounters*> live;
+  int64_t retired_launches = 0;
+  int64_t retired_hits = 0;
+};
+
+// Leaked: threads may exit (and retire their counters) after static destruction began.
+CounterRegistry& counterRegistry() {
+  static auto* registry = new CounterRegistry();
+  return *registry;
+}
+
+struct RegisteredCounters {
+  ThreadCounters counters;
+  RegisteredCounters() {
+    CounterRegistry& r = counterRegistry();
+    std::lock_guard<std::mutex> guard(r.mutex);
+    r.live.push_back(&counters);
+  }
+  ~RegisteredCounters() {
+    CounterRegistry& r = counterRegistry();
+    std::lock_guard<std::mutex> guard(r.mutex);
+    r.retired_launches += counters.launches.load(std::memory_order_relaxed);
+    r.retired_hits += counters.hits.load(std::memory_order_relaxed);
+    r.live.erase(std::find(r.live.begin(), r.live.end(), &counters));
+  }
+};
+
+thread_local RegisteredCounters this_thread_counters;
+
+void bump(std::atomic<int64_t>& counter) {
+  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+template <typename Field>
+int64_t sumCounters(Field field, int64_t CounterRegistry::*retired) {
+  CounterRegistry& r = counterRegistry();
+  std::lock_guard<std::mutex> guard(r.mutex);
+  int64_t total = r.*retired;
+  for (const ThreadCounters* c : r.live) total += (c->*field).load(std::memory_order_relaxed);
+  return total;
+}
 }  // namespace
+
+void countKernelLaunch() {
+  bump(this_thread_counters.counters.launches);
+}
+
+void countMemoryCacheHit() {
+  bump(this_thread_counters.counters.hits);
+}
+
+int64_t totalKernelLaunches() {
+  return sumCounters(&ThreadCounters::launches, &CounterRegistry::retired_launches);
+}
+
+int64_t totalMemoryCacheHits() {
+  return sumCounters(&ThreadCounters::hits, &CounterRegistry::retired_hits);
+}
 
 int64_t threadFallbacks() {
   return fallbacks_on_this_thread;

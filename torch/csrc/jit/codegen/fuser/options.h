@@ -37,14 +37,19 @@ DeviceSwitches& deviceSwitches();
 // Counters behind torch_fuser.stats(). Monotonic; never reset by clear_cache().
 struct FuserStats {
   std::atomic<int64_t> kernels_compiled{0};
-  std::atomic<int64_t> memory_cache_hits{0};
   std::atomic<int64_t> disk_cache_hits{0};
   std::atomic<int64_t> fallbacks{0};
-  std::atomic<int64_t> kernel_launches{0};
   std::atomic<int64_t> compile_nanoseconds{0};
   std::atomic<int64_t> fusion_groups_registered{0};
 };
 FuserStats& stats();
+
+// The counters every launch bumps, kept per thread (one process-wide atomic would move
+// between cores on each launch of each thread) and summed when read.
+void countKernelLaunch();
+void countMemoryCacheHit();
+int64_t totalKernelLaunches();
+int64_t totalMemoryCacheHits();
 
 // Bounds of the in-memory caches, so a long-running process that meets many graphs does
 // not grow without limit: fusions (KernelSpecs) in the registry, and compiled kernels
