@@ -517,6 +517,24 @@ graph(%a : Float(2, 8), %b : Float(2, 8)):
   checkFusedMatchesEager(ir3, {at::randn({3, 4, 8}), at::randn({3, 4, 8})}, Expect::kFallback);
 }
 
+TEST(CPUFusion, PushesChunkOfALoneOpWhosePiecesCombine) {
+  FusionGuard fusion;
+  // z = x * x; a, b = z.chunk(2, 0); a * b: the square has no fusible neighbour but the
+  // chunk; pushed through it, the kernel reads the two halves of x as views.
+  const char* ir = R"IR(
+graph(%x : Float(4, 6)):
+  %z : Float(4, 6) = aten::mul(%x, %x)
+  %a : Tensor, %b : Tensor = prim::ConstantChunk[chunks=2, dim=0](%z)
+  %p : Tensor = aten::mul(%a, %b)
+  return (%p)
+)IR";
+  auto fused = checkFusedMatchesEager(ir, {at::randn({4, 6})});
+  ASSERT_EQ(countGroups(*fused), 1u);
+  EXPECT_EQ(countKind(*fused, "aten::mul"), 0u);
+  EXPECT_EQ(countKind(*fused, "prim::ConstantChunk"), 0u);
+  checkFusedMatchesEager(ir, {at::randn({6, 3})});
+}
+
 const char* kConcatIR = R"IR(
 graph(%x : Tensor, %y : Tensor):
   %one : int = prim::Constant[value=1]()

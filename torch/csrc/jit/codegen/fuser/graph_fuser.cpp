@@ -194,6 +194,15 @@ class ElementwiseFuser {
     for (Node* node : block->nodes()) {
       for (Block* sub : node->blocks()) fuseBlock(sub);
     }
+    mergeToFixpoint(block);
+    // Then chunks of values lone ops compute: every producer had its chance to join a
+    // group first, so a chunk is pushed through the whole computation, not its last op.
+    push_into_lone_ops_ = true;
+    mergeToFixpoint(block);
+    push_into_lone_ops_ = false;
+  }
+
+  void mergeToFixpoint(Block* block) {
     bool changed = true;
     while (changed) {
       changed = false;
@@ -327,7 +336,18 @@ class ElementwiseFuser {
     Node* list_producer =
         consumer->kind() == c10::prim::ListUnpack ? consumer->input()->node() : nullptr;
     const char* refusal = nullptr;
-    if (!isGroup(group)) return nullptr;
+    if (!isGroup(group)) {
+      // A lone fusible op computing the chunked value (z = x * x; a, b = z.chunk(2)):
+      // a group of its own to push into; undone with the rest if the push is refused
+      // and it stays below the minimum group size.
+      if (!push_into_lone_ops_ || !isFusible(group) || chunked->uses().size() != 1 ||
+          group->outputs().size() != 1 || group->owningBlock() != consumer->owningBlock()) {
+        return nullptr;
+      }
+      group = SubgraphUtils::createSingletonSubgraphAndUpdateAliasing(group, fusionGroupKind(),
+                                                                      *alias_db_);
+      chunked = group->output();
+    }
     if (chunked->uses().size() != 1 || group->outputs().size() != 1) {
       refusal =
           "the chunked value is read elsewhere too, or its group computes more (one kernel, "
@@ -781,6 +801,7 @@ class ElementwiseFuser {
   FusionTargets targets_;
   ProfileFacts facts_;
   std::unique_ptr<AliasDb> alias_db_;
+  bool push_into_lone_ops_ = false;  // see fuseBlock
   // For explain(): nodes a group of one was undone into, and merges refused, with why.
   std::unordered_set<const Node*> lone_;
   std::unordered_map<const Node*, const char*> refused_;
