@@ -302,6 +302,20 @@ RandomCase makeRandomCase(uint64_t seed, c10::Device device) {
   }
   header << "):\n";
 
+  // Views of inputs as operands (the pass moves them into the group): a leading dim, or
+  // the input expanded to the full shape.
+  for (size_t i = 1; i < g.inputs.size(); ++i) {
+    if (!chance(rng, 0.15)) continue;
+    if (chance(rng, 0.5) || full.empty()) {
+      g.emit("aten::unsqueeze(" + g.inputs[i] + ", " + g.intConstant(0) + ")");
+      continue;
+    }
+    const std::string sizes = g.fresh();
+    g.body << "  " << sizes << " : int[] = prim::Constant[value=[";
+    for (size_t d = 0; d < full.size(); ++d) g.body << (d ? ", " : "") << full[d];
+    g.body << "]]()\n";
+    g.emit("aten::expand(" + g.inputs[i] + ", " + sizes + ", " + g.boolConstant() + ")");
+  }
   std::string last = "%x0";
   const int depth = uniform(rng, 2, 8);
   std::vector<std::string> results;

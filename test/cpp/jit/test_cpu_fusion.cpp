@@ -535,6 +535,69 @@ graph(%x : Float(4, 6)):
   checkFusedMatchesEager(ir, {at::randn({6, 3})});
 }
 
+TEST(CPUFusion, ReadsViewsOfInputsInsideTheKernel) {
+  FusionGuard fusion;
+  // b * d.unsqueeze(1) and friends: the views move into the group and the kernel reads
+  // d, e, f through them (no view op left outside, no copy).
+  const char* ir = R"IR(
+graph(%b : Float(4, 3, 5), %d : Float(4, 5), %e : Float(5, 3), %f : Float(1, 5, 3)):
+  %one : int = prim::Constant[value=1]()
+  %zero : int = prim::Constant[value=0]()
+  %order : int[] = prim::Constant[value=[2, 0, 1]]()
+  %sizes : int[] = prim::Constant[value=[4, -1, 3]]()
+  %false : bool = prim::Constant[value=0]()
+  %du : Tensor = aten::unsqueeze(%d, %one)
+  %et : Tensor = aten::t(%e)
+  %fe : Tensor = aten::expand(%f, %sizes, %false)
+  %fp : Tensor = aten::permute(%fe, %order)
+  %ft : Tensor = aten::transpose(%fp, %zero, %one)
+  %x : Tensor = aten::mul(%b, %du)
+  %y : Tensor = aten::add(%x, %et, %one)
+  %z : Tensor = aten::sub(%y, %ft, %one)
+  %r : Tensor = aten::relu(%z)
+  return (%r, %x)
+)IR";
+  auto inputs = [] {
+    return std::vector<IValue>{at::randn({4, 3, 5}), at::randn({4, 5}), at::randn({5, 3}),
+                               at::randn({1, 5, 3})};
+  };
+  auto fused = checkFusedMatchesEager(ir, inputs());
+  ASSERT_EQ(countGroups(*fused), 1u);
+  for (const char* view :
+       {"aten::unsqueeze", "aten::t", "aten::expand", "aten::permute", "aten::transpose"}) {
+    EXPECT_EQ(countKind(*fused, view), 0u) << view << " left outside the group";
+  }
+  FileCheck().check("aten::unsqueeze")->run(*firstGroupSubgraph(*fused));
+  // Non-contiguous inputs take the same views.
+  auto strided = inputs();
+  strided[1] = at::randn({5, 4}).t();
+  strided[2] = at::randn({3, 10}).t().slice(0, 0, 10, 2);
+  checkFusedMatchesEager(ir, strided);
+  // expand to 4 rows of an input with 2: eager raises, and so does the fused graph.
+  auto bad = inputs();
+  bad[3] = at::randn({2, 5, 3});
+  EXPECT_ANY_THROW(runGraph(fused, bad));
+}
+
+TEST(CPUFusion, ViewOfAnInputOfAnotherRankFallsBackLikeEager) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%a : Float(3, 4), %b : Float(4, 3)):
+  %one : int = prim::Constant[value=1]()
+  %bt : Tensor = aten::t(%b)
+  %x : Tensor = aten::mul(%a, %bt)
+  %y : Tensor = aten::sigmoid(%x)
+  return (%y)
+)IR";
+  auto fused = checkFusedMatchesEager(ir, {at::randn({3, 4}), at::randn({4, 3})});
+  ASSERT_EQ(countGroups(*fused), 1u);
+  EXPECT_EQ(countKind(*fused, "aten::t"), 0u);
+  // A 1-D b: t() is the identity, the product broadcasts.
+  checkFusedMatchesEager(ir, {at::randn({3, 4}), at::randn({4})});
+  // A 3-D b: eager's t() raises; the fused graph too (its fallback runs eager's t()).
+  EXPECT_ANY_THROW(runGraph(fused, {at::randn({3, 4}), at::randn({2, 4, 3})}));
+}
+
 const char* kConcatIR = R"IR(
 graph(%x : Tensor, %y : Tensor):
   %one : int = prim::Constant[value=1]()

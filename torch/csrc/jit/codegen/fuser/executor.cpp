@@ -113,6 +113,10 @@ std::string gatherKernelTensors(const KernelSpec& spec, Call& call) {
     const KernelTensor& k = tensors[index];
     const at::Tensor& input = *call.inputs[spec.tensorInputPosition(index)];
     call.tensors.push_back(TensorView::of(input));
+    for (const ViewStep& step : k.views) {
+      std::string why = call.tensors.back().apply(step);
+      if (!why.empty()) return "a view of an input: " + why + " (eager raises)";
+    }
     if (!k.chunk) continue;
     if (k.push >= 0 && push_ranks.size() <= static_cast<size_t>(k.push)) {
       push_ranks.resize(k.push + 1, 0);

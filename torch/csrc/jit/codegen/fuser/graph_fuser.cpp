@@ -3,6 +3,7 @@
 #include "torch/csrc/jit/codegen/fuser/compiler.h"
 #include "torch/csrc/jit/codegen/fuser/explain.h"
 #include "torch/csrc/jit/codegen/fuser/guards.h"
+#include "torch/csrc/jit/codegen/fuser/input_views.h"
 #include "torch/csrc/jit/codegen/fuser/lowering.h"
 #include "torch/csrc/jit/codegen/fuser/op_table.h"
 #include "torch/csrc/jit/codegen/fuser/profile_facts.h"
@@ -622,6 +623,7 @@ class ElementwiseFuser {
         SubgraphUtils::unmergeSubgraph(group);
         for (Node* n = before->next(); n != after; n = n->next()) lone_.insert(n);
       } else {
+        absorbViews(group);
         absorbChunks(group);
       }
     }
@@ -710,6 +712,48 @@ class ElementwiseFuser {
       subgraph.eraseInput(i);
       group->removeInput(i);
     }
+  }
+
+  // Views of values the group takes from outside (input_views.h) move into it, chains
+  // included, so a view costs no op of its own (b * d.unsqueeze(1)); the view outside
+  // stays for any other reader. Not views of chunk pieces (the kernel cuts pieces of
+  // inputs only), of values something writes to, or cut by a chunk inside.
+  void absorbViews(Node* group) {
+    Graph& subgraph = *group->g(c10::attr::Subgraph);
+    bool changed = true;
+    while (changed) {
+      changed = false;
+      for (size_t i = group->inputs().size(); i-- > 0;) {
+        Node* view = group->inputs()[i]->node();
+        if (view->owningBlock() != group->owningBlock() || !isInputView(view)) continue;
+        Value* source = view->input(0);
+        if (chunkPiece(source) || alias_db_->hasWriters(source) ||
+            isChunked(subgraph.inputs()[i])) {
+          continue;
+        }
+        Value* source_inside = subgraphInputFor(group, source);
+        torch::jit::WithInsertPoint guard(subgraph.block()->nodes().front());
+        Node* inner = subgraph.createClone(view, [&](Value* v) -> Value* {
+          if (v == source) return source_inside;
+          Node* constant = subgraph.createClone(v->node(), [](Value*) -> Value* {
+            TORCH_INTERNAL_ASSERT(false, "a constant has no inputs");
+          });
+          return subgraph.insertNode(constant)->output();
+        });
+        subgraph.insertNode(inner);
+        subgraph.inputs()[i]->replaceAllUsesWith(inner->output());
+        subgraph.eraseInput(i);
+        group->removeInput(i);
+        changed = true;
+      }
+    }
+  }
+
+  // Whether a chunk inside the group cuts `v` (the kernel cuts pieces of inputs only).
+  static bool isChunked(const Value* v) {
+    return std::any_of(v->uses().begin(), v->uses().end(), [](const torch::jit::Use& use) {
+      return use.user->kind() == c10::prim::ConstantChunk;
+    });
   }
 
   // The subgraph input bound to `outer`, added when the group does not take it yet.

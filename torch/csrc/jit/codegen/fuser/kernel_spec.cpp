@@ -1,6 +1,7 @@
 #include "torch/csrc/jit/codegen/fuser/kernel_spec.h"
 
 #include "torch/csrc/jit/codegen/fuser/fallback.h"
+#include "torch/csrc/jit/codegen/fuser/input_views.h"
 
 #include <algorithm>
 #include <array>
@@ -50,9 +51,21 @@ std::vector<std::vector<int>> tensorDependencies(const torch::jit::Graph& graph,
   std::unordered_map<const torch::jit::Value*, std::vector<bool>> reach;
   for (const torch::jit::Value* input : graph.inputs()) reach[input] = std::vector<bool>(n, false);
   for (size_t k = 0; k < n; ++k) {
-    if (!tensors[k].chunk) reach[graph.inputs()[tensors[k].input]][k] = true;
+    if (!tensors[k].chunk && !tensors[k].view) reach[graph.inputs()[tensors[k].input]][k] = true;
   }
   for (const torch::jit::Node* node : graph.nodes()) {
+    if (isInputView(node)) {
+      // Shaped by the view alone (a view only views read is shaped like its input).
+      std::vector<bool> mask = reach[node->input(0)];
+      for (size_t k = 0; k < n; ++k) {
+        if (tensors[k].view == node) {
+          mask.assign(n, false);
+          mask[k] = true;
+        }
+      }
+      reach[node->output()] = mask;
+      continue;
+    }
     if (node->kind() == c10::prim::ConstantChunk) {
       for (const torch::jit::Value* out : node->outputs()) reach[out] = std::vector<bool>(n, false);
       for (size_t k = 0; k < n; ++k) {
@@ -140,12 +153,17 @@ int firstOperandTensor(const torch::jit::Graph& graph, const std::vector<KernelT
     const torch::jit::Node* node = v->node();
     for (size_t k = 0; k < tensors.size(); ++k) {
       const bool reached =
-          node->kind() == c10::prim::Param
-              ? !tensors[k].chunk && tensors[k].input == static_cast<int>(v->offset())
+          node->kind() == c10::prim::Param ? !tensors[k].chunk && !tensors[k].view &&
+                                                 tensors[k].input == static_cast<int>(v->offset())
+          : tensors[k].view
+              ? tensors[k].view == node
               : tensors[k].chunk == node && tensors[k].piece == static_cast<int>(v->offset());
       if (reached) return static_cast<int>(k);
     }
-    if (node->kind() == c10::prim::Param || node->kind() == c10::prim::ConstantChunk) return -1;
+    if (node->kind() == c10::prim::Param || node->kind() == c10::prim::ConstantChunk ||
+        isInputView(node)) {
+      return -1;
+    }
     const torch::jit::Value* next = nullptr;
     for (const torch::jit::Value* in : node->inputs()) {
       if (in->type()->cast<c10::TensorType>()) {

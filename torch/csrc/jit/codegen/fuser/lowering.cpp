@@ -1,5 +1,7 @@
 #include "torch/csrc/jit/codegen/fuser/lowering.h"
 
+#include "torch/csrc/jit/codegen/fuser/input_views.h"
+
 #include "torch/csrc/jit/codegen/fuser/type_rules.h"
 
 #include <torch/csrc/jit/ir/ir.h>
@@ -127,6 +129,8 @@ class Lowerer {
     for (size_t k = 0; k < tensors.size(); ++k) {
       if (tensors[k].chunk) {
         pieces_[{tensors[k].chunk, tensors[k].piece}] = k;
+      } else if (tensors[k].view) {
+        views_[tensors[k].view] = k;
       } else {
         direct_[tensors[k].input] = k;
       }
@@ -309,6 +313,15 @@ class Lowerer {
     }
     if (isSumToSize(node)) {
       values_[node->output()] = valueOf(node->input(0));
+      return;
+    }
+    if (isInputView(node)) {
+      // Views of inputs are kernel tensors; a view only other views read is not loaded.
+      auto it = views_.find(node);
+      const bool of_input =
+          node->input(0)->node()->kind() == c10::prim::Param || isInputView(node->input(0)->node());
+      if (!of_input) throw Unsupported{"a view of a value computed in the kernel"};
+      values_[node->output()] = it == views_.end() ? kNone : loadTensor(it->second);
       return;
     }
     if (node->kind() == c10::prim::ConstantChunk) {
@@ -622,6 +635,7 @@ class Lowerer {
   std::unordered_map<const Value*, std::string> strings_;
   std::map<int, size_t> direct_;                          // input -> kernel tensor
   std::map<std::pair<const Node*, int>, size_t> pieces_;  // chunk piece -> kernel tensor
+  std::map<const Node*, size_t> views_;                   // input view -> kernel tensor
 };
 
 }  // namespace
@@ -673,6 +687,34 @@ c10::Symbol pushedPieceAttr() {
   return symbol;
 }
 
+namespace {
+
+// The views of `v` (a view of input `input` reached through `steps`) that anything but
+// views reads, depth first in use order.
+void collectViews(const Value* v, int input, std::vector<ViewStep>& steps,
+                  std::vector<KernelTensor>& out) {
+  std::vector<const Node*> seen;
+  for (const torch::jit::Use& use : v->uses()) {
+    const c10::optional<ViewStep> step = inputViewStep(use.user);
+    if (!step || std::find(seen.begin(), seen.end(), use.user) != seen.end()) continue;
+    seen.push_back(use.user);
+    steps.push_back(*step);
+    const Value* viewed = use.user->output();
+    const bool read = std::any_of(viewed->uses().begin(), viewed->uses().end(),
+                                  [](const torch::jit::Use& u) { return !isInputView(u.user); });
+    if (read) {
+      KernelTensor tensor{input};
+      tensor.view = use.user;
+      tensor.views = steps;
+      out.push_back(std::move(tensor));
+    }
+    collectViews(viewed, input, steps, out);
+    steps.pop_back();
+  }
+}
+
+}  // namespace
+
 std::vector<KernelTensor> kernelTensors(const torch::jit::Graph& subgraph) {
   std::vector<KernelTensor> out;
   for (size_t i = 0; i < subgraph.inputs().size(); ++i) {
@@ -684,11 +726,13 @@ std::vector<KernelTensor> kernelTensors(const torch::jit::Graph& subgraph) {
       if (use.user->kind() == c10::prim::ConstantChunk) {
         if (std::find(chunks.begin(), chunks.end(), use.user) == chunks.end())
           chunks.push_back(use.user);
-      } else {
+      } else if (!isInputView(use.user)) {
         direct = true;
       }
     }
     if (direct) out.push_back(KernelTensor{static_cast<int>(i)});
+    std::vector<ViewStep> steps;
+    collectViews(input, static_cast<int>(i), steps, out);
     std::sort(chunks.begin(), chunks.end(),
               [](const Node* a, const Node* b) { return b->isAfter(a); });
     for (const Node* chunk : chunks) {

@@ -37,6 +37,7 @@
 
 #include "torch/csrc/jit/codegen/fuser/arg_spec.h"
 #include "torch/csrc/jit/codegen/fuser/op_table.h"
+#include "torch/csrc/jit/codegen/fuser/view_step.h"
 
 #include <c10/core/Scalar.h>
 #include <c10/util/SmallVector.h>
@@ -85,11 +86,12 @@ struct LoweringResult {
   std::string failure;                    // why, for the fallback message
 };
 
-// A tensor the kernel reads: a fusion input, or one piece of a fusion input split by a
-// prim::ConstantChunk inside the fusion (the executor passes that piece as a view, so the
-// chunk costs no copy). The kernel's tensors, in order, are kernelTensors(subgraph):
-// for each tensor input, itself if anything but chunk nodes reads it, then the pieces of
-// each chunk node reading it.
+// A tensor the kernel reads: a fusion input, one piece of a fusion input split by a
+// prim::ConstantChunk inside the fusion, or a view of a fusion input (input_views.h) —
+// the executor passes pieces and views as strided views of the input, so they cost no
+// copy. The kernel's tensors, in order, are kernelTensors(subgraph): for each tensor
+// input, itself if anything but chunks and views reads it, then its views that anything
+// but views reads (depth first, in use order), then the pieces of each chunk reading it.
 //
 // A chunk the pass pushed through the ops computing the chunked value (chunk(a + b) =
 // chunk(a) + chunk(b), see graph_fuser.cpp) carries the value's rank `rank` (its dim was
@@ -103,6 +105,8 @@ struct KernelTensor {
   int64_t dim = 0;
   int64_t rank = 0;   // pushed chunks with a dim given from the left: the value's rank
   int64_t push = -1;  // pushed chunks: the id of the push
+  const torch::jit::Node* view = nullptr;  // views: the last view node of the chain
+  std::vector<ViewStep> views{};           // views: the steps from the input, in order
 };
 // Attributes of a pushed prim::ConstantChunk (see KernelTensor). The node computing piece
 // k of a push carries that push's id and pushedPieceAttr() = k, so the fallback can

@@ -4,12 +4,15 @@
 // cell's fused call cuts 16 pieces per step (measured: more than the kernel itself).
 #pragma once
 
+#include "torch/csrc/jit/codegen/fuser/view_step.h"
+
 #include <ATen/core/Tensor.h>
 #include <c10/util/ArrayRef.h>
 #include <c10/util/SmallVector.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 
 namespace torch_fuser {
 
@@ -82,6 +85,90 @@ struct TensorView {
     const size_t missing = rank - sizes.size();
     sizes.insert(sizes.begin(), missing, 1);
     strides.insert(strides.begin(), missing, 0);
+  }
+
+  // Applies a view op as ATen does; returns why it cannot (eager raises), or "".
+  std::string apply(const ViewStep& step) {
+    const int64_t rank = dim();
+    auto wrap = [](int64_t d, int64_t n, int64_t& out) {
+      const int64_t bound = std::max<int64_t>(n, 1);  // zero-dim tensors take dims -1 and 0
+      if (d < -bound || d >= bound) return false;
+      out = d < 0 ? d + bound : d;
+      return true;
+    };
+    int64_t a = 0, b = 0;
+    switch (step.kind) {
+      case ViewStep::Kind::kUnsqueeze:
+        if (!wrap(step.args[0], rank + 1, a)) return "unsqueeze: dim out of range";
+        sizes.insert(sizes.begin() + a, 1);
+        strides.insert(strides.begin() + a, a < rank ? sizes[a + 1] * strides[a] : 1);
+        return {};
+      case ViewStep::Kind::kSqueeze:
+        if (!wrap(step.args[0], rank, a)) return "squeeze: dim out of range";
+        if (rank > 0 && sizes[a] == 1) {
+          sizes.erase(sizes.begin() + a);
+          strides.erase(strides.begin() + a);
+        }
+        return {};
+      case ViewStep::Kind::kT:
+        if (rank > 2) return "t() of a tensor of more than 2 dims";
+        if (rank == 2) transpose(0, 1);
+        return {};
+      case ViewStep::Kind::kTranspose:
+        if (!wrap(step.args[0], rank, a) || !wrap(step.args[1], rank, b))
+          return "transpose: dim out of range";
+        if (rank > 0) transpose(a, b);
+        return {};
+      case ViewStep::Kind::kPermute: {
+        if (static_cast<int64_t>(step.args.size()) != rank) return "permute: wrong number of dims";
+        c10::SmallVector<int64_t, 6> order(step.args.size());
+        c10::SmallVector<bool, 6> seen(step.args.size(), false);
+        for (size_t d = 0; d < order.size(); ++d) {
+          if (!wrap(step.args[d], rank, order[d]) || seen[order[d]])
+            return "permute: not a permutation";
+          seen[order[d]] = true;
+        }
+        permute(order);
+        return {};
+      }
+      case ViewStep::Kind::kExpand:
+        return expand(step.args);
+    }
+    return "unknown view";
+  }
+
+  void transpose(int64_t a, int64_t b) {
+    std::swap(sizes[a], sizes[b]);
+    std::swap(strides[a], strides[b]);
+  }
+
+  // As at::expand: size-1 dims (and new leading ones) broadcast with stride 0.
+  std::string expand(c10::ArrayRef<int64_t> target) {
+    const size_t rank = sizes.size();
+    if (target.size() < rank) return "expand: fewer sizes than dims";
+    const size_t lead = target.size() - rank;
+    c10::SmallVector<int64_t, 6> new_sizes(target.size()), new_strides(target.size());
+    for (size_t d = 0; d < target.size(); ++d) {
+      if (d < lead) {
+        if (target[d] < 0) return "expand: -1 for a new dim";
+        new_sizes[d] = target[d];
+        new_strides[d] = 0;
+        continue;
+      }
+      const int64_t size = sizes[d - lead];
+      if (target[d] == -1 || target[d] == size) {
+        new_sizes[d] = size;
+        new_strides[d] = strides[d - lead];
+      } else if (size == 1 && target[d] >= 0) {
+        new_sizes[d] = target[d];
+        new_strides[d] = 0;
+      } else {
+        return "expand: a size differs from a non-singleton dim";
+      }
+    }
+    sizes = std::move(new_sizes);
+    strides = std::move(new_strides);
+    return {};
   }
 
   // Dim d of the result is dim order[d] of this view, as at::permute.
