@@ -486,6 +486,29 @@ class TestAutograd(unittest.TestCase):
                 for got, want in zip(grads, expected):
                     torch.testing.assert_close(got, want)
 
+    def test_lstm_cell_with_grad_is_one_forward_group(self):
+        # Autodiff reads the sizes of the gate sums; computed from the inputs' sizes, the
+        # sums stay inside and the chunk moves in: one forward group, as without grad.
+        args = [torch.randn(4, 16), torch.randn(4, 32), torch.randn(4, 32)] + [
+            torch.randn(*s, requires_grad=True) for s in ((16, 128), (32, 128), (128,), (128,))]
+        report = torch_fuser.explain(lstm_cell_with_biases, *args)
+        self.assertEqual(len(report.groups), 1, str(report))
+        scripted = fresh_script(lstm_cell_with_biases)
+        for _ in range(4):
+            hy, cy = scripted(*args)
+            (hy.sum() + cy.pow(2).sum()).backward()
+        before = kernel_runs()
+        fallbacks = torch_fuser.stats()["fallbacks"]
+        hy, cy = scripted(*args)
+        grads = torch.autograd.grad(hy.sum() + cy.pow(2).sum(), args[3:])
+        self.assertGreaterEqual(kernel_runs() - before, 2)
+        self.assertEqual(torch_fuser.stats()["fallbacks"], fallbacks)
+        eager_args = args[:3] + [a.detach().requires_grad_() for a in args[3:]]
+        e_hy, e_cy = lstm_cell_with_biases(*eager_args)
+        expected = torch.autograd.grad(e_hy.sum() + e_cy.pow(2).sum(), eager_args[3:])
+        for got, want in zip(grads, expected):
+            torch.testing.assert_close(got, want)
+
     def test_training_loop_matches_eager(self):
         torch.manual_seed(0)
         eager = SmallNet()

@@ -598,6 +598,45 @@ graph(%a : Float(3, 4), %b : Float(4, 3)):
   EXPECT_ANY_THROW(runGraph(fused, {at::randn({3, 4}), at::randn({2, 4, 3})}));
 }
 
+TEST(CPUFusion, ComputesSizesOfIntermediatesFromGroupInputs) {
+  FusionGuard fusion;
+  // Autodiff reads sizes of intermediates (aten::size for _size_if_not_equal). As the
+  // broadcast of the group inputs' sizes, s and t need not leave the group, and the chunk
+  // of t moves in: one group, one output, as without the sizes.
+  const char* ir = R"IR(
+graph(%a : Float(2, 8), %b : Float(2, 8), %c : Float(8)):
+  %one : int = prim::Constant[value=1]()
+  %s : Tensor = aten::add(%a, %b, %one)
+  %t : Tensor = aten::add(%s, %c, %one)
+  %ss : int[] = aten::size(%s)
+  %ts : int[] = aten::size(%t)
+  %i : Tensor, %f : Tensor = prim::ConstantChunk[chunks=2, dim=1](%t)
+  %y : Tensor = aten::mul(%i, %f)
+  %z : Tensor = aten::sigmoid(%y)
+  return (%z, %ss, %ts)
+)IR";
+  auto fused = parseIR(ir);
+  fuseGraph(fused);
+  ASSERT_EQ(countGroups(*fused), 1u);
+  EXPECT_EQ(countKind(*fused, "aten::add"), 0u);
+  EXPECT_EQ(countKind(*fused, "prim::BroadcastSizes"), 2u);
+  for (const torch::jit::Node* node : fused->nodes()) {
+    if (node->kind() == fusionGroupKind()) {
+      EXPECT_EQ(node->outputs().size(), 1u);
+    }
+  }
+  for (const auto& shapes : std::vector<std::vector<std::vector<int64_t>>>{
+           {{2, 8}, {2, 8}, {8}}, {{3, 1, 6}, {4, 6}, {1}}, {{5, 4}, {1, 4}, {4}}}) {
+    std::vector<IValue> inputs;
+    for (const auto& shape : shapes) inputs.push_back(at::randn(shape));
+    const auto want = runGraph(parseIR(ir), inputs);
+    const auto got = runGraph(fused, inputs);
+    expectSameTensor(got[0].toTensor(), want[0].toTensor());
+    EXPECT_EQ(got[1].toIntVector(), want[1].toIntVector());
+    EXPECT_EQ(got[2].toIntVector(), want[2].toIntVector());
+  }
+}
+
 const char* kConcatIR = R"IR(
 graph(%x : Tensor, %y : Tensor):
   %one : int = prim::Constant[value=1]()

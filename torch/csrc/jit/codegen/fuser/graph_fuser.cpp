@@ -196,11 +196,95 @@ class ElementwiseFuser {
       for (Block* sub : node->blocks()) fuseBlock(sub);
     }
     mergeToFixpoint(block);
+    // Autodiff reads the sizes of intermediate values (aten::size for its
+    // _size_if_not_equal); computed from the inputs' sizes instead, those values need not
+    // leave their group, and a chunk of the group's result can then move into it (the
+    // LSTM cell in training: one group, as without grad).
+    if (sizesFromGroupInputs(block)) mergeToFixpoint(block);
     // Then chunks of values lone ops compute: every producer had its chance to join a
     // group first, so a chunk is pushed through the whole computation, not its last op.
     push_into_lone_ops_ = true;
     mergeToFixpoint(block);
     push_into_lone_ops_ = false;
+  }
+
+  // Replaces aten::size(v) of a group output v by the broadcast of the sizes of the group
+  // inputs v is computed from (elementwise ops broadcast their operands), and drops group
+  // outputs nothing reads then. Not for values shaped by chunks, joins, views or sums.
+  // Returns whether anything changed.
+  bool sizesFromGroupInputs(Block* block) {
+    bool changed = false;
+    for (auto it = block->nodes().begin(); it != block->nodes().end();) {
+      Node* node = *it++;
+      if (node->kind() != c10::aten::size || node->inputs().size() != 1) continue;
+      Value* v = node->input();
+      if (!isGroup(v->node())) continue;
+      const c10::optional<std::vector<Value*>> leaves = shapeLeaves(v);
+      if (!leaves || leaves->empty()) continue;
+      torch::jit::WithInsertPoint guard(node);
+      std::vector<Value*> sizes;
+      for (Value* leaf : *leaves) {
+        sizes.push_back(graph_->insert(c10::aten::size, {leaf}));
+      }
+      Value* size = sizes.size() == 1
+                        ? sizes[0]
+                        : graph_->insertNode(graph_->create(c10::prim::BroadcastSizes, sizes))
+                              ->output()
+                              ->setType(c10::ListType::ofInts());
+      node->output()->replaceAllUsesWith(size);
+      node->destroy();
+      changed = true;
+    }
+    if (!changed) return false;
+    for (Node* group : allGroups(block)) dropUnreadOutputs(group);
+    alias_db_ = std::make_unique<AliasDb>(graph_);  // the graph changed under it
+    return true;
+  }
+
+  // The group inputs (outside values) whose broadcast shape is the shape of group output
+  // `v`, or nullopt when something else shapes it.
+  c10::optional<std::vector<Value*>> shapeLeaves(Value* v) const {
+    Node* group = v->node();
+    Graph& subgraph = *group->g(c10::attr::Subgraph);
+    std::vector<Value*> leaves;
+    std::vector<const Value*> stack{subgraph.outputs()[v->offset()]};
+    std::unordered_set<const Value*> seen;
+    while (!stack.empty()) {
+      const Value* value = stack.back();
+      stack.pop_back();
+      if (!seen.insert(value).second) continue;
+      const Node* producer = value->node();
+      if (producer->kind() == c10::prim::Param) {
+        Value* outer = group->inputs()[value->offset()];
+        if (std::find(leaves.begin(), leaves.end(), outer) == leaves.end()) leaves.push_back(outer);
+        continue;
+      }
+      const FusibleOp* op = findFusibleOp(producer);
+      if (!op || isSumToSize(producer) || isJoin(producer)) return c10::nullopt;
+      const size_t shaping = op->shape_from_self() ? 1 : producer->inputs().size();
+      for (const Value* in : producer->inputs().slice(0, shaping)) {
+        if (in->type()->cast<c10::TensorType>()) stack.push_back(in);
+      }
+    }
+    // Inputs in the group's order: equal graphs get equal rewrites.
+    std::sort(leaves.begin(), leaves.end(), [group](Value* a, Value* b) {
+      const auto position = [group](Value* x) {
+        return std::find(group->inputs().begin(), group->inputs().end(), x) -
+               group->inputs().begin();
+      };
+      return position(a) < position(b);
+    });
+    return leaves;
+  }
+
+  static void dropUnreadOutputs(Node* group) {
+    Graph& subgraph = *group->g(c10::attr::Subgraph);
+    for (size_t i = group->outputs().size(); i-- > 0;) {
+      if (!group->outputs()[i]->uses().empty() || group->outputs().size() == 1) continue;
+      group->eraseOutput(i);
+      subgraph.eraseOutput(i);
+    }
+    torch::jit::EliminateDeadCode(subgraph.block());
   }
 
   void mergeToFixpoint(Block* block) {
