@@ -232,6 +232,29 @@ class TestScript(unittest.TestCase):
         self.check_fused(two_outputs, torch.randn(3, 4), torch.randn(3, 4))
         self.check_fused(with_scalar, torch.randn(10), 0.5)
 
+    def test_inference_batch_norm_fuses_with_the_relu_after_it(self):
+        # training=False: running statistics, an elementwise op (a frozen model's batch
+        # norms not folded into a convolution look like this too).
+        def bn_relu(x, mean, var, weight, bias):
+            return torch.nn.functional.batch_norm(x, mean, var, weight, bias, False, 0.1, 1e-5).relu()
+
+        scripted = torch.jit.script(bn_relu)
+        stats = [torch.randn(8), torch.rand(8) + 0.5, torch.randn(8), torch.randn(8)]
+        for fmt in (torch.contiguous_format, torch.channels_last):
+            with self.subTest(memory_format=fmt), torch.no_grad():
+                x = torch.randn(2, 8, 12, 10).contiguous(memory_format=fmt)
+                for _ in range(3):
+                    scripted(x, *stats)
+                before = kernel_runs()
+                out = scripted(x, *stats)
+                self.assertGreater(kernel_runs(), before, "no fused kernel ran")
+                want = bn_relu(x, *stats)
+                torch.testing.assert_close(out, want, rtol=1e-5, atol=1e-5)
+                self.assertEqual(out.stride(), want.stride())
+                kinds = [n.kind() for n in torch.jit.last_executed_optimized_graph().nodes()]
+                self.assertNotIn("aten::batch_norm", kinds)
+                self.assertNotIn("aten::relu", kinds)
+
     def test_lstm_cell_chunks_inside_one_kernel(self):
         args = (torch.randn(8, 32), torch.randn(32, 64), torch.randn(8, 16))
         for executor in (contextlib.nullcontext, legacy_executor):

@@ -637,6 +637,39 @@ graph(%a : Float(2, 8), %b : Float(2, 8), %c : Float(8)):
   }
 }
 
+TEST(CPUFusion, FusesInferenceBatchNormWithItsNeighbours) {
+  FusionGuard fusion;
+  // Running statistics, training=False: elementwise, one kernel with the relu after it;
+  // the statistics are read per channel through views.
+  const char* ir = R"IR(
+graph(%x : Float(2, 3, 4, 5), %w : Float(3), %b : Float(3), %m : Float(3), %v : Float(3)):
+  %false : bool = prim::Constant[value=0]()
+  %true : bool = prim::Constant[value=1]()
+  %momentum : float = prim::Constant[value=0.1]()
+  %eps : float = prim::Constant[value=1.0000000000000001e-05]()
+  %y : Tensor = aten::batch_norm(%x, %w, %b, %m, %v, %false, %momentum, %eps, %true)
+  %r : Tensor = aten::relu(%y)
+  return (%r)
+)IR";
+  auto inputs = [](std::vector<int64_t> shape) {
+    const int64_t c = shape[1];
+    return std::vector<IValue>{at::randn(shape), at::randn({c}), at::randn({c}), at::randn({c}),
+                               at::rand({c}) + 0.5};
+  };
+  auto fused = checkFusedMatchesEager(ir, inputs({2, 3, 4, 5}));
+  ASSERT_EQ(countGroups(*fused), 1u);
+  EXPECT_EQ(countKind(*fused, "aten::batch_norm"), 0u);
+  EXPECT_EQ(countKind(*fused, "aten::relu"), 0u);
+  EXPECT_EQ(countKind(*fused, "aten::unsqueeze"), 0u);
+  checkFusedMatchesEager(ir, inputs({7, 3, 1, 9}));
+  // Batch statistics (training=True) stay eager's op.
+  std::string training = ir;
+  training.replace(training.find("%false, %momentum"), 6, "%true");
+  auto kept = parseIR(training);
+  fuseGraph(kept);
+  EXPECT_EQ(countKind(*kept, "aten::batch_norm"), 1u);
+}
+
 const char* kConcatIR = R"IR(
 graph(%x : Tensor, %y : Tensor):
   %one : int = prim::Constant[value=1]()

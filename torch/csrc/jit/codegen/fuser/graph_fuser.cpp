@@ -3,6 +3,7 @@
 #include "torch/csrc/jit/codegen/fuser/compiler.h"
 #include "torch/csrc/jit/codegen/fuser/explain.h"
 #include "torch/csrc/jit/codegen/fuser/guards.h"
+#include "torch/csrc/jit/codegen/fuser/inference_batch_norm.h"
 #include "torch/csrc/jit/codegen/fuser/input_views.h"
 #include "torch/csrc/jit/codegen/fuser/lowering.h"
 #include "torch/csrc/jit/codegen/fuser/op_table.h"
@@ -54,6 +55,8 @@ class ElementwiseFuser {
     // profiles (the legacy executor specializes on argument types itself, or a graph
     // built by hand) keeps unguarded groups whose kernels check each call.
     const bool profiled = targets_.guard && !facts_.empty();
+    decomposeInferenceBatchNorms(graph_->block(), facts_,
+                                 [this](const Value* v) { return whyValueRefused(v).empty(); });
     dropProfilesAroundFusibleNodes(graph_->block());
     alias_db_ = std::make_unique<AliasDb>(graph_);
     fuseBlock(graph_->block());
