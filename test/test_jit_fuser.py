@@ -232,6 +232,34 @@ class TestScript(unittest.TestCase):
         self.check_fused(two_outputs, torch.randn(3, 4), torch.randn(3, 4))
         self.check_fused(with_scalar, torch.randn(10), 0.5)
 
+    def test_patterns_nnc_fuses_are_one_group_with_nothing_left_outside(self):
+        # From PyTorch's own fuser tests: a cat of inputs at the head of a chain, a chunk
+        # of a computed value whose pieces combine, a view of an input between ops.
+        def cat_of_inputs(x, y, z):
+            return torch.cat([x, y, z]).log()
+
+        def cat_type_as(x, y):
+            return torch.cat([x, y.type_as(x)], 1).relu()
+
+        def chunk_combine(x):
+            z = x * x
+            a, b = z.chunk(2, 0)
+            return a * b
+
+        def unsqueezed(b, d):
+            return (b * d.unsqueeze(1)).relu() + 1.0
+
+        cases = [(cat_of_inputs, (torch.rand(4, 5), torch.rand(4, 5), torch.rand(4, 5))),
+                 (cat_type_as, (torch.randn(4, 5), torch.randn(4, 5, dtype=torch.double))),
+                 (chunk_combine, (torch.randn(6, 5),)),
+                 (unsqueezed, (torch.randn(4, 3), torch.randn(4)))]
+        for fn, args in cases:
+            with self.subTest(fn=fn.__name__), torch.no_grad():
+                self.check_fused(fn, *args)
+                graph = torch.jit.last_executed_optimized_graph()
+                outside = [n.kind() for n in graph.nodes() if n.kind().startswith("aten::")]
+                self.assertEqual(outside, [], str(graph))
+
     def test_inference_batch_norm_fuses_with_the_relu_after_it(self):
         # training=False: running statistics, an elementwise op (a frozen model's batch
         # norms not folded into a convolution look like this too).

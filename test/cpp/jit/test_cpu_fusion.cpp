@@ -670,6 +670,48 @@ graph(%x : Float(2, 3, 4, 5), %w : Float(3), %b : Float(3), %m : Float(3), %v : 
   EXPECT_EQ(countKind(*kept, "aten::batch_norm"), 1u);
 }
 
+const char* kConcatOfInputsIR = R"IR(
+graph(%x : Float(2, 3), %y : Float(2, 3), %z : Float(2, 3), %w : Float(W)):
+  %dim : int = prim::Constant[value=0]()
+  %list : Tensor[] = prim::ListConstruct(%x, %y, %z)
+  %cat : Tensor = aten::cat(%list, %dim)
+  %l : Tensor = aten::log(%cat)
+  %m : Tensor = aten::mul(%l, %w)
+  return (%m)
+)IR";
+
+TEST(CPUFusion, SinksOpsBelowAConcatenationOfInputs) {
+  FusionGuard fusion;
+  // log(cat([x, y, z])) * w with w the same for every row: the cat moves below both ops,
+  // and one kernel writes log(piece) * w into each third of the result.
+  std::string ir = kConcatOfInputsIR;
+  ir.replace(ir.find("Float(W)"), 8, "Float(3)");
+  auto inputs = [](int64_t rows, std::vector<int64_t> w) {
+    return std::vector<IValue>{at::rand({rows, 3}), at::rand({rows, 3}), at::rand({rows, 3}),
+                               at::randn(w)};
+  };
+  auto fused = checkFusedMatchesEager(ir, inputs(2, {3}));
+  ASSERT_EQ(countGroups(*fused), 1u);
+  for (const char* kind : {"aten::cat", "aten::log", "aten::mul"}) {
+    EXPECT_EQ(countKind(*fused, kind), 0u) << kind << " left outside the group";
+  }
+  checkFusedMatchesEager(ir, inputs(5, {1, 3}));
+  // Pieces of other shapes than profiled: the join cannot write them, the call falls back.
+  checkFusedMatchesEager(ir, {at::rand({2, 3}), at::rand({4, 3}), at::rand({2, 3}), at::randn({3})},
+                         Expect::kFallback);
+  // A w that varies along the concatenated dim (one row per result row): the log sinks,
+  // the product reads the whole concatenation (one mul, not one per piece).
+  std::string varying = kConcatOfInputsIR;
+  varying.replace(varying.find("Float(W)"), 8, "Float(6, 3)");
+  auto kept = parseIR(varying);
+  fuseGraph(kept);
+  FileCheck().check_count("aten::mul", 1, /*exactly=*/true)->run(*kept);
+  const std::vector<IValue> args{at::rand({2, 3}), at::rand({2, 3}), at::rand({2, 3}),
+                                 at::randn({6, 3})};
+  expectSameTensor(runGraph(kept, args)[0].toTensor(),
+                   runGraph(parseIR(varying), args)[0].toTensor());
+}
+
 const char* kConcatIR = R"IR(
 graph(%x : Tensor, %y : Tensor):
   %one : int = prim::Constant[value=1]()

@@ -1,6 +1,7 @@
 #include "torch/csrc/jit/codegen/fuser/graph_fuser.h"
 
 #include "torch/csrc/jit/codegen/fuser/compiler.h"
+#include "torch/csrc/jit/codegen/fuser/concat_sinking.h"
 #include "torch/csrc/jit/codegen/fuser/explain.h"
 #include "torch/csrc/jit/codegen/fuser/guards.h"
 #include "torch/csrc/jit/codegen/fuser/inference_batch_norm.h"
@@ -58,6 +59,8 @@ class ElementwiseFuser {
     decomposeInferenceBatchNorms(graph_->block(), facts_,
                                  [this](const Value* v) { return whyValueRefused(v).empty(); });
     dropProfilesAroundFusibleNodes(graph_->block());
+    sinkOpsBelowConcatenations(graph_->block(), facts_,
+                               [this](const Node* node) { return isFusible(node); });
     alias_db_ = std::make_unique<AliasDb>(graph_);
     fuseBlock(graph_->block());
     absorbConcats(graph_->block());

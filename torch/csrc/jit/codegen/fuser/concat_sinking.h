@@ -1,0 +1,26 @@
+// An elementwise op reading a concatenation computes the same as the concatenation of the
+// op applied to each piece: log(cat([x, y, z])) == cat([log(x), log(y), log(z)]) when the
+// op's other operands do not vary along the concatenated dim. Sunk below the op, the
+// concatenation becomes the output of one kernel that computes every piece (the pass's
+// joins), instead of a copy followed by a kernel reading it.
+#pragma once
+
+#include <functional>
+
+namespace torch {
+namespace jit {
+struct Block;
+struct Node;
+}  // namespace jit
+}  // namespace torch
+
+namespace torch_fuser {
+
+class ProfileFacts;
+
+// Sinks aten::cat below its only reader while that reader is `fusible`, not random, and
+// the pieces are known (typed or profiled) to share one shape. Returns how many ops moved.
+int sinkOpsBelowConcatenations(torch::jit::Block* block, const ProfileFacts& facts,
+                               const std::function<bool(const torch::jit::Node*)>& fusible);
+
+}  // namespace torch_fuser
