@@ -145,12 +145,12 @@ def setup(mode, device):
     return wrap
 
 
-def load_functions(tmpdir, tag):
-    """A fresh module holding SOURCE, imported from a real file."""
-    path = os.path.join(tmpdir, f"switching_fns_{tag}.py")
+def load_functions(tmpdir, tag, source=SOURCE, prefix="switching_fns"):
+    """A fresh module holding `source`, imported from a real file (workloads.py too)."""
+    name = f"{prefix}_{tag}"
+    path = os.path.join(tmpdir, name + ".py")
     with open(path, "w") as f:
-        f.write(SOURCE)
-    name = f"switching_fns_{tag}"
+        f.write(source)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

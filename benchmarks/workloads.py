@@ -148,15 +148,8 @@ def defaults(args):
 
 
 def load_source(tmpdir, tag):
-    path = os.path.join(tmpdir, f"workload_fns_{tag}.py")
-    with open(path, "w") as f:
-        f.write(SOURCE)
-    name = f"workload_fns_{tag}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    from switching import load_functions
+    return load_functions(tmpdir, tag, SOURCE, "workload_fns")
 
 
 class Workload:
