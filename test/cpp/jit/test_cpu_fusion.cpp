@@ -712,6 +712,47 @@ TEST(CPUFusion, SinksOpsBelowAConcatenationOfInputs) {
                    runGraph(parseIR(varying), args)[0].toTensor());
 }
 
+TEST(CPUFusion, DropsAutodiffsMultiplicationByOneBeforeASum) {
+  FusionGuard fusion;
+  // (grad * 1)._grad_sum_to_size(size): the gradient of add's other operand. The copy
+  // goes; a factor that would change the dtype (an int tensor times 1.0) stays.
+  const char* ir = R"IR(
+graph(%g : DTYPE(4, 6), %size : int[]?):
+  %one : SCALAR = prim::Constant[value=1]()
+  %m : Tensor = aten::mul(%g, %one)
+  %s : Tensor = aten::_grad_sum_to_size(%m, %size)
+  return (%s)
+)IR";
+  auto make = [&](const std::string& dtype, const std::string& scalar) {
+    std::string text = ir;
+    text.replace(text.find("DTYPE"), 5, dtype);
+    text.replace(text.find("SCALAR"), 6, scalar);
+    if (scalar == "float") text.replace(text.find("value=1]"), 8, "value=1.]");
+    return text;
+  };
+  struct Case {
+    std::string dtype, scalar;
+    at::Tensor input;
+    bool dropped;
+  };
+  const std::vector<Case> cases = {{"Float", "int", at::randn({4, 6}), true},
+                                   {"Float", "float", at::randn({4, 6}), true},
+                                   {"Int", "int", at::randint(-9, 9, {4, 6}, at::kInt), true},
+                                   {"Int", "float", at::randint(-9, 9, {4, 6}, at::kInt), false}};
+  for (const Case& c : cases) {
+    const std::string text = make(c.dtype, c.scalar);
+    auto fused = parseIR(text);
+    fuseGraph(fused);
+    FileCheck().check_count("aten::mul", c.dropped ? 0 : 1, /*exactly=*/true)->run(*fused);
+    for (const IValue& size : {IValue(std::vector<int64_t>{6}), IValue()}) {
+      const auto got = runGraph(fused, {c.input, size})[0].toTensor();
+      const auto want = runGraph(parseIR(text), {c.input, size})[0].toTensor();
+      EXPECT_EQ(got.scalar_type(), want.scalar_type()) << text;
+      expectSameTensor(got, want);
+    }
+  }
+}
+
 const char* kConcatIR = R"IR(
 graph(%x : Tensor, %y : Tensor):
   %one : int = prim::Constant[value=1]()

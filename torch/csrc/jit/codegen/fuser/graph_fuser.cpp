@@ -59,6 +59,7 @@ class ElementwiseFuser {
     decomposeInferenceBatchNorms(graph_->block(), facts_,
                                  [this](const Value* v) { return whyValueRefused(v).empty(); });
     dropProfilesAroundFusibleNodes(graph_->block());
+    dropMultiplicationsByOneBeforeSums(graph_->block());
     sinkOpsBelowConcatenations(graph_->block(), facts_,
                                [this](const Node* node) { return isFusible(node); });
     alias_db_ = std::make_unique<AliasDb>(graph_);
@@ -212,6 +213,35 @@ class ElementwiseFuser {
     push_into_lone_ops_ = true;
     mergeToFixpoint(block);
     push_into_lone_ops_ = false;
+  }
+
+  // Autodiff's gradient of add/sub's other operand is (grad * alpha)._grad_sum_to_size(..)
+  // with alpha usually 1: that multiplication copies grad only to be summed, and after a
+  // join (the LSTM cell's gate gradients) it costs a kernel of its own. x * 1 is x exactly
+  // (NaN, infinities, signed zeros) when the dtype stays: x floating, or integral with an
+  // integer 1. Only where every reader is a _grad_sum_to_size of it (which reads, never
+  // writes or returns it as is unless its size is None, as for grad_self).
+  void dropMultiplicationsByOneBeforeSums(Block* block) {
+    for (auto it = block->nodes().begin(); it != block->nodes().end();) {
+      Node* node = *it++;
+      for (Block* sub : node->blocks()) dropMultiplicationsByOneBeforeSums(sub);
+      if (node->kind() != c10::aten::mul || node->inputs().size() != 2) continue;
+      const c10::optional<c10::IValue> factor = torch::jit::toIValue(node->input(1));
+      if (!factor || !(factor->isInt() || factor->isDouble()) ||
+          factor->toScalar().toDouble() != 1.0)
+        continue;
+      const c10::TensorTypePtr type = facts_.type(node->input(0));
+      if (!type || !type->scalarType() || *type->scalarType() == c10::kBool) continue;
+      if (!c10::isFloatingType(*type->scalarType()) && !factor->isInt()) continue;
+      const auto& uses = node->output()->uses();
+      const bool only_sums =
+          !uses.empty() && std::all_of(uses.begin(), uses.end(), [](const torch::jit::Use& use) {
+            return isSumToSize(use.user) && use.offset == 0;
+          });
+      if (!only_sums) continue;
+      node->output()->replaceAllUsesWith(node->input(0));
+      node->destroy();
+    }
   }
 
   // Replaces aten::size(v) of a group output v by the broadcast of the sizes of the group
