@@ -4,12 +4,13 @@
 #                the C++ package test (install + examples/cpp) and the wheel test
 #   make demo    build and show a fused graph, its kernel, and eager vs fused timings
 #   make bench   build and run the benchmark suite (JSON + PNG under benchmarks/results)
+#   make workloads  build, install torchvision if missing, run benchmarks/workloads.py
 #   make test-asan  build test_jit with AddressSanitizer + UBSan (build-asan/) and run it
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 PYTHON_FINDER := tools/find_python.sh
 
-.PHONY: all build deps configure test test-cpp test-python test-package test-wheel test-asan demo bench format clean
+.PHONY: all build deps configure test test-cpp test-python test-package test-wheel test-asan demo bench workloads format clean
 
 all: build
 
@@ -55,6 +56,10 @@ demo: build
 
 bench: build
 	@py=$$($(PYTHON_FINDER)) && PYTHONPATH=$(CURDIR) $$py benchmarks/run.py
+
+workloads: build
+	@tools/install_deps.sh --bench
+	@py=$$($(PYTHON_FINDER)) && PYTHONPATH=$(CURDIR) $$py benchmarks/workloads.py
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')

@@ -4,7 +4,11 @@
 # matplotlib) and maps each missing one to its Debian package. Runs apt-get only as
 # root and only when something is missing, so a machine that already has everything (a
 # venv or wheel torch, a prepared image) is left untouched.
+#   tools/install_deps.sh           what `make` and `make test` need
+#   tools/install_deps.sh --bench   also what the benchmarks need (torchvision's models)
 set -euo pipefail
+bench=0
+[ "${1:-}" = "--bench" ] && bench=1
 cd "$(dirname "$0")/.."
 
 missing=()
@@ -26,6 +30,8 @@ if py=$(tools/find_python.sh 2>/dev/null); then
   need python3-venv "$py" -c 'import ensurepip, venv'
   need python3-wheel "$py" -c 'import wheel'
   need python3-setuptools "$py" -c 'import setuptools'
+  # benchmarks/workloads.py: the torchvision models (only for the benchmarks)
+  [ $bench -eq 1 ] && need python3-torchvision "$py" -c 'import torchvision'
 else
   missing+=(libtorch-dev python3-torch python3-dev python3-pytest python3-matplotlib pybind11-dev
             python3-venv python3-wheel python3-setuptools)
