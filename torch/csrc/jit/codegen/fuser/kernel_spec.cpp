@@ -250,8 +250,12 @@ const CompiledKernel& KernelSpec::kernelForLaunch(const ArgSpec& spec) {
   const uint64_t generation = generation_.load(std::memory_order_acquire);
   if (recent.spec_serial == serial_ && recent.generation == generation &&
       *recent.arg_spec == spec) {
-    // Recency for eviction, on the spec's clock; no write to shared counters.
-    recent.slot->last_use.store(uses_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    // Recency for eviction, on the spec's clock. Written only when the clock moved (a
+    // miss elsewhere), so threads sharing a kernel do not bounce its slot's cache line.
+    const uint64_t now = uses_.load(std::memory_order_relaxed);
+    if (recent.slot->last_use.load(std::memory_order_relaxed) != now) {
+      recent.slot->last_use.store(now, std::memory_order_relaxed);
+    }
     countMemoryCacheHit();
     return *recent.slot->kernel;
   }
