@@ -249,7 +249,15 @@ class TestScript(unittest.TestCase):
         def unsqueezed(b, d):
             return (b * d.unsqueeze(1)).relu() + 1.0
 
-        cases = [(cat_of_inputs, (torch.rand(4, 5), torch.rand(4, 5), torch.rand(4, 5))),
+        def viewed(x, y):
+            return (x.view(-1, 4) * y).relu()
+
+        def reshaped(x, y):
+            return x.reshape([8, 4]).sigmoid() + y
+
+        cases = [(viewed, (torch.randn(2, 4, 4), torch.randn(8, 4))),
+                 (reshaped, (torch.randn(2, 4, 4), torch.randn(8, 4))),
+                 (cat_of_inputs, (torch.rand(4, 5), torch.rand(4, 5), torch.rand(4, 5))),
                  (cat_type_as, (torch.randn(4, 5), torch.randn(4, 5, dtype=torch.double))),
                  (chunk_combine, (torch.randn(6, 5),)),
                  (unsqueezed, (torch.randn(4, 3), torch.randn(4)))]
@@ -259,6 +267,54 @@ class TestScript(unittest.TestCase):
                 graph = torch.jit.last_executed_optimized_graph()
                 outside = [n.kind() for n in graph.nodes() if n.kind().startswith("aten::")]
                 self.assertEqual(outside, [], str(graph))
+        # A reshape that must copy (a transposed input) runs eager's ops instead.
+        x, y = torch.randn(4, 4, 2).transpose(0, 2), torch.randn(8, 4)
+        scripted = torch.jit.script(reshaped)
+        with torch.no_grad():
+            run_warm(scripted, torch.randn(2, 4, 4), y)
+            torch.testing.assert_close(scripted(x, y), reshaped(x, y))
+
+    def test_autocast_casts_fuse_with_their_neighbours(self):
+        # What scripted code under torch.autocast runs around ops (NNC fuses these).
+        def down(x):
+            return torch.sigmoid(x)._autocast_to_reduced_precision(True, True, torch.half,
+                                                                  torch.bfloat16) * 2
+
+        def up(x):
+            return torch.exp(x._autocast_to_full_precision(True, True)) + 1
+
+        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        for device in devices:
+            reduced = torch.half if device == "cuda" else torch.bfloat16
+            cases = [(down, torch.rand(8, 9, device=device)),  # float32 -> reduced
+                     (down, torch.rand(8, 9, device=device, dtype=torch.double)),  # stays
+                     (up, torch.rand(8, 9, device=device).to(reduced)),  # -> float32
+                     (up, torch.rand(8, 9, device=device))]  # stays
+            for fn, x in cases:
+                with self.subTest(fn=fn.__name__, device=device, dtype=x.dtype), torch.no_grad():
+                    scripted = self.check_fused(fn, x)
+                    graph = torch.jit.last_executed_optimized_graph()
+                    outside = [n.kind() for n in graph.nodes() if n.kind().startswith("aten::")]
+                    self.assertEqual(outside, [], str(graph))
+                    self.assertEqual(scripted(x).dtype, fn(x).dtype)
+
+    def test_siblings_reading_one_input_share_one_kernel(self):
+        # Horizontal fusion: neither NNC nor the legacy fuser merges these.
+        def siblings(x):
+            return x.sigmoid(), x.tanh()
+
+        def profiled_siblings(x, y):
+            return (x * y).relu(), x.exp()
+
+        x, y = torch.randn(32, 16), torch.randn(32, 16)
+        with torch.no_grad():
+            self.check_fused(siblings, x)
+            scripted = self.check_fused(profiled_siblings, x, y)
+            # Shapes unlike the profiled ones: one output no longer spans the space; the
+            # call falls back (or re-specializes) with eager's results.
+            for a, b in ((torch.randn(4, 1), torch.randn(4, 5)), (torch.randn(4, 5), torch.randn(3, 4, 5))):
+                for got, want in zip(scripted(a, b), profiled_siblings(a, b)):
+                    torch.testing.assert_close(got, want)
 
     def test_inference_batch_norm_fuses_with_the_relu_after_it(self):
         # training=False: running statistics, an elementwise op (a frozen model's batch
@@ -1095,6 +1151,30 @@ class TestCUDA(unittest.TestCase):
         self.assertAlmostEqual(kept, 0.75, delta=0.005)
         self.assertAlmostEqual(a.mean().item(), 1.0, delta=0.01)
 
+    def test_rand_like_of_another_input_fuses_and_repeats_along_its_broadcast(self):
+        # From PyTorch's fuser tests (the legacy fuser fuses it).
+        def rand_mul_add(x, y):
+            r = torch.rand_like(y)
+            return r * x + x
+
+        def rand_broadcast(x, y):
+            r = torch.rand_like(y)
+            return r * x * x
+
+        x, y = torch.randn(4, 4, device="cuda"), torch.randn(4, 4, device="cuda")
+        fn = torch.jit.script(rand_mul_add)
+        with torch.no_grad():
+            run_warm(fn, x, y)
+            graph = torch.jit.last_executed_optimized_graph()
+            outside = [n.kind() for n in graph.nodes() if n.kind().startswith("aten::")]
+            self.assertEqual(outside, [], str(torch_fuser.explain(rand_mul_add, x, y)))
+        # Numbers are drawn per element of rand_like's own shape: broadcast along the rows
+        # of x, every row is the same (such calls run eager's ops).
+        x, y = torch.ones(4, 4, device="cuda"), torch.ones(4, device="cuda")
+        fn = torch.jit.script(rand_broadcast)
+        out = run_warm(fn, x, y)
+        self.assertTrue(torch.equal(out, out[0].expand_as(out)), str(out))
+
     def test_cpu_scalar_tensor_with_gpu_tensors(self):
         x, _, z = self.args(64, 64)
         y = torch.tensor(1.5)
@@ -1205,7 +1285,7 @@ def explained(x, y, w):
         d = a.relu()
     else:
         d = a.exp()
-    return d, y.sin()
+    return d, w.sin()
 
 
 def chunk_also_returned(x, y):
@@ -1331,6 +1411,32 @@ class TestMinGroupSize(unittest.TestCase):
         self.assertEqual([g["kernel_name"] for g in e.groups], ["fused_tanh"])
         self.assertGreaterEqual(e.groups[0]["launches"], 1)
         torch.testing.assert_close(run_warm(torch.jit.script(lone_tanh), x), x.tanh())
+
+    def test_lone_conversions_and_where_get_a_kernel_at_size_one(self):
+        # From PyTorch's own fuser tests: x.to(its own device), x.to(dtype), where.
+        def to_own_device(x):
+            return x.to("cpu")
+
+        def to_double(x):
+            return x.to(torch.float64)
+
+        def where(c, x, y):
+            return torch.where(c, x, y)
+
+        x, y = torch.randn(16, 8), torch.randn(16, 8)
+        cases = [(to_own_device, (x,)), (to_double, (x,)), (where, (x > 0, x, y))]
+        torch_fuser.set_min_group_size(1, device="cpu")
+        for fn, args in cases:
+            with self.subTest(fn=fn.__name__), torch.no_grad():
+                scripted = torch.jit.script(fn)
+                out = run_warm(scripted, *args)
+                graph = torch.jit.last_executed_optimized_graph()
+                self.assertEqual(len(fusion_groups(graph)), 1, str(graph))
+                outside = [n.kind() for n in graph.nodes() if n.kind().startswith("aten::")]
+                self.assertEqual(outside, [], str(graph))
+                want = fn(*args)
+                self.assertEqual(out.dtype, want.dtype)
+                torch.testing.assert_close(out, want, rtol=0, atol=0)
 
     def test_bad_sizes_are_refused(self):
         with self.assertRaisesRegex(RuntimeError, "at least 1"):

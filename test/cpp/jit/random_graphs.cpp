@@ -369,6 +369,12 @@ RandomCase makeRandomCase(uint64_t seed, c10::Device device) {
   }
   std::string outputs = last;
   if (results.size() > 2 && chance(rng, 0.3)) outputs = results[results.size() / 2] + ", " + last;
+  if (chance(rng, 0.2)) {
+    // A sibling of the chain: another op on one of its inputs, an output of its own
+    // (horizontal fusion merges it into the chain's kernel where their spaces agree).
+    const std::string& input = pick(rng, g.inputs);
+    outputs += ", " + (integer_family ? g.integerOp(input) : g.op(input));
+  }
   g.body << "  return (" << outputs << ")\n";
   out.ir = header.str() + g.body.str();
   return out;

@@ -1571,3 +1571,98 @@ def f(x, y, z):
 }  // namespace
 }  // namespace testing
 }  // namespace torch_fuser
+
+namespace torch_fuser {
+namespace testing {
+
+// Horizontal fusion: ops that only share an input are one kernel, x read once.
+TEST(CPUFusion, RunsSiblingsReadingOneInputAsOneKernel) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Tensor):
+  %a : Tensor = aten::sigmoid(%x)
+  %b : Tensor = aten::tanh(%x)
+  %c : Tensor = aten::neg(%x)
+  return (%a, %b, %c)
+)IR";
+  for (const std::vector<int64_t>& shape :
+       {std::vector<int64_t>{7}, std::vector<int64_t>{3, 5, 2}}) {
+    const int64_t launches = getStats().kernel_launches;
+    auto fused = checkFusedMatchesEager(ir, {at::randn(shape)});
+    EXPECT_EQ(getStats().kernel_launches - launches, 1);
+    EXPECT_EQ(countGroups(*fused), 1u);
+    EXPECT_EQ(countKind(*fused, "aten::sigmoid") + countKind(*fused, "aten::tanh") +
+                  countKind(*fused, "aten::neg"),
+              0u);
+  }
+}
+
+// Siblings merged because typed shapes said their spaces are equal: a call whose shapes
+// differ (the types were only what the graph was specialized for) falls back, with
+// eager's results.
+TEST(CPUFusion, SiblingsOfKnownEqualShapesFallBackWhenACallsShapesDiffer) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Float(4, 4, strides=[4, 1], device=cpu), %y : Float(4, 4, strides=[4, 1], device=cpu)):
+  %a : Tensor = aten::mul(%x, %y)
+  %s : Tensor = aten::sigmoid(%a)
+  %b : Tensor = aten::tanh(%x)
+  return (%s, %b)
+)IR";
+  auto fused = checkFusedMatchesEager(ir, {at::randn({4, 4}), at::randn({4, 4})});
+  EXPECT_EQ(countGroups(*fused), 1u);
+  checkFusedMatchesEager(ir, {at::randn({4, 4}), at::randn({1, 4})});  // still one space
+  checkFusedMatchesEager(ir, {at::randn({4, 4}), at::randn({3, 4, 4})}, Expect::kFallback);
+}
+
+// Autocast's casts, where scripted code under torch.autocast has them: converted where
+// the flags enable the device and the dtype is eligible, left as they are otherwise.
+TEST(CPUFusion, FusesAutocastCastsWithTheirNeighbours) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Tensor, %y : Tensor):
+  %on : bool = prim::Constant[value=1]()
+  %off : bool = prim::Constant[value=0]()
+  %one : int = prim::Constant[value=1]()
+  %half : int = prim::Constant[value=5]()
+  %bf16 : int = prim::Constant[value=15]()
+  %a : Tensor = aten::mul(%x, %y)
+  %r : Tensor = aten::_autocast_to_reduced_precision(%a, %on, %on, %half, %bf16)
+  %s : Tensor = aten::relu(%r)
+  %u : Tensor = aten::_autocast_to_full_precision(%s, %on, %on)
+  %v : Tensor = aten::_autocast_to_reduced_precision(%a, %on, %off, %half, %bf16)
+  %w : Tensor = aten::add(%u, %v, %one)
+  return (%r, %w)
+)IR";
+  for (at::ScalarType dtype : {at::kFloat, at::kDouble, at::kBFloat16}) {
+    auto options = at::TensorOptions().dtype(dtype);
+    auto fused =
+        checkFusedMatchesEager(ir, {at::randn({5, 3}, options), at::randn({5, 3}, options)});
+    EXPECT_EQ(countGroups(*fused), 1u) << dtype;
+    EXPECT_EQ(countKind(*fused, "aten::_autocast_to_reduced_precision"), 0u);
+    EXPECT_EQ(countKind(*fused, "aten::_autocast_to_full_precision"), 0u);
+  }
+}
+
+// to() the device the kernel runs on is a conversion like to(dtype).
+TEST(CPUFusion, FusesToItsOwnDevice) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Tensor, %y : Tensor):
+  %cpu : Device = prim::Constant[value="cpu"]()
+  %none : NoneType = prim::Constant()
+  %false : bool = prim::Constant[value=0]()
+  %double : int = prim::Constant[value=7]()
+  %a : Tensor = aten::to(%x, %cpu, %none, %false, %false)
+  %b : Tensor = aten::mul(%a, %y)
+  %c : Tensor = aten::to(%b, %cpu, %double, %false, %false)
+  %d : Tensor = aten::relu(%c)
+  return (%d)
+)IR";
+  auto fused = checkFusedMatchesEager(ir, {at::randn({6, 2}), at::randn({6, 2})});
+  EXPECT_EQ(countGroups(*fused), 1u);
+  EXPECT_EQ(countKind(*fused, "aten::to"), 0u);
+}
+
+}  // namespace testing
+}  // namespace torch_fuser

@@ -11,21 +11,22 @@ namespace torch_fuser {
 namespace testing {
 namespace {
 
-// A matmul (not elementwise), a fusible chain after it, and a lone elementwise op.
+// A matmul (not elementwise), a fusible chain after it, and a lone elementwise op (of an
+// input of its own: one sharing an input with the chain would join it as a sibling).
 const char* const kMatmulChainIR = R"IR(
-graph(%x : Tensor, %w : Tensor, %y : Tensor):
+graph(%x : Tensor, %w : Tensor, %y : Tensor, %z : Tensor):
   %one : int = prim::Constant[value=1]()
   %h : Tensor = aten::mm(%x, %w)
   %s : Tensor = aten::sigmoid(%h)
   %t : Tensor = aten::tanh(%h)
   %a : Tensor = aten::mul(%s, %t)
   %b : Tensor = aten::add(%a, %y, %one)
-  %c : Tensor = aten::sin(%y)
+  %c : Tensor = aten::sin(%z)
   return (%b, %c)
 )IR";
 
 std::vector<IValue> matmulChainInputs() {
-  return {at::randn({8, 8}), at::randn({8, 8}), at::randn({8, 8})};
+  return {at::randn({8, 8}), at::randn({8, 8}), at::randn({8, 8}), at::randn({8, 8})};
 }
 
 const NodeExplanation& nodeOf(const Explanation& e, const std::string& op) {

@@ -93,6 +93,66 @@ TEST(CPUFusion, TensorViewsMatchATenViews) {
   }
 }
 
+// A target shape for a view of `t`: flattened, dims merged or split, size-1 dims added.
+std::vector<int64_t> randomViewShape(const at::Tensor& t, std::mt19937& rng) {
+  auto uniform = [&rng](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  std::vector<int64_t> shape(t.sizes().begin(), t.sizes().end());
+  switch (uniform(0, 3)) {
+    case 0:
+      return {-1};
+    case 1:  // merge two neighbours
+      if (shape.size() >= 2) {
+        const size_t d = static_cast<size_t>(uniform(0, static_cast<int>(shape.size()) - 2));
+        shape[d] *= shape[d + 1];
+        shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(d) + 1);
+      }
+      return shape;
+    case 2:  // split a dim whose size is even, one side -1
+      for (size_t d = 0; d < shape.size(); ++d) {
+        if (shape[d] % 2 == 0 && shape[d] > 0) {
+          shape[d] /= 2;
+          shape.insert(shape.begin() + static_cast<std::ptrdiff_t>(d), -1);
+          break;
+        }
+      }
+      return shape;
+    default:
+      shape.insert(shape.begin() + uniform(0, static_cast<int>(shape.size())), 1);
+      return shape;
+  }
+}
+
+TEST(CPUFusion, TensorViewReshapesLikeATenViewOrRefuses) {
+  std::mt19937 rng(11);
+  int viewed = 0, refused = 0;
+  for (int i = 0; i < 3000; ++i) {
+    const at::Tensor t = randomStrided(rng);
+    const std::vector<int64_t> target = randomViewShape(t, rng);
+    const std::string what = "sizes " + c10::str(t.sizes()) + " strides " + c10::str(t.strides()) +
+                             " view " + c10::str(target);
+    TensorView view = TensorView::of(t);
+    const std::string why = view.view(target);
+    at::Tensor expected;
+    try {
+      expected = t.view(target);
+    } catch (const c10::Error&) {
+      EXPECT_FALSE(why.empty()) << what << ": ATen refuses, the view did not";
+      ++refused;
+      continue;
+    }
+    ASSERT_TRUE(why.empty()) << what << ": " << why;
+    if (expected.numel() == 0) {  // strides of an empty view mean nothing
+      EXPECT_EQ(c10::IntArrayRef(view.sizes), expected.sizes()) << what;
+    } else {
+      expectSameView(view, expected, what);
+    }
+    ++viewed;
+  }
+  // Both outcomes are exercised.
+  EXPECT_GT(viewed, 1000);
+  EXPECT_GT(refused, 50);
+}
+
 }  // namespace
 }  // namespace testing
 }  // namespace torch_fuser

@@ -59,6 +59,7 @@ std::shared_ptr<const CompiledKernel> compileKernel(KernelSpec& spec, const ArgS
   }
   LoweringResult lowered = lowerFusion(*spec.graph(), arg_spec);
   if (!lowered.kernel) return fallbackWith(lowered.failure);
+  lowered.kernel->name = spec.name();
 
   auto result = std::make_shared<CompiledKernel>();
   result->output_dtypes = lowered.kernel->output_dtypes;

@@ -166,15 +166,20 @@ std::string deviceRefusal(c10::Device device) {
 
 // Outputs computed from a subset of the inputs may have a smaller shape than the
 // iteration space; one kernel writes every output over the whole space, so such calls
-// fall back.
+// fall back. Likewise a rand_like of a broadcast value (its numbers would not repeat
+// along the broadcast as eager's do).
 bool outputsHaveIterationShape(const KernelSpec& spec, const Call& call) {
   if (spec.outputsDependOnAllInputs()) return true;
-  for (size_t o = 0; o < spec.numOutputs(); ++o) {
+  const auto spansIterationSpace = [&call](const std::vector<int>& deps) {
     Shape shape;
-    for (int t : spec.outputTensorDeps(o)) broadcastInto(shape, call.tensors[t].shape());
-    if (!c10::IntArrayRef(shape).equals(call.shape)) return false;
+    for (int t : deps) broadcastInto(shape, call.tensors[t].shape());
+    return c10::IntArrayRef(shape).equals(call.shape);
+  };
+  for (size_t o = 0; o < spec.numOutputs(); ++o) {
+    if (!spansIterationSpace(spec.outputTensorDeps(o))) return false;
   }
-  return true;
+  const std::vector<std::vector<int>>& random = spec.randomTensorDeps();
+  return std::all_of(random.begin(), random.end(), spansIterationSpace);
 }
 
 // Whether a _grad_sum_to_size has nothing to reduce in this call (its size is None).
@@ -455,7 +460,8 @@ std::string tryRunKernel(KernelSpec& spec, torch::jit::Stack& stack) {
     }
   }
   if (!outputsHaveIterationShape(spec, call)) {
-    return "an output is smaller than the iteration space (it depends on a broadcast input only)";
+    return "an output, or a rand_like's self, is smaller than the iteration space (it depends "
+           "on broadcast inputs only)";
   }
   iterateInMemoryOrder(spec, call);
   return launch(spec, call, stack);

@@ -1,13 +1,21 @@
 // The graph pass: wraps fusible elementwise subgraphs in fuser::FusionGroup nodes.
 //
-// Within each block (never across block boundaries) it walks nodes from last to first
-// and merges each fusible node's producers into it when they are fusible too, on the same
-// device, and the move is topologically valid under alias analysis (no reordering across
-// a write or side effect). Values still used outside a group become group outputs.
-// Scalar constants are moved inside groups; single-op groups are undone. prim::profile
-// nodes next to fusible ops are dropped (profiling executor with NNC off), what they said
-// kept in ProfileFacts (profile_facts.h); run by the executor, groups formed from
-// profiles are guarded (guards.h).
+// A pipeline of small rewrites (graph_fuser.cpp runs them in this order; each has its
+// own file and IR-text tests in test_fusion_pass.cpp, and all share a FusionState):
+//   1. expose elementwise work: inference batch norm as arithmetic
+//      (inference_batch_norm.h), profile nodes next to fusible ops dropped
+//      (profile_cleanup.h; what they said stays in ProfileFacts), autodiff's x * 1 before
+//      a sum dropped (multiply_by_one.h), ops below a cat of inputs sunk into its pieces
+//      (concat_sinking.h);
+//   2. form groups: producers merged into consumers within each block, never across
+//      block boundaries or a write (producer_merging.h), chunks pushed through the ops
+//      computing the chunked value (chunk_pushing.h), autodiff's sizes of intermediates
+//      computed from group inputs (sizes_from_inputs.h), cat/stack of computed pieces
+//      written by the kernel (concat_absorption.h), siblings over one iteration space
+//      merged (sibling_fusion.h), lone ops wrapped at a minimum group size of 1;
+//   3. finish groups: below the minimum size undone, scalar constants, views and chunks
+//      of inputs taken in (group_finishing.h); run by the profiling executor, groups
+//      formed from profiles are guarded (guards.h).
 #pragma once
 
 #include <ATen/core/interned_strings.h>

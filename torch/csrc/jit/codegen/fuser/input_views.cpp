@@ -38,6 +38,8 @@ const ViewOp* viewOpOf(const torch::jit::Node* node) {
       {c10::aten::t, {}, Kind::kT},
       {c10::aten::permute, {Arg::kIntList}, Kind::kPermute},
       {c10::aten::expand, {Arg::kIntList, Arg::kBool}, Kind::kExpand},
+      {c10::aten::view, {Arg::kIntList}, Kind::kView},
+      {c10::aten::reshape, {Arg::kIntList}, Kind::kView},
   };
   if (node->outputs().size() != 1 || node->inputs().empty() ||
       !node->input(0)->type()->cast<c10::TensorType>()) {

@@ -1,5 +1,6 @@
-// Views of fusion inputs: unsqueeze / squeeze(dim) / transpose / t / permute / expand with
-// constant arguments, applied to a value the group takes from outside. Moved into the
+// Views of fusion inputs: unsqueeze / squeeze(dim) / transpose / t / permute / expand /
+// view / reshape with constant arguments, applied to a value the group takes from outside.
+// A reshape that would have to copy (strides that do not allow the view) falls back. Moved into the
 // group (graph_fuser.cpp), they cost no kernel of their own and never split a group
 // (b * d.unsqueeze(1) + c is one kernel); the kernel reads the input through the view's
 // strides (see ViewStep, KernelTensor).

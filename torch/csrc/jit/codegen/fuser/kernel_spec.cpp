@@ -43,10 +43,22 @@ struct RecentKernel {
 };
 thread_local std::array<RecentKernel, 8> recent_kernels;
 
-// For each kernel output (see kernelOutputs), the kernel tensors (see KernelTensor) whose
-// shapes it is computed from.
-std::vector<std::vector<int>> tensorDependencies(const torch::jit::Graph& graph,
-                                                 const std::vector<KernelTensor>& tensors) {
+// The values random numbers are drawn over: rand_like's self (one number per element of
+// its shape, as eager draws them).
+std::vector<const torch::jit::Value*> randomDrawShapes(const torch::jit::Graph& graph) {
+  std::vector<const torch::jit::Value*> values;
+  for (const torch::jit::Node* node : graph.nodes()) {
+    const FusibleOp* op = findFusibleOp(node);
+    if (op && op->pattern == LoweringPattern::kRandLike) values.push_back(node->input(0));
+  }
+  return values;
+}
+
+// For each of `values`, the kernel tensors (see KernelTensor) whose shapes it is computed
+// from.
+std::vector<std::vector<int>> tensorDependencies(
+    const torch::jit::Graph& graph, const std::vector<KernelTensor>& tensors,
+    const std::vector<const torch::jit::Value*>& values) {
   const size_t n = tensors.size();
   std::unordered_map<const torch::jit::Value*, std::vector<bool>> reach;
   for (const torch::jit::Value* input : graph.inputs()) reach[input] = std::vector<bool>(n, false);
@@ -84,9 +96,9 @@ std::vector<std::vector<int>> tensorDependencies(const torch::jit::Graph& graph,
     for (const torch::jit::Value* out : node->outputs()) reach[out] = mask;
   }
   std::vector<std::vector<int>> deps;
-  for (const torch::jit::Value* output : kernelOutputs(graph)) {
+  for (const torch::jit::Value* value : values) {
     std::vector<int> list;
-    const std::vector<bool>& mask = reach[output];
+    const std::vector<bool>& mask = reach[value];
     for (size_t i = 0; i < mask.size(); ++i) {
       if (mask[i]) list.push_back(static_cast<int>(i));
     }
@@ -206,10 +218,13 @@ KernelSpec::KernelSpec(int64_t key, std::shared_ptr<torch::jit::Graph> graph)
     for (int i = 0; i < k.input; ++i) position += input_is_tensor_[i] ? 1 : 0;
     tensor_input_positions_.push_back(position);
   }
-  output_tensor_deps_ = tensorDependencies(*graph_, kernel_tensors_);
+  output_tensor_deps_ = tensorDependencies(*graph_, kernel_tensors_, kernelOutputs(*graph_));
+  random_tensor_deps_ = tensorDependencies(*graph_, kernel_tensors_, randomDrawShapes(*graph_));
   layout_tensor_ = firstOperandTensor(*graph_, kernel_tensors_);
-  for (const std::vector<int>& deps : output_tensor_deps_) {
-    outputs_depend_on_all_ = outputs_depend_on_all_ && deps.size() == kernel_tensors_.size();
+  for (const auto* all_deps : {&output_tensor_deps_, &random_tensor_deps_}) {
+    for (const std::vector<int>& deps : *all_deps) {
+      outputs_depend_on_all_ = outputs_depend_on_all_ && deps.size() == kernel_tensors_.size();
+    }
   }
 }
 

@@ -90,8 +90,12 @@ class KernelSpec {
   int layoutTensor() const { return layout_tensor_; }
   // Indices (among kernelTensors()) of the tensors kernel output `o` is computed from.
   const std::vector<int>& outputTensorDeps(size_t o) const { return output_tensor_deps_[o]; }
-  // True when every output depends on every tensor input: then all outputs have the
-  // iteration shape and no per-output shape check is needed.
+  // Indices (among kernelTensors()) of the tensors each rand_like's self is computed from:
+  // numbers are drawn per element of the iteration space, so a broadcast self (eager
+  // draws fewer, repeated along the broadcast) cannot run as this kernel.
+  const std::vector<std::vector<int>>& randomTensorDeps() const { return random_tensor_deps_; }
+  // True when every output and every rand_like's self depends on every tensor input: then
+  // all have the iteration shape and no per-call shape check is needed.
   bool outputsDependOnAllInputs() const { return outputs_depend_on_all_; }
 
   // The compiled kernel for `spec`, compiling it on first use. At most
@@ -137,6 +141,7 @@ class KernelSpec {
   std::vector<KernelTensor> kernel_tensors_;
   std::vector<size_t> tensor_input_positions_;
   std::vector<std::vector<int>> output_tensor_deps_;
+  std::vector<std::vector<int>> random_tensor_deps_;
   bool outputs_depend_on_all_ = true;
   bool has_joins_ = false;
   int layout_tensor_ = -1;

@@ -178,6 +178,11 @@ class Lowerer {
       values_[output] = kNone;
       return;
     }
+    if (value.isDevice()) {  // to()'s target, read by its pattern
+      devices_.emplace(output, value.toDevice());
+      values_[output] = kNone;
+      return;
+    }
     if (isSizeList(output)) {  // a _grad_sum_to_size's size, read by the executor
       values_[output] = kNone;
       return;
@@ -409,6 +414,11 @@ class Lowerer {
         return convert(in[0], promotions_[in[1]].dtype);
       case LoweringPattern::kTo:
         return lowerTo(in);
+      case LoweringPattern::kToDevice:
+        return lowerToDevice(node, in);
+      case LoweringPattern::kAutocastReduced:
+      case LoweringPattern::kAutocastFull:
+        return lowerAutocast(fusible.pattern, in);
       case LoweringPattern::kRounding: {
         const ScalarType compute = promote({in[0]});
         // Integers are already whole: eager returns a copy.
@@ -516,10 +526,56 @@ class Lowerer {
 
   // to(self, dtype, non_blocking, copy, memory_format): always a fresh tensor here.
   int lowerTo(const std::vector<int>& in) {
-    const Stmt& dtype = out_.stmts[in[1]];
-    if (dtype.kind != StmtKind::kLiteral) throw Unsupported{"to() with a non-constant dtype"};
     if (in.size() > 4 && in[4] != kNone) throw Unsupported{"to() with a memory_format"};
-    return convert(in[0], static_cast<ScalarType>(dtype.literal.toLong()));
+    return convert(in[0], literalDtype(in[1]));
+  }
+
+  // to(self, device, dtype?, non_blocking, copy[, memory_format]) onto the kernel's own
+  // device (the pass refuses others; a call on another device lowers anew and fails).
+  int lowerToDevice(const Node* node, const std::vector<int>& in) {
+    const auto target = devices_.find(node->input(1));
+    if (target != devices_.end() && !isKernelDevice(target->second)) {
+      throw Unsupported{"to() another device than the kernel's"};
+    }
+    if (in.size() > 5 && in[5] != kNone) throw Unsupported{"to() with a memory_format"};
+    if (in[2] == kNone) return convert(in[0], promotions_[in[0]].dtype);
+    return convert(in[0], literalDtype(in[2]));
+  }
+
+  bool isKernelDevice(c10::Device device) const {
+    if (device.type() != spec_.device().type()) return false;
+    return device.is_cpu() || (device.has_index() && device.index() == spec_.device().index());
+  }
+
+  // Autocast's casts (what scripted code under torch.autocast calls around ops): reduced
+  // converts float32 to the enabled device's reduced dtype, full converts float16 and
+  // bfloat16 to float32; either leaves other dtypes, and devices autocast is off for, as
+  // they are (eager returns self; a kernel writes a copy).
+  int lowerAutocast(LoweringPattern pattern, const std::vector<int>& in) {
+    const bool cuda = spec_.device().is_cuda();
+    if (!cuda && !spec_.device().is_cpu()) throw Unsupported{"autocast on this device"};
+    const bool enabled = literalBool(in[cuda ? 1 : 2]);
+    const ScalarType dtype = promotions_[in[0]].dtype;
+    if (pattern == LoweringPattern::kAutocastReduced && enabled && dtype == ScalarType::Float) {
+      return convert(in[0], literalDtype(in[cuda ? 3 : 4]));
+    }
+    if (pattern == LoweringPattern::kAutocastFull && enabled &&
+        (dtype == ScalarType::Half || dtype == ScalarType::BFloat16)) {
+      return convert(in[0], ScalarType::Float);
+    }
+    return convert(in[0], dtype);
+  }
+
+  bool literalBool(int v) const {
+    const Stmt& stmt = out_.stmts[v];
+    if (stmt.kind != StmtKind::kLiteral) throw Unsupported{"a non-constant flag"};
+    return stmt.literal.toBool();
+  }
+
+  ScalarType literalDtype(int v) const {
+    const Stmt& stmt = out_.stmts[v];
+    if (stmt.kind != StmtKind::kLiteral) throw Unsupported{"a non-constant dtype"};
+    return static_cast<ScalarType>(stmt.literal.toLong());
   }
 
   int lowerRandLike(const std::vector<int>& in) {
@@ -633,6 +689,7 @@ class Lowerer {
   std::vector<Promotion> promotions_;
   std::unordered_map<const Value*, int> values_;
   std::unordered_map<const Value*, std::string> strings_;
+  std::unordered_map<const Value*, c10::Device> devices_;
   std::map<int, size_t> direct_;                          // input -> kernel tensor
   std::map<std::pair<const Node*, int>, size_t> pieces_;  // chunk piece -> kernel tensor
   std::map<const Node*, size_t> views_;                   // input view -> kernel tensor

@@ -70,6 +70,7 @@ struct Stmt {
 };
 
 struct LoweredKernel {
+  std::string name = "fused";       // the fusion's name (KernelSpec::name): CUDA's symbol
   int rank = 0;                     // iteration rank
   bool uses_random = false;         // has RandUniform statements
   bool index32 = false;             // offsets fit 32-bit index math

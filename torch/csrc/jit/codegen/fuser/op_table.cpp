@@ -186,6 +186,18 @@ const SchemaEntry kSchemas[] = {
     {"aten::to.dtype(Tensor(a) self, ScalarType dtype, bool non_blocking=False, bool copy=False, "
      "MemoryFormat? memory_format=None) -> Tensor(a)",
      P::kTo, OpKind::Add},
+    {"aten::to.device(Tensor(a) self, Device device, ScalarType dtype, bool non_blocking=False, "
+     "bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)",
+     P::kToDevice, OpKind::Add},
+    {"aten::to.prim_Device(Tensor(a) self, Device? device, int? dtype=None, bool "
+     "non_blocking=False, bool copy=False) -> Tensor(a|b)",
+     P::kToDevice, OpKind::Add},
+    {"aten::_autocast_to_reduced_precision(Tensor(a) self, bool cuda_enabled, bool cpu_enabled, "
+     "ScalarType cuda_dtype, ScalarType cpu_dtype) -> Tensor(a)",
+     P::kAutocastReduced, OpKind::Add},
+    {"aten::_autocast_to_full_precision(Tensor(a) self, bool cuda_enabled, bool cpu_enabled) -> "
+     "Tensor(a)",
+     P::kAutocastFull, OpKind::Add},
     {"aten::rand_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? "
      "device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor",
      P::kRandLike, OpKind::RandUniform},

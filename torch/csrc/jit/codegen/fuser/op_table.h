@@ -139,28 +139,31 @@ bool opSupportsDtype(OpKind op, c10::ScalarType dtype);
 // How a TorchScript node's operands map onto primitive ops; the type decisions of each
 // pattern are written down in lowering.h.
 enum class LoweringPattern : uint8_t {
-  kUnary,         // op(self)
-  kUnaryFloat,    // op(self); integral inputs compute in the default float dtype
-  kBinary,        // op(self, other)
-  kBinaryFloat,   // op(self, other); integral operands compute in the default float dtype
-  kCompare,       // op(self, other) -> bool
-  kAlphaBinary,   // op(self, alpha * other)          add/sub with alpha
-  kReverseAlpha,  // op(other, alpha * self)          rsub
-  kPowScalar,     // self ** exponent (a Scalar)
-  kClamp,         // clamp(self, min?, max?)
-  kClampMin,      // clamp_min(self, min)
-  kClampMax,      // clamp_max(self, max)
-  kWhere,         // where(condition, self, other)
-  kRandLike,      // rand_like(self): uniform [0, 1) of self's shape (CUDA only)
-  kSelfTyped,     // op(self, scalars...): computes in self's dtype, scalars cast to it
-  kGelu,          // gelu(self, approximate: 'none' | 'tanh')
-  kDivMode,       // div(self, other, rounding_mode: None | 'trunc' | 'floor')
-  kPromoteAll,    // op(a, b, c, [scalar]): tensors promote together, the scalar casts
-  kTypeAs,        // type_as(self, other): self converted to other's dtype
-  kTo,            // to(self, dtype, ...): self converted to a constant dtype
-  kRounding,      // ceil/floor/round/trunc: the identity on integers
-  kLogical,       // logical_*(a, b?): operands tested for non-zero, bool result
-  kFloorDivide,   // floor_divide(self, other): div with rounding_mode='floor'
+  kUnary,            // op(self)
+  kUnaryFloat,       // op(self); integral inputs compute in the default float dtype
+  kBinary,           // op(self, other)
+  kBinaryFloat,      // op(self, other); integral operands compute in the default float dtype
+  kCompare,          // op(self, other) -> bool
+  kAlphaBinary,      // op(self, alpha * other)          add/sub with alpha
+  kReverseAlpha,     // op(other, alpha * self)          rsub
+  kPowScalar,        // self ** exponent (a Scalar)
+  kClamp,            // clamp(self, min?, max?)
+  kClampMin,         // clamp_min(self, min)
+  kClampMax,         // clamp_max(self, max)
+  kWhere,            // where(condition, self, other)
+  kRandLike,         // rand_like(self): uniform [0, 1) of self's shape (CUDA only)
+  kSelfTyped,        // op(self, scalars...): computes in self's dtype, scalars cast to it
+  kGelu,             // gelu(self, approximate: 'none' | 'tanh')
+  kDivMode,          // div(self, other, rounding_mode: None | 'trunc' | 'floor')
+  kPromoteAll,       // op(a, b, c, [scalar]): tensors promote together, the scalar casts
+  kTypeAs,           // type_as(self, other): self converted to other's dtype
+  kTo,               // to(self, dtype, ...): self converted to a constant dtype
+  kToDevice,         // to(self, device, dtype?, ...): onto the kernel's own device only
+  kAutocastReduced,  // _autocast_to_reduced_precision(self, cuda_on, cpu_on, cuda_t, cpu_t)
+  kAutocastFull,     // _autocast_to_full_precision(self, cuda_on, cpu_on)
+  kRounding,         // ceil/floor/round/trunc: the identity on integers
+  kLogical,          // logical_*(a, b?): operands tested for non-zero, bool result
+  kFloorDivide,      // floor_divide(self, other): div with rounding_mode='floor'
 };
 
 struct FusibleOp {
@@ -169,8 +172,13 @@ struct FusibleOp {
   OpKind op;
   // The result's shape is the first input's alone (type_as reads only other's dtype);
   // otherwise it is the broadcast of all tensor inputs.
-  bool shape_from_self() const {
-    return pattern == LoweringPattern::kTypeAs || pattern == LoweringPattern::kTo;
+  bool shape_from_self() const { return pattern == LoweringPattern::kTypeAs || converts(); }
+  // A conversion whose eager result may be self itself (Tensor(a) -> Tensor(a)); a fused
+  // one is always a fresh tensor. Its other arguments must be constants.
+  bool converts() const {
+    return pattern == LoweringPattern::kTo || pattern == LoweringPattern::kToDevice ||
+           pattern == LoweringPattern::kAutocastReduced ||
+           pattern == LoweringPattern::kAutocastFull;
   }
 };
 

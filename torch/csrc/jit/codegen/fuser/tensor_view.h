@@ -133,6 +133,8 @@ struct TensorView {
       }
       case ViewStep::Kind::kExpand:
         return expand(step.args);
+      case ViewStep::Kind::kView:
+        return view(step.args);
     }
     return "unknown view";
   }
@@ -169,6 +171,84 @@ struct TensorView {
     sizes = std::move(new_sizes);
     strides = std::move(new_strides);
     return {};
+  }
+
+  // As at::view (and at::reshape where it need not copy): `target` sizes, one of them
+  // possibly -1, over the same elements in the same order.
+  std::string view(c10::ArrayRef<int64_t> target) {
+    c10::SmallVector<int64_t, 6> shape(target.begin(), target.end());
+    int64_t known = 1;
+    int64_t inferred = -1;
+    for (size_t d = 0; d < shape.size(); ++d) {
+      if (shape[d] == -1 && inferred < 0) {
+        inferred = static_cast<int64_t>(d);
+      } else if (shape[d] < 0) {
+        return "view: a negative size, or more than one -1";
+      } else {
+        known *= shape[d];
+      }
+    }
+    const int64_t elements = numel();
+    if (inferred >= 0) {
+      if (known == 0 || elements % known != 0) return "view: the sizes do not fit the elements";
+      shape[inferred] = elements / known;
+    } else if (known != elements) {
+      return "view: the sizes do not fit the elements";
+    }
+    c10::SmallVector<int64_t, 6> new_strides(shape.size());
+    if (!viewStrides(shape, new_strides)) {
+      return "view: the input's strides do not allow it without a copy";
+    }
+    sizes = std::move(shape);
+    strides = std::move(new_strides);
+    return {};
+  }
+
+  // Strides that step through this view's elements in order with sizes `shape` (same
+  // numel), when they exist. Dims of size > 1 whose memory steps join up (stride[d] ==
+  // stride[d + 1] * size[d + 1]) form blocks; each block must be covered exactly by
+  // consecutive dims of `shape`, which step through it from its innermost stride. Dims of
+  // size 1 may take any stride.
+  bool viewStrides(c10::ArrayRef<int64_t> shape, c10::SmallVectorImpl<int64_t>& out) const {
+    int64_t t = static_cast<int64_t>(shape.size()) - 1;
+    if (numel() == 0) {  // nothing to step through: any view of the sizes is one
+      for (int64_t step = 1; t >= 0; --t) {
+        out[t] = step;
+        step *= std::max<int64_t>(shape[t], 1);
+      }
+      return true;
+    }
+    int64_t step = 1;  // the next stride to hand out in the current block
+    for (int64_t d = dim() - 1; d >= 0;) {
+      if (sizes[d] == 1) {
+        --d;
+        continue;
+      }
+      // The block ending at d.
+      const int64_t inner = strides[d];
+      int64_t block = sizes[d];
+      int64_t first = d;
+      for (int64_t k = d - 1; k >= 0; --k) {
+        if (sizes[k] == 1) continue;
+        if (strides[k] != strides[first] * sizes[first]) break;
+        block *= sizes[k];
+        first = k;
+      }
+      int64_t covered = 1;
+      while (t >= 0 && covered < block) {
+        out[t] = covered * inner;
+        covered *= shape[t];
+        --t;
+      }
+      if (covered != block) return false;
+      step = block * inner;
+      d = first - 1;
+    }
+    for (; t >= 0; --t) {  // what is left must be size-1 dims
+      if (shape[t] != 1) return false;
+      out[t] = step;
+    }
+    return true;
   }
 
   // Dim d of the result is dim order[d] of this view, as at::permute.

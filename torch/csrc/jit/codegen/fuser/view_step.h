@@ -1,4 +1,4 @@
-// ViewStep: one view op (unsqueeze, squeeze, transpose, t, permute, expand) a fusion
+// ViewStep: one view op (unsqueeze, squeeze, transpose, t, permute, expand, view) a fusion
 // applies to one of its inputs before the kernel reads it. The pass moves such views of
 // group inputs into the group (input_views.h); the executor applies them to the input's
 // TensorView per call, so the kernel reads the input itself with the view's strides.
@@ -18,6 +18,7 @@ struct ViewStep {
     kT,          // no args: transpose of a tensor of rank <= 2
     kPermute,    // args: the order
     kExpand,     // args: the sizes (-1 keeps a size)
+    kView,       // args: the sizes (one may be -1): view / reshape without a copy
   };
   Kind kind;
   c10::SmallVector<int64_t, 4> args;

@@ -23,7 +23,7 @@ class CUDAKernelPrinter : public KernelPrinter {
   void printKernel(std::ostream& os, const LoweredKernel& kernel) const override {
     const CudaParamLayout layout = cudaParamLayout(kernel);
     printParams(os, layout);
-    os << "extern \"C\" __global__ void __launch_bounds__(" << kBlockSize << ") " << kKernelName
+    os << "extern \"C\" __global__ void __launch_bounds__(" << kBlockSize << ") " << kernel.name
        << "(const TfParams p) {\n"
        << "  typedef " << (kernel.index32 ? "int32_t" : "int64_t") << " tf_index;\n";
     const std::vector<std::string> params = tensorParameters(kernel, "__restrict__");

@@ -1,4 +1,6 @@
-// The CUDA flavour of codegen: CUDA C++ for NVRTC.
+// The CUDA flavour of codegen: CUDA C++ for NVRTC. The kernel is named after the fusion
+// (LoweredKernel::name, e.g. fused_mul_add_sigmoid), so CUDA activity in a profiler shows
+// which fusion ran.
 //
 // A kernel takes one by-value parameter, `TfParams`, whose members are all 8-byte words
 // in this order: numel, and — only when present — vec_ok (strided kernels with a vector
@@ -18,7 +20,6 @@
 namespace torch_fuser {
 namespace cuda {
 
-constexpr const char* kKernelName = "tf_kernel";
 constexpr int kBlockSize = 256;
 
 struct CudaParamLayout {

@@ -56,7 +56,8 @@ class FusedKernelCUDA : public FusedKernel {
         source, attribute(api_, kCuDeviceAttributeComputeCapabilityMajor, device_.index()),
         attribute(api_, kCuDeviceAttributeComputeCapabilityMinor, device_.index()));
     TORCH_FUSER_CUDA_DRIVER_CHECK(api_.cuModuleLoadData(&module_, binary.image.data()));
-    TORCH_FUSER_CUDA_DRIVER_CHECK(api_.cuModuleGetFunction(&function_, module_, kKernelName));
+    TORCH_FUSER_CUDA_DRIVER_CHECK(
+        api_.cuModuleGetFunction(&function_, module_, kernel.name.c_str()));
     int blocks_per_sm = 0;
     TORCH_FUSER_CUDA_DRIVER_CHECK(
         api_.cuOccupancyMaxActiveBlocksPerMultiprocessor(&blocks_per_sm, function_, kBlockSize, 0));

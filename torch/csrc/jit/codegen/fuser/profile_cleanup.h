@@ -1,0 +1,19 @@
+// The profiling executor leaves a prim::profile node on every use of a value. Between two
+// fusible ops they would keep the ops apart, so the pass drops the ones next to a fusible
+// op (or a list a cat/stack joins) first; what they said stays in the pass's ProfileFacts.
+#pragma once
+
+namespace torch {
+namespace jit {
+struct Block;
+}  // namespace jit
+}  // namespace torch
+
+namespace torch_fuser {
+
+class FusionState;
+
+// In `block` and the blocks nested in it. Returns how many profile nodes were dropped.
+int dropProfilesAroundFusibleNodes(const FusionState& state, torch::jit::Block* block);
+
+}  // namespace torch_fuser
