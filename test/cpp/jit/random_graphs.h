@@ -17,6 +17,10 @@ struct RandomCase {
   uint64_t seed;
   std::string ir;                   // the graph, as IR text
   std::vector<c10::IValue> inputs;  // tensors (varied shapes, strides, dtypes) and scalars
+  // Whether an op on an input is an extra output: horizontal fusion merges it into the
+  // chain's kernel only where their spaces are known equal, else it is a group (or a lone
+  // op) of its own.
+  bool has_sibling = false;
   std::string describe() const;     // seed, IR and input layouts, for failure messages
 };
 
