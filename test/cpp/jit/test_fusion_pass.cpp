@@ -9,6 +9,7 @@
 #include "torch/csrc/jit/codegen/fuser/producer_merging.h"
 #include "torch/csrc/jit/codegen/fuser/profile_cleanup.h"
 #include "torch/csrc/jit/codegen/fuser/sibling_fusion.h"
+#include "torch/csrc/jit/codegen/fuser/size_bookkeeping.h"
 
 #include <torch/csrc/jit/ir/alias_analysis.h>
 
@@ -247,6 +248,47 @@ graph(%x : Tensor, %w : Tensor):
   EXPECT_EQ(wrapLoneOps(l.state, l.graph->block()), 1);
   finishGroups(l.state, l.graph->block());
   EXPECT_EQ(countGroups(*l.graph), 1u);
+}
+
+TEST(FusionPass, GathersAutodiffSizeBookkeepingIntoOneNode) {
+  const char* ir = R"IR(
+graph(%x : Tensor, %b : Tensor):
+  %one : int = prim::Constant[value=1]()
+  %a : Tensor = aten::add(%x, %b, %one)
+  %sx : int[] = aten::size(%x)
+  %sb : int[] = aten::size(%b)
+  %sa : int[] = prim::BroadcastSizes(%sx, %sb)
+  %gx : int[]? = aten::_size_if_not_equal(%sx, %sa)
+  %gb : int[]? = aten::_size_if_not_equal(%sb, %sa)
+  %kept : int[] = aten::size(%a)
+  %n : int = aten::len(%kept)
+  return (%a, %gx, %gb, %n)
+)IR";
+  auto reference = parseIR(ir);
+  auto graph = parseIR(ir);
+  torch::jit::AliasDb alias_db(graph);
+  // aten::size(%a) is read by aten::len: it stays.
+  EXPECT_EQ(gatherSizeBookkeeping(graph->block(), alias_db), 5);
+  EXPECT_EQ(countKind(*graph, "fuser::Sizes"), 1u);
+  EXPECT_EQ(countKind(*graph, "aten::_size_if_not_equal"), 0u);
+  EXPECT_EQ(countKind(*graph, "aten::size"), 1u);
+  // The same values as the nodes it replaced: None where the sizes are equal, the
+  // operand's sizes where it was broadcast; sizes that do not broadcast raise in both.
+  for (const auto& shapes :
+       {std::make_pair(std::vector<int64_t>{4, 3}, std::vector<int64_t>{3}),
+        std::make_pair(std::vector<int64_t>{4, 3}, std::vector<int64_t>{4, 3}),
+        std::make_pair(std::vector<int64_t>{1, 3}, std::vector<int64_t>{5, 1})}) {
+    const std::vector<IValue> inputs = {at::randn(shapes.first), at::randn(shapes.second)};
+    const std::vector<IValue> expected = runGraph(reference, inputs);
+    const std::vector<IValue> actual = runGraph(graph, inputs);
+    ASSERT_EQ(actual.size(), expected.size());
+    for (size_t i = 1; i < expected.size(); ++i) {
+      EXPECT_EQ(c10::str(actual[i]), c10::str(expected[i])) << "output " << i;
+    }
+  }
+  const std::vector<IValue> mismatched = {at::randn({4, 3}), at::randn({2})};
+  EXPECT_ANY_THROW(runGraph(reference, mismatched));
+  EXPECT_ANY_THROW(runGraph(graph, mismatched));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "torch/csrc/jit/codegen/fuser/producer_merging.h"
 #include "torch/csrc/jit/codegen/fuser/profile_cleanup.h"
 #include "torch/csrc/jit/codegen/fuser/sibling_fusion.h"
+#include "torch/csrc/jit/codegen/fuser/size_bookkeeping.h"
 
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/jit_log.h>
@@ -82,6 +83,9 @@ void fuseElementwise(const std::shared_ptr<Graph>& graph, FusionTargets targets)
   // Chunks whose pieces all moved into groups are left without readers.
   torch::jit::EliminateDeadCode(graph);
   if (ExplainRecorder* recorder = ExplainRecorder::active()) state.recordVerdicts(*recorder);
+  // Then autodiff's size bookkeeping around the groups, as one node.
+  state.rebuildAliasDb();
+  gatherSizeBookkeeping(block, state.aliasDb());
   if (profiled) guardGroups(state, block);
   GRAPH_DUMP("After torch_fuser's elementwise fusion: ", graph);
 }

@@ -14,8 +14,9 @@
 //      written by the kernel (concat_absorption.h), siblings over one iteration space
 //      merged (sibling_fusion.h), lone ops wrapped at a minimum group size of 1;
 //   3. finish groups: below the minimum size undone, scalar constants, views and chunks
-//      of inputs taken in (group_finishing.h); run by the profiling executor, groups
-//      formed from profiles are guarded (guards.h).
+//      of inputs taken in (group_finishing.h); autodiff's size bookkeeping gathered into
+//      one node (size_bookkeeping.h); run by the profiling executor, groups formed from
+//      profiles are guarded (guards.h).
 #pragma once
 
 #include <ATen/core/interned_strings.h>

@@ -7,6 +7,7 @@
 #include "torch/csrc/jit/codegen/fuser/guards.h"
 #include "torch/csrc/jit/codegen/fuser/kernel_cache.h"
 #include "torch/csrc/jit/codegen/fuser/options.h"
+#include "torch/csrc/jit/codegen/fuser/size_bookkeeping.h"
 
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/ir/ir.h>
@@ -74,6 +75,8 @@ const bool registered = [] {
       {torch::jit::Operator(fusionGroupKind(), createFusionOperation,
                             c10::AliasAnalysisKind::PURE_FUNCTION),
        torch::jit::Operator(typeGuardKind(), createTypeGuardOperation,
+                            c10::AliasAnalysisKind::PURE_FUNCTION),
+       torch::jit::Operator(sizesKind(), createSizesOperation,
                             c10::AliasAnalysisKind::PURE_FUNCTION)});
   // An exception here (a bad TORCH_FUSER_* value) would end the process while it loads us.
   try {
