@@ -51,6 +51,25 @@ graph(%x : Tensor, %w : Tensor):
   EXPECT_TRUE(state.facts().sizes(graph->inputs()[0]).has_value());
 }
 
+TEST(FusionPass, DropsEveryProfileLeftOnceGroupsAreFormed) {
+  auto graph = parseIR(R"IR(
+graph(%x : Tensor, %w : Tensor, %c : bool):
+  %x1 : Tensor = prim::profile[profiled_type=Float(4, 4, strides=[4, 1], requires_grad=0, device=cpu)](%x)
+  %w1 : Tensor = prim::profile[profiled_type=Float(4, 4, strides=[4, 1], requires_grad=0, device=cpu)](%w)
+  %m : Tensor = aten::mm(%x1, %w1)
+  %r : Tensor = prim::If(%c)
+    block0():
+      %m1 : Tensor = prim::profile[profiled_type=Float(4, 4, strides=[4, 1], requires_grad=0, device=cpu)](%m)
+      -> (%m1)
+    block1():
+      -> (%m)
+  return (%r)
+)IR");
+  EXPECT_EQ(dropRemainingProfiles(graph->block()), 3);
+  EXPECT_EQ(countKind(*graph, "prim::profile"), 0u);
+  FileCheck().check("aten::mm(%x, %w)")->run(*graph);
+}
+
 TEST(FusionPass, DropsAMultiplicationByOneOnlyBeforeSums) {
   const char* ir = R"IR(
 graph(%g : Float(4, 4, strides=[4, 1], device=cpu), %size : int[]?):

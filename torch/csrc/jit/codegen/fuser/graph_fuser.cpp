@@ -86,7 +86,10 @@ void fuseElementwise(const std::shared_ptr<Graph>& graph, FusionTargets targets)
   // Then autodiff's size bookkeeping around the groups, as one node.
   state.rebuildAliasDb();
   gatherSizeBookkeeping(block, state.aliasDb());
-  if (profiled) guardGroups(state, block);
+  if (profiled) {
+    guardGroups(state, block);
+    dropRemainingProfiles(block);
+  }
   GRAPH_DUMP("After torch_fuser's elementwise fusion: ", graph);
 }
 

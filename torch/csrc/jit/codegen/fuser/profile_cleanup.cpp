@@ -44,4 +44,20 @@ int dropProfilesAroundFusibleNodes(const FusionState& state, torch::jit::Block* 
   return dropped;
 }
 
+int dropRemainingProfiles(torch::jit::Block* block) {
+  int dropped = 0;
+  for (auto it = block->nodes().begin(); it != block->nodes().end();) {
+    Node* node = *it++;
+    for (torch::jit::Block* sub : node->blocks()) dropped += dropRemainingProfiles(sub);
+    if (node->kind() != c10::prim::profile || node->inputs().size() != 1 ||
+        node->outputs().size() != 1) {
+      continue;
+    }
+    node->output()->replaceAllUsesWith(node->input());
+    node->destroy();
+    ++dropped;
+  }
+  return dropped;
+}
+
 }  // namespace torch_fuser

@@ -16,4 +16,10 @@ class FusionState;
 // In `block` and the blocks nested in it. Returns how many profile nodes were dropped.
 int dropProfilesAroundFusibleNodes(const FusionState& state, torch::jit::Block* block);
 
+// Drops every profile node left, once groups are formed and guarded. The profiling
+// executor removes them itself only where NNC runs (which torch_fuser switches off): left
+// in place, each is an interpreter instruction on every call (about 300 per backward
+// call of a scripted LSTM loop's unrolled body). Returns how many were dropped.
+int dropRemainingProfiles(torch::jit::Block* block);
+
 }  // namespace torch_fuser
