@@ -1,6 +1,7 @@
 // Differential fuzzing: random fusible graphs, fused vs eager, on many shapes, strides
 // and dtypes. FUSER_FUZZ_CASES sets the count (default below), FUSER_FUZZ_SEED the first
-// seed, FUSER_FUZZ_THREADS the workers (default: the cores, at most 4); a failure prints
+// seed, FUSER_FUZZ_THREADS the workers (default: the cores, at most 4), FUSER_FUZZ_PRINT=1
+// prints every case (graph and inputs) before it runs; a failure prints
 // the seed, the graph and the inputs, so it can be replayed with
 // FUSER_FUZZ_SEED=<seed> FUSER_FUZZ_CASES=1.
 #include "test/cpp/jit/random_graphs.h"
@@ -35,6 +36,10 @@ std::map<uint64_t, std::string> runCases(uint64_t first, int64_t count, int thre
   auto worker = [&] {
     for (int64_t i = next++; i < count; i = next++) {
       const RandomCase c = makeRandomCase(first + static_cast<uint64_t>(i), device);
+      if (std::getenv("FUSER_FUZZ_PRINT")) {
+        std::lock_guard<std::mutex> guard(mutex);
+        std::cout << c.describe() << "\n";
+      }
       bool ran_kernel = false;
       const std::string problem = runRandomCase(c, ran_kernel);
       kernels += ran_kernel ? 1 : 0;

@@ -91,7 +91,7 @@ std::string FusionState::whyNotFusible(const Node* node) const {
   }
   if (op->pattern == LoweringPattern::kRandLike) {
     // Only CUDA kernels generate random numbers (see lowering.h).
-    const c10::optional<c10::Device> device = facts_.device(node->input(0));
+    const c10::optional<c10::Device> device = randomDevice(node);
     if (!device || !device->is_cuda()) return "random numbers are fused on CUDA only";
   }
   for (const Value* input : node->inputs()) {
@@ -135,6 +135,22 @@ std::string FusionState::whyConversionNotFusible(const Node* node, LoweringPatte
     return "aliasing: its input or result is written, and a fused conversion always copies";
   }
   return {};
+}
+
+// The device a rand_like draws on: its self's, or where no profile tells (self read by
+// nothing else, e.g. an input only its shape is taken from), the device of the tensors
+// its result is combined with. A hint: a kernel whose tensors turn out to be on several
+// devices falls back.
+c10::optional<c10::Device> FusionState::randomDevice(const Node* node) const {
+  if (const c10::optional<c10::Device> device = facts_.device(node->input(0))) return device;
+  if (const c10::optional<c10::Device> device = facts_.device(node->output())) return device;
+  for (const torch::jit::Use& use : node->output()->uses()) {
+    for (const Value* operand : use.user->inputs()) {
+      if (operand == node->output()) continue;
+      if (const c10::optional<c10::Device> device = facts_.device(operand)) return device;
+    }
+  }
+  return c10::nullopt;
 }
 
 // _grad_sum_to_size(x, size), autodiff's reduction of a broadcast gradient: fused with a

@@ -74,6 +74,7 @@ class FusionState {
  private:
   std::string whyNotFusibleSumToSize(const torch::jit::Node* node) const;
   std::string whyConversionNotFusible(const torch::jit::Node* node, LoweringPattern pattern) const;
+  c10::optional<c10::Device> randomDevice(const torch::jit::Node* node) const;
 
   std::shared_ptr<torch::jit::Graph> graph_;
   FusionTargets targets_;
