@@ -15,6 +15,8 @@ Workloads (CUDA sizes; CPU ones are smaller, see WORKLOADS):
                                (seq 100, batch 64, hidden 512); train = forward + backward
   lstm_infer_bf16 / _train_bf16  the same in bfloat16 (CUDA only)
   milstm_infer / milstm_train  multiplicative-integration LSTM loop (PyTorch's fuser tests)
+  lstm_infer_tiny / lstm_train_tiny  the LSTM loop at seq 50, batch 2, hidden 4: the
+                               interpreter and call path are the time, not the math
   mobilenet_v3_large, efficientnet_b0, resnet50   torchvision models, frozen
                                (torch.jit.freeze), inference; _f16 and _cl (channels_last)
                                variants on CUDA; skipped without torchvision
@@ -50,6 +52,7 @@ WORKLOADS = {
     "lstm_infer": (False, False), "lstm_train": (False, False),
     "lstm_infer_bf16": (True, False), "lstm_train_bf16": (True, False),
     "milstm_infer": (False, False), "milstm_train": (False, False),
+    "lstm_infer_tiny": (False, False), "lstm_train_tiny": (False, False),
     "mobilenet_v3_large": (False, True), "mobilenet_v3_large_f16": (True, True),
     "mobilenet_v3_large_cl": (True, True), "efficientnet_b0": (False, True),
     "efficientnet_b0_f16": (True, True), "resnet50": (False, True), "resnet50_f16": (True, True),
@@ -165,13 +168,15 @@ def make_workload(name, device, mod, ref_mod):
     import torch
     gpu = device.startswith("cuda")
     torch.manual_seed(0)
-    base = name.replace("_bf16", "").replace("_f16", "").replace("_cl", "")
+    base = name.replace("_bf16", "").replace("_f16", "").replace("_cl", "").replace("_tiny", "")
     dtype = torch.bfloat16 if name.endswith("_bf16") else torch.float16 if name.endswith("_f16") \
         else torch.float32
     tol = {torch.float32: 2e-3, torch.bfloat16: 6e-2, torch.float16: 2e-2}[dtype]
 
     if base in ("lstm_infer", "lstm_train", "milstm_infer", "milstm_train"):
         seq, batch, hidden = (100, 64, 512) if gpu else (50, 16, 256)
+        if name.endswith("_tiny"):
+            seq, batch, hidden = 50, 2, 4
         train = base.endswith("train")
 
         def param(*shape, s=1.0):
