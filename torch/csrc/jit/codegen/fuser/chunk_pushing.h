@@ -6,22 +6,13 @@
 // Each push carries an id and the value's rank (see KernelTensor in lowering.h).
 #pragma once
 
-#include <c10/util/Optional.h>
+#include "torch/csrc/jit/codegen/fuser/pass_declarations.h"
 
+#include <c10/util/Optional.h>
 #include <cstddef>
 #include <cstdint>
 
-namespace torch {
-namespace jit {
-struct Graph;
-struct Node;
-struct Value;
-}  // namespace jit
-}  // namespace torch
-
 namespace torch_fuser {
-
-class FusionState;
 
 // A piece of a tensor split by a chunk with constant arguments: prim::ConstantChunk, or
 // aten::chunk whose list only feeds a prim::ListUnpack.

@@ -5,15 +5,9 @@
 // merge into one (siblings, joined because the concatenation reads them all).
 #pragma once
 
-namespace torch {
-namespace jit {
-struct Block;
-}  // namespace jit
-}  // namespace torch
+#include "torch/csrc/jit/codegen/fuser/pass_declarations.h"
 
 namespace torch_fuser {
-
-class FusionState;
 
 // In `block` and the blocks nested in it; needs the state's alias analysis (rebuilt after
 // each concatenation moved). Returns how many concatenations moved into groups.

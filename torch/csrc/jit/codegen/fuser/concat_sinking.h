@@ -5,18 +5,11 @@
 // joins), instead of a copy followed by a kernel reading it.
 #pragma once
 
+#include "torch/csrc/jit/codegen/fuser/pass_declarations.h"
+
 #include <functional>
 
-namespace torch {
-namespace jit {
-struct Block;
-struct Node;
-}  // namespace jit
-}  // namespace torch
-
 namespace torch_fuser {
-
-class ProfileFacts;
 
 // Sinks aten::cat below its only reader while that reader is `fusible`, not random, and
 // the pieces are known (typed or profiled) to share one shape. Returns how many ops moved.

@@ -4,15 +4,9 @@
 // (input_views.h) and chunks of inputs as strided views.
 #pragma once
 
-namespace torch {
-namespace jit {
-struct Block;
-}  // namespace jit
-}  // namespace torch
+#include "torch/csrc/jit/codegen/fuser/pass_declarations.h"
 
 namespace torch_fuser {
-
-class FusionState;
 
 // With a minimum group size of 1, a fusible op no group took gets a kernel of its own.
 // Returns how many groups were made.

@@ -4,18 +4,11 @@
 // in, input_views.h), so the normalization fuses with the ops around it.
 #pragma once
 
+#include "torch/csrc/jit/codegen/fuser/pass_declarations.h"
+
 #include <functional>
 
-namespace torch {
-namespace jit {
-struct Block;
-struct Value;
-}  // namespace jit
-}  // namespace torch
-
 namespace torch_fuser {
-
-class ProfileFacts;
 
 // Rewrites each aten::batch_norm in `block` (and nested blocks) with constant
 // training=False, running statistics and eps, whose input has a known rank >= 2 and

@@ -5,15 +5,9 @@
 // integer 1.
 #pragma once
 
-namespace torch {
-namespace jit {
-struct Block;
-}  // namespace jit
-}  // namespace torch
+#include "torch/csrc/jit/codegen/fuser/pass_declarations.h"
 
 namespace torch_fuser {
-
-class ProfileFacts;
 
 // Drops x * 1 where every reader is a _grad_sum_to_size of it (which reads, never writes
 // or returns it as is unless its size is None, as for grad_self), in `block` and the

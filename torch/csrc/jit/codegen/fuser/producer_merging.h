@@ -7,16 +7,9 @@
 // from the group's inputs (sizes_from_inputs.h), each followed by merging again.
 #pragma once
 
-namespace torch {
-namespace jit {
-struct Block;
-struct Node;
-}  // namespace jit
-}  // namespace torch
+#include "torch/csrc/jit/codegen/fuser/pass_declarations.h"
 
 namespace torch_fuser {
-
-class FusionState;
 
 // Merges `producer` (a group or a fusible op before `consumer` in its block, not
 // necessarily feeding it) into `consumer` (made a group when it is a lone op), moving

@@ -3,15 +3,9 @@
 // op (or a list a cat/stack joins) first; what they said stays in the pass's ProfileFacts.
 #pragma once
 
-namespace torch {
-namespace jit {
-struct Block;
-}  // namespace jit
-}  // namespace torch
+#include "torch/csrc/jit/codegen/fuser/pass_declarations.h"
 
 namespace torch_fuser {
-
-class FusionState;
 
 // In `block` and the blocks nested in it. Returns how many profile nodes were dropped.
 int dropProfilesAroundFusibleNodes(const FusionState& state, torch::jit::Block* block);

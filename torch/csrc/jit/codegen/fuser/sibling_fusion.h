@@ -10,15 +10,9 @@
 // (their space is not their inputs' broadcast), nor for random ops.
 #pragma once
 
-namespace torch {
-namespace jit {
-struct Block;
-}  // namespace jit
-}  // namespace torch
+#include "torch/csrc/jit/codegen/fuser/pass_declarations.h"
 
 namespace torch_fuser {
-
-class FusionState;
 
 // In `block` and the blocks nested in it, after producer merging and concatenation
 // absorption, before groups are finished. Returns how many merges were made.

@@ -6,16 +6,10 @@
 // dispatch, and no lists for the intermediate sizes.
 #pragma once
 
+#include "torch/csrc/jit/codegen/fuser/pass_declarations.h"
+
 #include <ATen/core/interned_strings.h>
 #include <ATen/core/stack.h>
-
-namespace torch {
-namespace jit {
-class AliasDb;
-struct Block;
-struct Node;
-}  // namespace jit
-}  // namespace torch
 
 namespace torch_fuser {
 

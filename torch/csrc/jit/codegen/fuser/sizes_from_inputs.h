@@ -6,15 +6,9 @@
 // grad). Not for values shaped by chunks, joins, views or sums.
 #pragma once
 
-namespace torch {
-namespace jit {
-struct Block;
-}  // namespace jit
-}  // namespace torch
+#include "torch/csrc/jit/codegen/fuser/pass_declarations.h"
 
 namespace torch_fuser {
-
-class FusionState;
 
 // Rewrites aten::size of group outputs in `block` and drops group outputs nothing reads
 // then. Returns whether anything changed (alias analysis is then rebuilt).
