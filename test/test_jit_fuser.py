@@ -639,6 +639,30 @@ class TestAutograd(unittest.TestCase):
         for got, want in zip(grads, expected):
             torch.testing.assert_close(got, want)
 
+    def test_milstm_cell_with_grad_is_one_forward_group(self):
+        # Autodiff keeps products of the gates (alpha * Wx, Wx * Uz, ...) for the backward:
+        # the chunk of the gates still moves into their group, which writes those results
+        # whole as joins of their pieces. Gradients as eager's.
+        args = [torch.randn(4, 16), torch.randn(4, 32), torch.randn(4, 32)] + [
+            torch.randn(*s, requires_grad=True)
+            for s in ((128, 16), (128, 32), (128,), (128,), (128,), (128,))]
+        report = torch_fuser.explain(milstm_cell, *args)
+        self.assertEqual(len(report.groups), 1, str(report))
+        scripted = fresh_script(milstm_cell)
+        for _ in range(4):
+            hy, cy = scripted(*args)
+            (hy.sum() + cy.pow(2).sum()).backward()
+        fallbacks = torch_fuser.stats()["fallbacks"]
+        hy, cy = scripted(*args)
+        grads = torch.autograd.grad(hy.sum() + cy.pow(2).sum(), args[3:])
+        self.assertEqual(torch_fuser.stats()["fallbacks"], fallbacks)
+        eager_args = args[:3] + [a.detach().requires_grad_() for a in args[3:]]
+        e_hy, e_cy = milstm_cell(*eager_args)
+        torch.testing.assert_close(hy, e_hy)
+        expected = torch.autograd.grad(e_hy.sum() + e_cy.pow(2).sum(), eager_args[3:])
+        for got, want in zip(grads, expected):
+            torch.testing.assert_close(got, want)
+
     def test_training_loop_matches_eager(self):
         torch.manual_seed(0)
         eager = SmallNet()
@@ -1311,6 +1335,24 @@ def explained(x, y, w):
     return d, w.sin()
 
 
+def milstm_cell(x, hx, cx, w_ih, w_hh, alpha, beta_i, beta_h, bias):
+    Wx = x.mm(w_ih.t())
+    Uz = hx.mm(w_hh.t())
+    gates = alpha * Wx * Uz + beta_i * Wx + beta_h * Uz + bias
+    ingate, forgetgate, cellgate, outgate = gates.chunk(4, 1)
+    cy = forgetgate.sigmoid() * cx + ingate.sigmoid() * cellgate.tanh()
+    return outgate.sigmoid() * cy.tanh(), cy
+
+
+def chunk_beside_a_smaller_result(x, b):
+    # w (shape of b) is a result of the group computing z: its pieces along dim 1 would be
+    # smaller than z's, so the chunk of z stays outside.
+    w = b.exp()
+    z = (x * w).sigmoid()
+    a, c = z.chunk(2, 1)
+    return a * c, w
+
+
 def chunk_also_returned(x, y):
     z = (x * y).sigmoid()
     a, b = z.chunk(2, 0)
@@ -1318,13 +1360,26 @@ def chunk_also_returned(x, y):
 
 
 class TestExplain(unittest.TestCase):
-    def test_refused_chunk_push_has_its_reason(self):
+    def test_chunk_of_a_value_also_read_whole_is_one_kernel(self):
+        # z is chunked and read whole (by a matmul): each piece and z itself (as a join of
+        # its pieces) are written by one kernel.
         x = torch.randn(8, 8)
         with torch.no_grad():
             e = torch_fuser.explain(chunk_also_returned, x, x)
+            self.assertEqual(len(e.groups), 1, str(e))
+            chunks = [n for n in e.unfused() if n["op"] in ("aten::chunk", "prim::ConstantChunk")]
+            self.assertEqual(chunks, [], str(e))
+            scripted = torch.jit.script(chunk_also_returned)
+            for got, want in zip(run_warm(scripted, x, x), chunk_also_returned(x, x)):
+                torch.testing.assert_close(got, want)
+
+    def test_refused_chunk_push_has_its_reason(self):
+        x, b = torch.randn(4, 8), torch.randn(8)
+        with torch.no_grad():
+            e = torch_fuser.explain(chunk_beside_a_smaller_result, x, b)
         chunks = [n for n in e.unfused() if n["op"] in ("aten::chunk", "prim::ConstantChunk")]
         self.assertEqual(len(chunks), 1, str(e))
-        self.assertIn("read elsewhere too", chunks[0]["reason"])
+        self.assertIn("smaller shape than its pieces", chunks[0]["reason"])
 
     def test_each_unfused_node_has_the_pass_reason(self):
         x, y, w = torch.randn(8, 8), torch.randn(8, 8), torch.randn(8, 8)

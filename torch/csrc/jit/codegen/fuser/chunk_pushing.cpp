@@ -4,6 +4,7 @@
 #include "torch/csrc/jit/codegen/fuser/lowering.h"
 #include "torch/csrc/jit/codegen/fuser/op_table.h"
 
+#include <ATen/ExpandUtils.h>
 #include <torch/csrc/jit/ir/alias_analysis.h>
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/ir/ir.h>
@@ -23,10 +24,11 @@ using torch::jit::Node;
 using torch::jit::Value;
 namespace SubgraphUtils = torch::jit::SubgraphUtils;
 
-// The ops `inner` (a subgraph value) is computed from, and the subgraph inputs they read;
+// The ops `roots` (subgraph values) are computed from, and the subgraph inputs they read;
 // false when one of them is not elementwise, random or type_as.
-bool collectCone(Value* inner, std::vector<Node*>& cone, std::vector<Value*>& leaves) {
-  std::vector<Value*> work = {inner};
+bool collectCone(const std::vector<Value*>& roots, std::vector<Node*>& cone,
+                 std::vector<Value*>& leaves) {
+  std::vector<Value*> work = roots;
   std::unordered_map<const Node*, bool> seen;
   while (!work.empty()) {
     Value* v = work.back();
@@ -76,17 +78,61 @@ const char* rankOfChunkedValue(const FusionState& state, Node* group, Value* chu
   return nullptr;
 }
 
-// Returns why the chunk cannot be pushed, or null when it was.
+// The broadcast shape of the group inputs bound to `leaves`, when types or profiles give
+// all their sizes.
+c10::optional<std::vector<int64_t>> knownShape(const FusionState& state, const Node* group,
+                                               const std::vector<Value*>& leaves) {
+  std::vector<int64_t> shape;
+  for (const Value* leaf : leaves) {
+    const c10::optional<std::vector<int64_t>> sizes =
+        state.facts().sizes(group->inputs()[leaf->offset()]);
+    if (!sizes) return c10::nullopt;
+    try {
+      shape = at::infer_size(shape, *sizes);
+    } catch (const c10::Error&) {
+      return c10::nullopt;
+    }
+  }
+  return shape;
+}
+
+// Whether a value the group returns whole, computed from `leaves`, spans the iteration
+// space of the push (the broadcast of `all_leaves`): the same inputs, or known shapes
+// that broadcast alike. Otherwise its pieces would be smaller than the kernel's space and
+// every call would fall back.
+bool spansPush(const FusionState& state, const Node* group, const std::vector<Value*>& leaves,
+               const std::vector<Value*>& all_leaves) {
+  if (leaves.size() == all_leaves.size()) return true;  // leaves is a subset of all_leaves
+  const c10::optional<std::vector<int64_t>> mine = knownShape(state, group, leaves);
+  return mine && mine == knownShape(state, group, all_leaves);
+}
+
+// Returns why the chunk cannot be pushed, or null when it was. `whole` lists the subgraph
+// outputs the group still returns whole (besides the chunk's pieces): each is computed
+// piece by piece too and written by a join of its pieces.
 const char* pushChunkIntoGroup(const FusionState& state, Node* group, Value* chunked,
-                               int64_t chunks, int64_t dim, const std::vector<Value*>& pieces) {
+                               const std::vector<size_t>& whole, int64_t chunks, int64_t dim,
+                               const std::vector<Value*>& pieces) {
   Graph& subgraph = *group->g(c10::attr::Subgraph);
   Value* inner = subgraph.outputs()[chunked->offset()];
+  std::vector<Value*> roots = {inner};
+  for (size_t j : whole) roots.push_back(subgraph.outputs()[j]);
   std::vector<Node*> cone;
   std::vector<Value*> leaves;
-  if (!collectCone(inner, cone, leaves)) {
-    return "an op computing the chunked value is not elementwise (or is random, or type_as)";
+  if (!collectCone(roots, cone, leaves)) {
+    return "an op computing the chunked value or another result of its group is not "
+           "elementwise (or is random, or type_as)";
   }
   if (leaves.empty()) return "the chunked value is computed from no tensor input";
+  for (size_t r = 1; r < roots.size(); ++r) {
+    std::vector<Node*> own_cone;
+    std::vector<Value*> own_leaves;
+    collectCone({roots[r]}, own_cone, own_leaves);
+    if (!spansPush(state, group, own_leaves, leaves)) {
+      return "another result of the chunked value's group may have a smaller shape than its "
+             "pieces (one kernel, one iteration space)";
+    }
+  }
   int64_t rank = 0;
   if (const char* why = rankOfChunkedValue(state, group, chunked, leaves, dim, rank)) return why;
   std::sort(cone.begin(), cone.end(), [](Node* a, Node* b) { return b->isAfter(a); });
@@ -108,8 +154,9 @@ const char* pushChunkIntoGroup(const FusionState& state, Node* group, Value* chu
     }
   }
   // The cone once per piece, reading the pieces of the inputs.
+  std::vector<std::unordered_map<Value*, Value*>> envs(pieces.size());
   for (size_t k = 0; k < pieces.size(); ++k) {
-    std::unordered_map<Value*, Value*> env;
+    std::unordered_map<Value*, Value*>& env = envs[k];
     for (Value* leaf : leaves) env[leaf] = leaf_chunks[leaf]->outputs()[k];
     torch::jit::WithInsertPoint guard(subgraph.block()->return_node());
     for (Node* node : cone) {
@@ -127,6 +174,19 @@ const char* pushChunkIntoGroup(const FusionState& state, Node* group, Value* chu
     subgraph.registerOutput(piece);
     Value* outer = group->addOutput()->setType(pieces[k]->type());
     pieces[k]->replaceAllUsesWith(outer);
+  }
+  // Values returned whole: a join of their pieces along the chunk's dim.
+  for (size_t r = 1; r < roots.size(); ++r) {
+    std::vector<Value*> parts;
+    for (auto& env : envs) {
+      auto it = env.find(roots[r]);
+      parts.push_back(it == env.end() ? roots[r] : it->second);
+    }
+    torch::jit::WithInsertPoint guard(subgraph.block()->return_node());
+    Node* join = subgraph.insertNode(subgraph.create(c10::prim::FusedConcat, parts, 1));
+    join->i_(c10::attr::dim, dim)->i_(pushedChunkIdAttr(), push)->i_(pushedWholeAttr(), 1);
+    join->output()->setType(c10::TensorType::get());
+    subgraph.block()->replaceOutput(whole[r - 1], join->output());
   }
   GRAPH_UPDATE("Pushed a chunk of ", chunks, " into a fusion group");
   return nullptr;
@@ -150,7 +210,7 @@ c10::optional<ChunkPiece> chunkPiece(Value* v) {
   return ChunkPiece{chunk->input(0), chunks->toInt(), dim->toInt(), v->offset()};
 }
 
-Node* tryPushChunk(FusionState& state, Node* consumer, bool into_lone_ops) {
+Node* tryPushChunk(FusionState& state, Node* consumer, PushOptions options) {
   if (consumer->kind() != c10::prim::ConstantChunk &&
       (consumer->kind() != c10::prim::ListUnpack || consumer->outputs().empty())) {
     return nullptr;
@@ -167,7 +227,7 @@ Node* tryPushChunk(FusionState& state, Node* consumer, bool into_lone_ops) {
   if (!isGroup(group)) {
     // A lone fusible op computing the chunked value: a group of its own to push into;
     // undone with the rest if the push is refused and it stays below the minimum size.
-    if (!into_lone_ops || !state.isFusible(group) || chunked->uses().size() != 1 ||
+    if (!options.into_lone_ops || !state.isFusible(group) || chunked->uses().size() != 1 ||
         group->outputs().size() != 1 || group->owningBlock() != consumer->owningBlock()) {
       return nullptr;
     }
@@ -175,24 +235,35 @@ Node* tryPushChunk(FusionState& state, Node* consumer, bool into_lone_ops) {
                                                                     state.aliasDb());
     chunked = group->output();
   }
-  const char* refusal =
-      chunked->uses().size() != 1 || group->outputs().size() != 1
-          ? "the chunked value is read elsewhere too, or its group computes more (one kernel, "
-            "one iteration space)"
-          : pushChunkIntoGroup(state, group, chunked, first->chunks, first->dim, pieces);
-  if (refusal) {
+  // The group's other results, and the chunked value where something else reads it too,
+  // stay whole: joins of their pieces.
+  const size_t out_index = chunked->offset();
+  const bool read_elsewhere = chunked->uses().size() != 1;
+  if (!options.keep_other_results && (read_elsewhere || group->outputs().size() != 1)) {
+    state.refuse(list_producer ? list_producer : consumer,
+                 "the chunked value is read elsewhere too, or its group computes more (not "
+                 "yet: after autodiff's sizes are computed from the group's inputs)");
+    return nullptr;
+  }
+  std::vector<size_t> whole;
+  for (size_t j = 0; j < group->outputs().size(); ++j) {
+    if (j != out_index || read_elsewhere) whole.push_back(j);
+  }
+  if (const char* refusal =
+          pushChunkIntoGroup(state, group, chunked, whole, first->chunks, first->dim, pieces)) {
     state.refuse(list_producer ? list_producer : consumer, refusal);
     return nullptr;
   }
   state.forgetRefusal(consumer);  // destroyed below
   if (list_producer) state.forgetRefusal(list_producer);
   // The chunk node(s) are left without readers.
-  const size_t out_index = chunked->offset();
   consumer->destroy();
   if (list_producer) list_producer->destroy();
-  // The whole value is no longer read: only its pieces are computed.
-  group->g(c10::attr::Subgraph)->eraseOutput(out_index);
-  group->eraseOutput(out_index);
+  // Read only through the chunk, the whole value is no longer written.
+  if (!read_elsewhere) {
+    group->g(c10::attr::Subgraph)->eraseOutput(out_index);
+    group->eraseOutput(out_index);
+  }
   torch::jit::EliminateDeadCode(group->g(c10::attr::Subgraph)->block());
   state.rebuildAliasDb();  // the graph changed under it
   return group;

@@ -24,12 +24,24 @@ struct ChunkPiece {
 };
 c10::optional<ChunkPiece> chunkPiece(torch::jit::Value* v);
 
+// Which pushes tryPushChunk makes.
+struct PushOptions {
+  // A lone fusible op computing the chunked value becomes a group of its own to push
+  // into (z = x * x; a, b = z.chunk(2)).
+  bool into_lone_ops = false;
+  // The group may compute more than the chunked value, and the value may be read
+  // elsewhere too (autodiff keeps intermediates of the MiLSTM cell's gates): those
+  // results are computed piece by piece as well and written whole by joins of their
+  // pieces. Only once autodiff's reads of sizes no longer keep values in the group's
+  // results (sizes_from_inputs.h), so no value is written only for its size.
+  bool keep_other_results = false;
+};
+
 // When `consumer` is a chunk (prim::ConstantChunk, or the ListUnpack of an aten::chunk)
-// of a value that a group computes and nothing else reads, pushes it into that group and
-// returns the group. With `into_lone_ops`, a lone fusible op computing the chunked value
-// becomes a group of its own to push into (z = x * x; a, b = z.chunk(2)). Returns null
-// when `consumer` is no such chunk or the push was refused (recorded for explain()).
-torch::jit::Node* tryPushChunk(FusionState& state, torch::jit::Node* consumer, bool into_lone_ops);
+// of a value that a group computes, pushes it into that group and returns the group.
+// Returns null when `consumer` is no such chunk or the push was refused (recorded for
+// explain()).
+torch::jit::Node* tryPushChunk(FusionState& state, torch::jit::Node* consumer, PushOptions options);
 
 // Pushes into one group are numbered from the subgraph itself (not from a map keyed by
 // the group's address), so equal graphs get equal ids.

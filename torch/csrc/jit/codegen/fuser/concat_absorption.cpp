@@ -50,6 +50,11 @@ Node* groupComputingPieces(FusionState& state, Node* list) {
     // The cat reads a piece where it stands; the kernel would read it earlier, before
     // any in-place write in between.
     if (state.aliasDb().hasWriters(piece)) return nullptr;
+    // A join the group already writes (a pushed value also read whole) cannot be a piece
+    // of another join in the same kernel, nor an input of it.
+    if (isGroup(node) && isJoin(node->g(c10::attr::Subgraph)->outputs()[piece->offset()]->node())) {
+      return nullptr;
+    }
     if (node->owningBlock() != block || (!isGroup(node) && !state.isFusible(node))) continue;
     if (isSumToSizeResult(piece)) continue;  // read as an input (see isSumToSizeResult)
     if (std::find(producers.begin(), producers.end(), node) == producers.end())

@@ -23,6 +23,7 @@ namespace {
 void restoreJoins(torch::jit::Graph& graph) {
   std::vector<torch::jit::Node*> joins;
   for (torch::jit::Node* node : graph.nodes()) {
+    if (node->hasAttribute(pushedWholeAttr())) continue;  // undone with its push
     if (node->kind() == fusedStackKind() || node->kind() == c10::prim::FusedConcat) {
       joins.push_back(node);
     }
@@ -46,12 +47,59 @@ void restoreJoins(torch::jit::Graph& graph) {
 // interpreter — and autodiff, in the executor's fallback function — sees the program the
 // user wrote, with its results and errors whatever the shapes. The per-piece copies and
 // the chunks of the inputs are left to dead-code elimination.
+// The value `piece_value` (piece `piece` of a push) computed whole: a copy of the ops
+// computing it, reading the chunked inputs instead of their pieces, inserted before
+// `point`.
+torch::jit::Value* computeWhole(torch::jit::Graph& graph,
+                                const std::vector<torch::jit::Node*>& chunks,
+                                torch::jit::Value* piece_value, int64_t piece,
+                                torch::jit::Node* point) {
+  std::unordered_map<torch::jit::Value*, torch::jit::Value*> env;
+  for (torch::jit::Node* chunk : chunks) env[chunk->outputs()[piece]] = chunk->input();
+  std::vector<torch::jit::Node*> cone;
+  std::vector<torch::jit::Value*> work = {piece_value};
+  std::unordered_set<torch::jit::Node*> seen;
+  while (!work.empty()) {
+    torch::jit::Value* v = work.back();
+    work.pop_back();
+    torch::jit::Node* node = v->node();
+    if (env.count(v) || node->kind() == c10::prim::Param || node->kind() == c10::prim::Constant ||
+        !seen.insert(node).second) {
+      continue;
+    }
+    cone.push_back(node);
+    for (torch::jit::Value* in : node->inputs()) work.push_back(in);
+  }
+  std::sort(cone.begin(), cone.end(),
+            [](torch::jit::Node* a, torch::jit::Node* b) { return b->isAfter(a); });
+  torch::jit::WithInsertPoint guard(point);
+  for (torch::jit::Node* node : cone) {
+    torch::jit::Node* clone =
+        graph.insertNode(graph.createClone(node, [&env](torch::jit::Value* v) {
+          auto it = env.find(v);
+          return it == env.end() ? v : it->second;
+        }));
+    for (const c10::Symbol tag : {pushedChunkIdAttr(), pushedPieceAttr()}) {
+      if (clone->hasAttribute(tag)) clone->removeAttribute(tag);
+    }
+    for (size_t o = 0; o < node->outputs().size(); ++o)
+      env[node->outputs()[o]] = clone->outputs()[o];
+  }
+  auto it = env.find(piece_value);
+  return it == env.end() ? piece_value : it->second;
+}
+
 void undoPushedChunk(torch::jit::Graph& graph, int64_t push) {
   std::vector<torch::jit::Node*> chunks;
   std::vector<torch::jit::Node*> pieces;  // in node order
+  std::vector<torch::jit::Node*> wholes;  // joins of values also returned whole
   for (torch::jit::Node* node : graph.nodes()) {
     if (!node->hasAttribute(pushedChunkIdAttr()) || node->i(pushedChunkIdAttr()) != push) continue;
-    (node->kind() == c10::prim::ConstantChunk ? chunks : pieces).push_back(node);
+    if (node->hasAttribute(pushedWholeAttr())) {
+      wholes.push_back(node);
+    } else {
+      (node->kind() == c10::prim::ConstantChunk ? chunks : pieces).push_back(node);
+    }
   }
   TORCH_INTERNAL_ASSERT(!chunks.empty(), "a pushed chunk without its input chunks");
   const int64_t count = chunks.front()->i(c10::attr::chunks);
@@ -70,39 +118,14 @@ void undoPushedChunk(torch::jit::Graph& graph, int64_t push) {
   }
   // The ops computing the first piece, read from the whole inputs instead of their pieces.
   const int64_t template_piece = pieces.empty() ? 0 : first->i(pushedPieceAttr());
-  std::unordered_map<torch::jit::Value*, torch::jit::Value*> env;
-  for (torch::jit::Node* chunk : chunks) env[chunk->outputs()[template_piece]] = chunk->input();
-  std::vector<torch::jit::Node*> cone;
-  std::vector<torch::jit::Value*> work = {piece_values[template_piece]};
-  std::unordered_set<torch::jit::Node*> seen;
-  while (!work.empty()) {
-    torch::jit::Value* v = work.back();
-    work.pop_back();
-    torch::jit::Node* node = v->node();
-    if (env.count(v) || node->kind() == c10::prim::Param || node->kind() == c10::prim::Constant ||
-        !seen.insert(node).second) {
-      continue;
-    }
-    cone.push_back(node);
-    for (torch::jit::Value* in : node->inputs()) work.push_back(in);
-  }
-  std::sort(cone.begin(), cone.end(),
-            [](torch::jit::Node* a, torch::jit::Node* b) { return b->isAfter(a); });
-  torch::jit::WithInsertPoint guard(first);
-  for (torch::jit::Node* node : cone) {
-    torch::jit::Node* clone =
-        graph.insertNode(graph.createClone(node, [&env](torch::jit::Value* v) {
-          auto it = env.find(v);
-          return it == env.end() ? v : it->second;
-        }));
-    for (const c10::Symbol tag : {pushedChunkIdAttr(), pushedPieceAttr()}) {
-      if (clone->hasAttribute(tag)) clone->removeAttribute(tag);
-    }
-    for (size_t o = 0; o < node->outputs().size(); ++o)
-      env[node->outputs()[o]] = clone->outputs()[o];
-  }
   torch::jit::Value* whole =
-      cone.empty() ? chunks.front()->input() : env.at(piece_values[template_piece]);
+      computeWhole(graph, chunks, piece_values[template_piece], template_piece, first);
+  // Values the group also returns whole: computed whole likewise, not joined from pieces.
+  for (torch::jit::Node* join : wholes) {
+    join->output()->replaceAllUsesWith(computeWhole(graph, chunks, join->input(0), 0, join));
+    join->destroy();
+  }
+  torch::jit::WithInsertPoint guard(first);
   torch::jit::Value* list = graph.insert(
       c10::aten::chunk, {whole, graph.insertConstant(count), graph.insertConstant(dim)});
   torch::jit::Node* unpack = graph.insertNode(graph.createListUnpack(list, count));

@@ -58,6 +58,11 @@ c10::Symbol pushedPieceAttr() {
   return symbol;
 }
 
+c10::Symbol pushedWholeAttr() {
+  static const c10::Symbol symbol = c10::Symbol::attr("tf_whole");
+  return symbol;
+}
+
 namespace {
 
 // The views of `v` (a view of input `input` reached through `steps`) that anything but

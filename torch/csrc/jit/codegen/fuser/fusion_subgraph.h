@@ -50,6 +50,10 @@ struct KernelTensor {
 c10::Symbol pushedChunkRankAttr();
 c10::Symbol pushedChunkIdAttr();
 c10::Symbol pushedPieceAttr();
+// A join (prim::FusedConcat) of the pieces a push computes of a value the group also
+// returns whole (an intermediate autodiff keeps, the chunked value read elsewhere too):
+// it carries the push's id and pushedWholeAttr(), and the fallback computes it whole.
+c10::Symbol pushedWholeAttr();
 std::vector<KernelTensor> kernelTensors(const torch::jit::Graph& subgraph);
 
 // Joins: prim::FusedConcat (an aten::cat moved into the group) and fuser::FusedStack (an

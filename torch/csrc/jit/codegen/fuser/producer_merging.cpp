@@ -83,12 +83,16 @@ class ProducerMerger {
       for (Block* sub : node->blocks()) run(sub);
     }
     mergeToFixpoint(block);
-    if (sizesFromGroupInputs(state_, block)) mergeToFixpoint(block);
+    sizesFromGroupInputs(state_, block);
+    // Then chunks of values read elsewhere too or of groups computing more: the results
+    // autodiff only took sizes of are gone (see PushOptions).
+    push_.keep_other_results = true;
+    mergeToFixpoint(block);
     // Then chunks of values lone ops compute: every producer had its chance to join a
     // group first, so a chunk is pushed through the whole computation, not its last op.
-    into_lone_ops_ = true;
+    push_.into_lone_ops = true;
     mergeToFixpoint(block);
-    into_lone_ops_ = false;
+    push_ = PushOptions();
   }
 
  private:
@@ -105,7 +109,7 @@ class ProducerMerger {
   }
 
   std::pair<torch::jit::graph_node_list_iterator, bool> scanNode(Node* consumer, Block* block) {
-    if (Node* group = tryPushChunk(state_, consumer, into_lone_ops_)) {
+    if (Node* group = tryPushChunk(state_, consumer, push_)) {
       return {group->reverseIterator(), true};
     }
     if (isGroup(consumer) || state_.isFusible(consumer)) {
@@ -119,7 +123,7 @@ class ProducerMerger {
   }
 
   FusionState& state_;
-  bool into_lone_ops_ = false;  // see run()
+  PushOptions push_;  // see run()
 };
 
 }  // namespace
