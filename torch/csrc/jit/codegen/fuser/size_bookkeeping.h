@@ -16,10 +16,10 @@ namespace torch_fuser {
 // fuser::Sizes: tensor inputs -> the size values; attr::Subgraph holds the size nodes.
 c10::Symbol sizesKind();
 
-// In `block` (not nested blocks: a loop body's sizes stay with it): gathers the size
-// nodes whose results only other size nodes and the block's return read, and whose
-// tensors nothing writes, into one fuser::Sizes node before the return. Returns how many
-// nodes it took in (0: nothing changed).
+// In `block` and each block nested in it (a loop body's sizes stay in that body): gathers
+// the size nodes whose results only other size nodes and the block's return read, and
+// whose tensors nothing writes, into one fuser::Sizes node before the return. Returns how
+// many nodes it took in (0: nothing changed).
 int gatherSizeBookkeeping(torch::jit::Block* block, const torch::jit::AliasDb& alias_db);
 
 // The operation run for a fuser::Sizes node.
