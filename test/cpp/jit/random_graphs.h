@@ -21,7 +21,7 @@ struct RandomCase {
   // chain's kernel only where their spaces are known equal, else it is a group (or a lone
   // op) of its own.
   bool has_sibling = false;
-  std::string describe() const;     // seed, IR and input layouts, for failure messages
+  std::string describe() const;  // seed, IR and input layouts, for failure messages
 };
 
 // Deterministic in `seed`; `device` is where input tensors live.

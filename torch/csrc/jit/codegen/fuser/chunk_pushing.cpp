@@ -4,7 +4,6 @@
 #include "torch/csrc/jit/codegen/fuser/lowering.h"
 #include "torch/csrc/jit/codegen/fuser/op_table.h"
 
-#include <ATen/ExpandUtils.h>
 #include <torch/csrc/jit/ir/alias_analysis.h>
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/ir/ir.h>
@@ -78,22 +77,13 @@ const char* rankOfChunkedValue(const FusionState& state, Node* group, Value* chu
   return nullptr;
 }
 
-// The broadcast shape of the group inputs bound to `leaves`, when types or profiles give
-// all their sizes.
+// The broadcast shape of the group inputs bound to `leaves` (subgraph inputs), when
+// types or profiles give all their sizes.
 c10::optional<std::vector<int64_t>> knownShape(const FusionState& state, const Node* group,
                                                const std::vector<Value*>& leaves) {
-  std::vector<int64_t> shape;
-  for (const Value* leaf : leaves) {
-    const c10::optional<std::vector<int64_t>> sizes =
-        state.facts().sizes(group->inputs()[leaf->offset()]);
-    if (!sizes) return c10::nullopt;
-    try {
-      shape = at::infer_size(shape, *sizes);
-    } catch (const c10::Error&) {
-      return c10::nullopt;
-    }
-  }
-  return shape;
+  std::vector<const Value*> outer;
+  for (const Value* leaf : leaves) outer.push_back(group->inputs()[leaf->offset()]);
+  return state.knownBroadcast(outer);
 }
 
 // Whether a value the group returns whole, computed from `leaves`, spans the iteration

@@ -5,6 +5,7 @@
 #include "torch/csrc/jit/codegen/fuser/lowering.h"
 #include "torch/csrc/jit/codegen/fuser/op_table.h"
 
+#include <ATen/ExpandUtils.h>
 #include <torch/csrc/jit/ir/alias_analysis.h>
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/ir/ir.h>
@@ -167,6 +168,21 @@ std::string FusionState::whyNotFusibleSumToSize(const Node* node) const {
   }
   std::string why = whyValueRefused(node->input(0));
   return why.empty() ? whyValueRefused(node->output()) : why;
+}
+
+c10::optional<std::vector<int64_t>> FusionState::knownBroadcast(
+    const std::vector<const Value*>& values) const {
+  std::vector<int64_t> shape;
+  for (const Value* v : values) {
+    const c10::optional<std::vector<int64_t>> sizes = facts_.sizes(v);
+    if (!sizes) return c10::nullopt;
+    try {
+      shape = at::infer_size(shape, *sizes);
+    } catch (const c10::Error&) {
+      return c10::nullopt;
+    }
+  }
+  return shape;
 }
 
 c10::optional<c10::Device> FusionState::deviceOf(const Node* node) const {

@@ -6,6 +6,7 @@
 
 #include "torch/csrc/jit/codegen/fuser/graph_fuser.h"
 #include "torch/csrc/jit/codegen/fuser/op_table.h"
+#include "torch/csrc/jit/codegen/fuser/pass_declarations.h"
 #include "torch/csrc/jit/codegen/fuser/profile_facts.h"
 
 #include <c10/core/Device.h>
@@ -16,16 +17,6 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
-
-namespace torch {
-namespace jit {
-class AliasDb;
-struct Block;
-struct Graph;
-struct Node;
-struct Value;
-}  // namespace jit
-}  // namespace torch
 
 namespace torch_fuser {
 
@@ -55,6 +46,11 @@ class FusionState {
   // Why `node` cannot be part of a group, or "" when it can.
   std::string whyNotFusible(const torch::jit::Node* node) const;
   bool isFusible(const torch::jit::Node* node) const { return whyNotFusible(node).empty(); }
+
+  // The broadcast shape of `values`, when types or profiles give all their sizes and
+  // they broadcast.
+  c10::optional<std::vector<int64_t>> knownBroadcast(
+      const std::vector<const torch::jit::Value*>& values) const;
 
   // The device of a group's (or node's) tensors, where a type or profile tells.
   c10::optional<c10::Device> deviceOf(const torch::jit::Node* node) const;

@@ -50,36 +50,6 @@ std::vector<const Value*> shapingTensors(const Node* node) {
   return tensors;
 }
 
-// The broadcast of two shapes, or nullopt when they do not broadcast.
-c10::optional<std::vector<int64_t>> broadcastIfPossible(const std::vector<int64_t>& a,
-                                                        const std::vector<int64_t>& b) {
-  const std::vector<int64_t>& longer = a.size() >= b.size() ? a : b;
-  const std::vector<int64_t>& shorter = a.size() >= b.size() ? b : a;
-  std::vector<int64_t> out = longer;
-  const size_t offset = longer.size() - shorter.size();
-  for (size_t d = 0; d < shorter.size(); ++d) {
-    const int64_t x = longer[offset + d];
-    const int64_t y = shorter[d];
-    if (x != y && x != 1 && y != 1) return c10::nullopt;
-    out[offset + d] = x == 1 ? y : x;
-  }
-  return out;
-}
-
-// The broadcast shape of `tensors`, when every one's sizes are known and broadcast.
-c10::optional<std::vector<int64_t>> knownBroadcast(const FusionState& state,
-                                                   const std::vector<const Value*>& tensors) {
-  std::vector<int64_t> shape;
-  for (const Value* v : tensors) {
-    const c10::optional<std::vector<int64_t>> sizes = state.facts().sizes(v);
-    if (!sizes) return c10::nullopt;
-    const c10::optional<std::vector<int64_t>> joined = broadcastIfPossible(shape, *sizes);
-    if (!joined) return c10::nullopt;
-    shape = *joined;
-  }
-  return shape;
-}
-
 bool sameIterationSpace(const FusionState& state, const Node* a, const Node* b) {
   std::vector<const Value*> ta = shapingTensors(a);
   std::vector<const Value*> tb = shapingTensors(b);
@@ -90,8 +60,8 @@ bool sameIterationSpace(const FusionState& state, const Node* a, const Node* b) 
       ta.size() == tb.size() &&
       std::all_of(ta.begin(), ta.end(), [&](const Value* v) { return contains(tb, v); });
   if (same_tensors) return true;
-  const c10::optional<std::vector<int64_t>> sa = knownBroadcast(state, ta);
-  const c10::optional<std::vector<int64_t>> sb = knownBroadcast(state, tb);
+  const c10::optional<std::vector<int64_t>> sa = state.knownBroadcast(ta);
+  const c10::optional<std::vector<int64_t>> sb = state.knownBroadcast(tb);
   return sa && sb && *sa == *sb;
 }
 
