@@ -44,7 +44,7 @@ while [ $# -gt 0 ]; do
       cases=$1 seed=$2
       shift 2
       for suite in GPUFusion CPUFusion; do
-        FUSER_FUZZ_CASES=$cases FUSER_FUZZ_SEED=$seed FUSER_FUZZ_THREADS=15 \
+        FUSER_FUZZ_CASES=$cases FUSER_FUZZ_SEED=$seed FUSER_FUZZ_THREADS=$(($(nproc) - 1)) \
           ./build/bin/test_jit --gtest_filter="$suite.RandomGraphsMatchEager" \
           > "$OUT/fuzz_${suite}_$seed.log" 2>&1
         echo "$suite seeds $seed..$((seed + cases - 1)): rc=$? $(grep -h '\[fuzz\]' "$OUT/fuzz_${suite}_$seed.log")"

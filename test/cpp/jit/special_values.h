@@ -1,4 +1,4 @@
-// The unary-pairs x special-values check (test_special_values.cpp), for any device.
+// The special-values checks (test_special_values.cpp), for any device.
 #pragma once
 
 #include <c10/core/Device.h>
@@ -9,6 +9,11 @@ namespace testing {
 // Fuses f(g(x)) for every pair of unary float ops and compares with eager on NaN, +-Inf,
 // +-0, denormals and overflow edges, in float32 and float64 on `device`.
 void checkEveryUnaryPair(const c10::Device& device);
+
+// Integer arithmetic that overflows (add, mul, sub, neg, abs, left shift, a narrowing
+// cast) wraps as eager's does, in every integer dtype, through the vectorized,
+// element-wise and strided loops on `device`.
+void checkIntegerOverflowWraps(const c10::Device& device);
 
 }  // namespace testing
 }  // namespace torch_fuser

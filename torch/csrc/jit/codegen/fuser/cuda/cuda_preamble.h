@@ -26,6 +26,29 @@ TF_INLINE To tf_float_to_integer(double x) {
   return static_cast<To>(x);
 }
 
+// int8 arithmetic wraps through an explicit sign extension. NVRTC 13.0 drops the one
+// implied by narrowing int back to int8 for some lanes unpacked from a 16-byte vector
+// load: (x + 1).clamp(0, 5) gave 5 for x = 127 where eager gives 0 (found by the
+// fuzzer; GPUFusion.IntegerOverflowWrapsAsEagerInEveryLoop). An asm result is opaque
+// to the optimizer, so every later use extends it again.
+TF_INLINE int8_t tf_wrap_int8(int x) {
+  int extended;
+  asm("cvt.s32.s8 %0, %1;" : "=r"(extended) : "r"(x));
+  return static_cast<int8_t>(extended);
+}
+TF_INLINE int8_t tf_add(int8_t a, int8_t b) {
+  return tf_wrap_int8(int(a) + int(b));
+}
+TF_INLINE int8_t tf_sub(int8_t a, int8_t b) {
+  return tf_wrap_int8(int(a) - int(b));
+}
+TF_INLINE int8_t tf_mul(int8_t a, int8_t b) {
+  return tf_wrap_int8(int(a) * int(b));
+}
+TF_INLINE int8_t tf_neg(int8_t a) {
+  return tf_wrap_int8(-int(a));
+}
+
 // Accurate math, as eager's CUDA kernels use.
 #define TF_MATH_1(name)                    \
   static TF_INLINE float name(float x) {   \

@@ -91,7 +91,7 @@ TF_INLINE To tf_cast(From x) {
 
 // Arithmetic wraps on integer overflow, as eager's does. Signed overflow is undefined in
 // C++, so 32- and 64-bit integers compute in their unsigned twins; narrower integers
-// compute in int and wrap when converted back.
+// compute in int and wrap when converted back (int8 on CUDA: see cuda_preamble.h).
 template <typename T>
 TF_INLINE T tf_add(T a, T b) {
   return a + b;
