@@ -73,6 +73,11 @@ graph(%x : Tensor, %b : Tensor):
   checkFusedMatchesEager(ir, {at::randn({8, 1, 6}), at::randn({5, 1})});
 }
 
+TEST(CPUFusion, MultiplyThenAddRoundsTwiceAsInEager) {
+  FusionGuard fusion;
+  checkMultiplyThenAddRoundsTwice(at::TensorOptions());
+}
+
 TEST(CPUFusion, TakesScalarsFromGraphInputsAndConstants) {
   FusionGuard fusion;
   const char* ir = R"IR(

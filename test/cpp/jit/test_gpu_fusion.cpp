@@ -37,6 +37,10 @@ TEST_F(GPUFusion, IntegerOverflowWrapsAsEagerInEveryLoop) {
   checkIntegerOverflowWraps(at::Device(at::kCUDA, 0));
 }
 
+TEST_F(GPUFusion, MultiplyThenAddRoundsTwiceAsInEager) {
+  checkMultiplyThenAddRoundsTwice(on());
+}
+
 TEST_F(GPUFusion, RunsElementwiseChainAsOneKernel) {
   auto fused = checkFusedMatchesEager(kChainIR, randn3({1024, 1024}));
   EXPECT_EQ(countGroups(*fused), 1u);

@@ -297,6 +297,23 @@ inline std::shared_ptr<Graph> checkFusedMatchesEager(const std::string& ir,
   return fused_graph;
 }
 
+// (x*y + 1) - x*y: a kernel that contracts the product into the add (one rounding
+// instead of eager's two) differs from eager after the cancellation.
+inline void checkMultiplyThenAddRoundsTwice(const at::TensorOptions& options) {
+  const char* ir = R"IR(
+graph(%x : Tensor, %y : Tensor):
+  %one : int = prim::Constant[value=1]()
+  %p : Tensor = aten::mul(%x, %y)
+  %s : Tensor = aten::add(%p, %one, %one)
+  %d : Tensor = aten::sub(%s, %p, %one)
+  return (%d)
+)IR";
+  for (at::ScalarType dtype : {at::kFloat, at::kDouble}) {
+    const auto typed = options.dtype(dtype);
+    checkFusedMatchesEager(ir, {at::randn({4096}, typed) * 100, at::randn({4096}, typed) * 100});
+  }
+}
+
 // Three random inputs of `shape` for kChainIR.
 inline std::vector<IValue> chainInputs(at::IntArrayRef shape, const at::TensorOptions& options) {
   return {at::randn(shape, options), at::randn(shape, options), at::randn(shape, options)};

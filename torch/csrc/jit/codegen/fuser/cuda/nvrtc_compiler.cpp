@@ -60,8 +60,11 @@ CudaBinary compileWithNvrtc(const std::string& source, int major, int minor) {
   binary.is_cubin = arch.second;
   binary.target = std::string(arch.second ? "sm_" : "compute_") + std::to_string(arch.first);
   const std::string arch_flag = "--gpu-architecture=" + binary.target;
+  // --fmad=false keeps a*b+c two roundings, as eager's separate kernels give them: a
+  // contraction across ops differs after a cancellation ((x*y + 1) - x*y), found by the
+  // fuzzer. The math library's own fma calls are explicit and stay.
   const std::vector<const char*> options = {arch_flag.c_str(), "--std=c++17",
-                                            "--device-as-default-execution-space"};
+                                            "--device-as-default-execution-space", "--fmad=false"};
 
   nvrtcProgram program = nullptr;
   checkNvrtc(*api,
@@ -75,7 +78,8 @@ CudaBinary compileWithNvrtc(const std::string& source, int major, int minor) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (debugLevel() >= 2) {
-    std::cerr << "[torch_fuser] nvrtc " << arch_flag << " --std=c++17: " << seconds << " s\n";
+    std::cerr << "[torch_fuser] nvrtc " << arch_flag << " --std=c++17 --fmad=false: " << seconds
+              << " s\n";
   }
   if (result != 0) {
     size_t log_size = 0;
