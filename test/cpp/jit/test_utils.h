@@ -314,32 +314,6 @@ graph(%x : Tensor, %y : Tensor):
   }
 }
 
-// x / 0.1 bit for bit as eager: its CUDA kernel multiplies by the scalar's reciprocal
-// (taken in float for 16-bit inputs), its CPU kernel divides. (Eager's CPU 16-bit kernels
-// may round the number itself to 16 bits: CPUFusion checks float and double only.)
-inline void checkDivisionByANumberIsEagersBitForBit(const at::TensorOptions& options,
-                                                    std::vector<at::ScalarType> dtypes) {
-  const char* ir = R"IR(
-graph(%x : Tensor):
-  %s : float = prim::Constant[value=0.10000000000000001]()
-  %q : Tensor = aten::div(%x, %s)
-  %t : Tensor = aten::mul(%q, %s)
-  return (%q, %t)
-)IR";
-  for (at::ScalarType dtype : dtypes) {
-    const at::Tensor x = at::randn({4096}, options.dtype(dtype));
-    auto fused = parseIR(ir);
-    fuseGraph(fused);
-    const auto actual = runGraph(fused, {x});
-    const auto expected = runGraph(parseIR(ir), {x});
-    for (size_t i = 0; i < actual.size(); ++i) {
-      EXPECT_TRUE(at::equal(actual[i].toTensor(), expected[i].toTensor()))
-          << c10::toString(dtype) << " output " << i << " differs from eager's by up to "
-          << (actual[i].toTensor() - expected[i].toTensor()).abs().max().item<double>();
-    }
-  }
-}
-
 // Three random inputs of `shape` for kChainIR.
 inline std::vector<IValue> chainInputs(at::IntArrayRef shape, const at::TensorOptions& options) {
   return {at::randn(shape, options), at::randn(shape, options), at::randn(shape, options)};

@@ -21,7 +21,6 @@ int Lowerer::lowerPattern(const FusibleOp& fusible, const Node* node, const std:
     case LoweringPattern::kCompare:
       return emit(op, promote({in[0], in[1]}), {in[0], in[1]});
     case LoweringPattern::kBinaryFloat:
-      if (op == OpKind::Div) return lowerTrueDivide(in[0], in[1]);
       return emit(op, floatIfIntegral(promote({in[0], in[1]})), {in[0], in[1]});
     case LoweringPattern::kAlphaBinary:
       return lowerAlpha(op, in[0], in[1], in[2]);
@@ -48,7 +47,8 @@ int Lowerer::lowerPattern(const FusibleOp& fusible, const Node* node, const std:
     }
     case LoweringPattern::kDivMode: {
       const std::string mode = stringArgument(node->input(2));
-      if (mode.empty()) return lowerTrueDivide(in[0], in[1]);
+      if (mode.empty())
+        return emit(OpKind::Div, floatIfIntegral(promote({in[0], in[1]})), {in[0], in[1]});
       if (mode != "trunc" && mode != "floor") throw Unsupported{"div rounding_mode='" + mode + "'"};
       return lowerBinary(mode == "trunc" ? OpKind::DivTrunc : OpKind::DivFloor, in[0], in[1]);
     }
@@ -224,18 +224,6 @@ int Lowerer::lowerRandLike(const std::vector<int>& in) {
   out_.uses_random = true;
   const OperandCategory category = std::max(OperandCategory::kZeroDim, promotions_[in[0]].category);
   return add(std::move(stmt), Promotion{category, dtype});
-}
-
-// Eager's CUDA kernel divides by a Python number as a multiplication by its reciprocal,
-// taken once in the compute type (float for 16-bit inputs). That can differ from a / b by
-// an ulp, which a later frac, floor or comparison magnifies (fuzz seed 1218995). On CPU,
-// and by a tensor, eager divides.
-int Lowerer::lowerTrueDivide(int dividend, int divisor) {
-  const ScalarType compute = floatIfIntegral(promote({dividend, divisor}));
-  const bool by_reciprocal = spec_.device().is_cuda() && c10::isFloatingType(compute) &&
-                             promotions_[divisor].category == OperandCategory::kWrappedScalar;
-  if (!by_reciprocal) return emit(OpKind::Div, compute, {dividend, divisor});
-  return emit(OpKind::Mul, compute, {dividend, emit(OpKind::Reciprocal, compute, {divisor})});
 }
 
 int Lowerer::lowerClamp(int self, int min, int max) {
