@@ -78,6 +78,11 @@ TEST(CPUFusion, MultiplyThenAddRoundsTwiceAsInEager) {
   checkMultiplyThenAddRoundsTwice(at::TensorOptions());
 }
 
+TEST(CPUFusion, DividesByANumberBitForBitAsEager) {
+  FusionGuard fusion;
+  checkDivisionByANumberIsEagersBitForBit(at::TensorOptions(), {at::kFloat, at::kDouble});
+}
+
 TEST(CPUFusion, TakesScalarsFromGraphInputsAndConstants) {
   FusionGuard fusion;
   const char* ir = R"IR(

@@ -41,6 +41,11 @@ TEST_F(GPUFusion, MultiplyThenAddRoundsTwiceAsInEager) {
   checkMultiplyThenAddRoundsTwice(on());
 }
 
+TEST_F(GPUFusion, DividesByANumberBitForBitAsEager) {
+  checkDivisionByANumberIsEagersBitForBit(on(),
+                                          {at::kFloat, at::kDouble, at::kBFloat16, at::kHalf});
+}
+
 TEST_F(GPUFusion, RunsElementwiseChainAsOneKernel) {
   auto fused = checkFusedMatchesEager(kChainIR, randn3({1024, 1024}));
   EXPECT_EQ(countGroups(*fused), 1u);

@@ -314,6 +314,30 @@ graph(%x : Tensor, %y : Tensor):
   }
 }
 
+// x / 0.001 bit for bit as eager: its CUDA kernel multiplies by the number's reciprocal
+// (exactly 1000 in float: taken in double, then rounded), its CPU kernel divides. (Eager's
+// CPU 16-bit kernels may round the number itself to 16 bits: CPUFusion checks float and
+// double only.)
+inline void checkDivisionByANumberIsEagersBitForBit(const at::TensorOptions& options,
+                                                    std::vector<at::ScalarType> dtypes) {
+  const char* ir = R"IR(
+graph(%x : Tensor):
+  %s : float = prim::Constant[value=0.001]()
+  %q : Tensor = aten::div(%x, %s)
+  return (%q)
+)IR";
+  for (at::ScalarType dtype : dtypes) {
+    const at::Tensor x = at::randn({4096}, options.dtype(dtype));
+    auto fused = parseIR(ir);
+    fuseGraph(fused);
+    const at::Tensor actual = runGraph(fused, {x})[0].toTensor();
+    const at::Tensor expected = runGraph(parseIR(ir), {x})[0].toTensor();
+    EXPECT_TRUE(at::equal(actual, expected))
+        << c10::toString(dtype) << ": differs from eager's by up to "
+        << (actual - expected).abs().max().item<double>();
+  }
+}
+
 // Three random inputs of `shape` for kChainIR.
 inline std::vector<IValue> chainInputs(at::IntArrayRef shape, const at::TensorOptions& options) {
   return {at::randn(shape, options), at::randn(shape, options), at::randn(shape, options)};
