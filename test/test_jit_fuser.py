@@ -661,7 +661,10 @@ class TestAutograd(unittest.TestCase):
         torch.testing.assert_close(hy, e_hy)
         expected = torch.autograd.grad(e_hy.sum() + e_cy.pow(2).sum(), eager_args[3:])
         for got, want in zip(grads, expected):
-            torch.testing.assert_close(got, want)
+            # Sums over the batch in another order: an element that nearly cancels is
+            # judged against the gradient's scale, not its own.
+            scale = want.abs().max().item()
+            torch.testing.assert_close(got, want, rtol=1.3e-6, atol=1e-5 * max(scale, 1.0))
 
     def test_training_loop_matches_eager(self):
         torch.manual_seed(0)
