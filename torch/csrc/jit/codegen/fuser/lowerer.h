@@ -104,6 +104,7 @@ class Lowerer {
   // A binary op; integer operands use the op's integer twin (division by a non-zero
   // constant only: eager raises on a zero divisor, which a kernel cannot).
   int lowerBinary(OpKind op, int lhs, int rhs);
+  // dividend / divisor in floating point, as eager's kernel on this device computes it.
   int lowerTrueDivide(int dividend, int divisor);
 
   static OpKind integerTwin(OpKind op);

@@ -78,8 +78,9 @@ CudaBinary compileWithNvrtc(const std::string& source, int major, int minor) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (debugLevel() >= 2) {
-    std::cerr << "[torch_fuser] nvrtc " << arch_flag << " --std=c++17 --fmad=false: " << seconds
-              << " s\n";
+    std::cerr << "[torch_fuser] nvrtc";
+    for (const char* option : options) std::cerr << " " << option;
+    std::cerr << ": " << seconds << " s\n";
   }
   if (result != 0) {
     size_t log_size = 0;
