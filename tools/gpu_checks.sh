@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What a session runs on the GPU machine (the `device` tool), stage by stage, logs under
 # $OUT (default ./gpu-logs):  tools/gpu_checks.sh build tests [package] [bench] [fuzz N SEED]
+# (fuzz: N cases per suite from SEED; FUZZ_SECONDS=S stops each suite after S seconds)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/gpu-logs}
@@ -45,6 +46,7 @@ while [ $# -gt 0 ]; do
       shift 2
       for suite in GPUFusion CPUFusion; do
         FUSER_FUZZ_CASES=$cases FUSER_FUZZ_SEED=$seed FUSER_FUZZ_THREADS=$(($(nproc) - 1)) \
+          FUSER_FUZZ_SECONDS=${FUZZ_SECONDS:-0} \
           ./build/bin/test_jit --gtest_filter="$suite.RandomGraphsMatchEager" \
           > "$OUT/fuzz_${suite}_$seed.log" 2>&1
         echo "$suite seeds $seed..$((seed + cases - 1)): rc=$? $(grep -h '\[fuzz\]' "$OUT/fuzz_${suite}_$seed.log")"

@@ -1,7 +1,9 @@
 // Differential fuzzing: random fusible graphs, fused vs eager, on many shapes, strides
 // and dtypes. FUSER_FUZZ_CASES sets the count (default below), FUSER_FUZZ_SEED the first
-// seed, FUSER_FUZZ_THREADS the workers (default: the cores, at most 4), FUSER_FUZZ_PRINT=1
-// prints every case (graph and inputs) before it runs; a failure prints
+// seed, FUSER_FUZZ_THREADS the workers (default: the cores, at most 4), FUSER_FUZZ_SECONDS
+// a time budget (no case starts after it; the run reports how many ran, always the seeds
+// from the first on), FUSER_FUZZ_PRINT=1 prints every case (graph and inputs) before it
+// runs; a failure prints
 // the seed, the graph and the inputs, so it can be replayed with
 // FUSER_FUZZ_SEED=<seed> FUSER_FUZZ_CASES=1.
 #include "test/cpp/jit/random_graphs.h"
@@ -9,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -26,15 +29,30 @@ int64_t envInt(const char* name, int64_t fallback) {
   return value ? std::atoll(value) : fallback;
 }
 
+struct FuzzRun {
+  int64_t cases = 0;  // seeds [first, first + cases) ran
+  int64_t kernel_cases = 0;
+  std::map<uint64_t, std::string> problems;  // by seed
+};
+
 // Runs cases [first, first + count) on `threads` threads (compiling dominates, and the
-// library is thread-safe); returns the problems by seed, and counts kernel runs.
-std::map<uint64_t, std::string> runCases(uint64_t first, int64_t count, int threads,
-                                         const c10::Device& device, int64_t& kernel_cases) {
-  std::atomic<int64_t> next{0}, kernels{0};
+// library is thread-safe) until `seconds` (<= 0: no limit) have passed.
+FuzzRun runCases(uint64_t first, int64_t count, int threads, const c10::Device& device,
+                 double seconds) {
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                            std::chrono::duration<double>(seconds > 0 ? seconds : 1e9));
+  int64_t next = 0;  // guarded by `mutex`: the seeds taken stay one unbroken range
+  std::atomic<int64_t> kernels{0};
   std::mutex mutex;
   std::map<uint64_t, std::string> problems;
+  auto take = [&]() -> int64_t {
+    std::lock_guard<std::mutex> guard(mutex);
+    if (next >= count || std::chrono::steady_clock::now() >= deadline) return -1;
+    return next++;
+  };
   auto worker = [&] {
-    for (int64_t i = next++; i < count; i = next++) {
+    for (int64_t i = take(); i >= 0; i = take()) {
       const RandomCase c = makeRandomCase(first + static_cast<uint64_t>(i), device);
       if (std::getenv("FUSER_FUZZ_PRINT")) {
         std::lock_guard<std::mutex> guard(mutex);
@@ -52,8 +70,7 @@ std::map<uint64_t, std::string> runCases(uint64_t first, int64_t count, int thre
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
   for (std::thread& t : pool) t.join();
-  kernel_cases = kernels;
-  return problems;
+  return FuzzRun{next, kernels.load(), std::move(problems)};
 }
 
 }  // namespace
@@ -65,8 +82,9 @@ void fuzzAgainstEager(const c10::Device& device, int64_t default_cases) {
   const int threads = static_cast<int>(std::max<int64_t>(
       1, envInt("FUSER_FUZZ_THREADS",
                 std::min(4u, std::max(1u, std::thread::hardware_concurrency())))));
-  int64_t kernel_cases = 0;
-  const auto problems = runCases(first_seed, cases, threads, device, kernel_cases);
+  const double seconds = static_cast<double>(envInt("FUSER_FUZZ_SECONDS", 0));
+  const FuzzRun run = runCases(first_seed, cases, threads, device, seconds);
+  const auto& problems = run.problems;
   int reported = 0;
   for (const auto& problem : problems) {
     ADD_FAILURE() << problem.second;
@@ -74,11 +92,12 @@ void fuzzAgainstEager(const c10::Device& device, int64_t default_cases) {
   }
   EXPECT_EQ(problems.size(), 0u);
   // Most cases must exercise compiled kernels, not only the fallback.
-  std::cout << "[fuzz] " << device << ": " << cases << " cases from seed " << first_seed << " on "
-            << threads << " threads, " << kernel_cases << " ran compiled kernels, "
-            << problems.size() << " failed\n";
-  if (cases >= 100) {  // not for a replay of a few
-    EXPECT_GE(kernel_cases * 2, cases);
+  std::cout << "[fuzz] " << device << ": " << run.cases << " cases from seed " << first_seed
+            << " (seeds " << first_seed << ".." << first_seed + run.cases - 1 << ") on " << threads
+            << " threads, " << run.kernel_cases << " ran compiled kernels, " << problems.size()
+            << " failed" << (run.cases < cases ? " (stopped at FUSER_FUZZ_SECONDS)" : "") << "\n";
+  if (run.cases >= 100) {  // not for a replay of a few
+    EXPECT_GE(run.kernel_cases * 2, run.cases);
   }
 }
 
