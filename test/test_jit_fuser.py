@@ -1270,17 +1270,24 @@ class TestEnvironment(unittest.TestCase):
         self.assertTrue(os.path.exists(os.path.join(kept[0], "kernel.cpp")))
 
     def test_second_process_compiles_nothing(self):
-        with tempfile.TemporaryDirectory() as cache:
-            code = FUSE_ONE + "print(torch_fuser.stats()['kernels_compiled'], torch_fuser.stats()['disk_cache_hits'])\n"
-            first = run_script(code, TORCH_FUSER_CACHE_DIR=cache)
-            second = run_script(code, TORCH_FUSER_CACHE_DIR=cache)
-            self.assertEqual(first.returncode, 0, first.stderr)
-            self.assertEqual(second.returncode, 0, second.stderr)
-            compiled, hits = map(int, first.stdout.split()[-2:])
-            self.assertGreater(compiled, 0)
-            compiled, hits = map(int, second.stdout.split()[-2:])
-            self.assertEqual(compiled, 0)
-            self.assertGreater(hits, 0)
+        # CPU shared objects and CUDA cubins alike persist in the disk cache.
+        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        for device in devices:
+            with self.subTest(device=device), tempfile.TemporaryDirectory() as cache:
+                code = FUSE_ONE.replace("torch.randn(5)", "torch.randn(5, device=%r)" % device)
+                code += "print(torch_fuser.stats()['kernels_compiled'], torch_fuser.stats()['disk_cache_hits'])\n"
+                first = run_script(code, TORCH_FUSER_CACHE_DIR=cache)
+                second = run_script(code, TORCH_FUSER_CACHE_DIR=cache)
+                self.assertEqual(first.returncode, 0, first.stderr)
+                self.assertEqual(second.returncode, 0, second.stderr)
+                compiled, hits = map(int, first.stdout.split()[-2:])
+                self.assertGreater(compiled, 0)
+                compiled, hits = map(int, second.stdout.split()[-2:])
+                self.assertEqual(compiled, 0)
+                self.assertGreater(hits, 0)
+                suffix = ".so" if device == "cpu" else (".cubin", ".ptx")
+                self.assertTrue(all(name.endswith(suffix) for name in os.listdir(cache)),
+                                os.listdir(cache))
 
     def test_missing_compiler_falls_back_with_one_warning(self):
         code = FUSE_ONE.replace("print(torch_fuser.kernel_source(f, x, x) and 'ran')", """

@@ -8,6 +8,8 @@
 #include "torch/csrc/jit/codegen/fuser/cuda/nvrtc_compiler.h"
 #include "torch/csrc/jit/codegen/fuser/lowering.h"
 
+#include <fstream>
+
 namespace torch_fuser {
 namespace testing {
 namespace {
@@ -194,6 +196,43 @@ TEST_F(CUDACodegen, CompileErrorsReportNvrtcLog) {
   } catch (const c10::Error& e) {
     EXPECT_NE(std::string(e.what()).find("undefined_name"), std::string::npos) << e.what();
   }
+}
+
+// NVRTC's images persist like CPU kernels: an entry per source and target, loaded instead
+// of compiled, and a damaged entry is compiled again and rewritten.
+TEST_F(CUDACodegen, NvrtcImagesPersistInTheDiskCache) {
+  TempCacheDir cache;
+  const std::string source =
+      cudaSourceFor({at::kFloat, at::kFloat, TensorLayout::kFlat, TensorLayout::kFlat, true});
+  const Stats before = getStats();
+  const cuda::CudaBinary first = cuda::compileWithNvrtc(source, 9, 0);
+  ASSERT_EQ(cache.entries().size(), 1u);
+  const std::string entry = cache.entries()[0];
+  EXPECT_EQ(entry.substr(entry.size() - (first.is_cubin ? 6 : 4)),
+            first.is_cubin ? ".cubin" : ".ptx");
+  const cuda::CudaBinary second = cuda::compileWithNvrtc(source, 9, 0);
+  EXPECT_EQ(getStats().kernels_compiled, before.kernels_compiled + 1);
+  EXPECT_EQ(getStats().disk_cache_hits, before.disk_cache_hits + 1);
+  EXPECT_EQ(second.image, first.image);
+  EXPECT_EQ(second.target, first.target);
+
+  {
+    std::fstream file(entry, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(static_cast<std::streamoff>(first.image.size() / 2));
+    file.put(static_cast<char>(first.image[first.image.size() / 2] ^ 0x5a));
+  }
+  const cuda::CudaBinary rebuilt = cuda::compileWithNvrtc(source, 9, 0);
+  EXPECT_EQ(getStats().kernels_compiled, before.kernels_compiled + 2);
+  EXPECT_EQ(rebuilt.image, first.image);
+  EXPECT_EQ(cuda::compileWithNvrtc(source, 9, 0).image, first.image);  // rewritten whole
+  EXPECT_EQ(getStats().disk_cache_hits, before.disk_cache_hits + 2);
+
+  cuda::compileWithNvrtc(source, 8, 0);  // another target, another entry
+  EXPECT_EQ(cache.entries().size(), 2u);
+  EnvGuard off("TORCH_FUSER_DISABLE_DISK_CACHE", "1");
+  cuda::compileWithNvrtc(source, 8, 6);
+  EXPECT_EQ(cache.entries().size(), 2u);
+  EXPECT_EQ(getStats().kernels_compiled, before.kernels_compiled + 4);
 }
 
 }  // namespace

@@ -41,6 +41,10 @@ TEST_F(GPUFusion, MultiplyThenAddRoundsTwiceAsInEager) {
   checkMultiplyThenAddRoundsTwice(on());
 }
 
+TEST_F(GPUFusion, ReloadsKernelsFromTheDiskCache) {
+  checkReloadsKernelsFromTheDiskCache(on(), ".cubin");
+}
+
 TEST_F(GPUFusion, DividesByANumberBitForBitAsEager) {
   checkDivisionByANumberIsEagersBitForBit(on(),
                                           {at::kFloat, at::kDouble, at::kBFloat16, at::kHalf});

@@ -343,6 +343,47 @@ inline std::vector<IValue> chainInputs(at::IntArrayRef shape, const at::TensorOp
   return {at::randn(shape, options), at::randn(shape, options), at::randn(shape, options)};
 }
 
+// A private, empty cache directory for one test.
+class TempCacheDir {
+ public:
+  TempCacheDir() {
+    char pattern[] = "/tmp/torch_fuser_cache_test_XXXXXX";
+    path_ = ::mkdtemp(pattern);
+    guard_ = std::make_unique<EnvGuard>("TORCH_FUSER_CACHE_DIR", path_.c_str());
+    clearCache();  // forget kernels compiled with another cache
+  }
+  ~TempCacheDir() {
+    guard_.reset();
+    clearCache();
+    removeDirectory(path_);
+  }
+  const std::string& path() const { return path_; }
+  std::vector<std::string> entries() const { return listFiles(path_); }
+
+ private:
+  std::string path_;
+  std::unique_ptr<EnvGuard> guard_;
+};
+
+// A fused chain on `options`' device compiles once, leaves one entry named *`extension`
+// in the disk cache, and a process with nothing in memory (clearCache) loads it from
+// there instead of compiling.
+inline void checkReloadsKernelsFromTheDiskCache(const at::TensorOptions& options,
+                                                const std::string& extension) {
+  TempCacheDir cache;
+  const Stats before = getStats();
+  checkFusedMatchesEager(kChainIR, chainInputs({9, 9}, options));
+  EXPECT_EQ(getStats().kernels_compiled, before.kernels_compiled + 1);
+  ASSERT_EQ(cache.entries().size(), 1u);
+  const std::string entry = cache.entries()[0];
+  ASSERT_GE(entry.size(), extension.size());
+  EXPECT_EQ(entry.substr(entry.size() - extension.size()), extension) << entry;
+  clearCache();  // as a new process would: nothing in memory
+  checkFusedMatchesEager(kChainIR, chainInputs({9, 9}, options));
+  EXPECT_EQ(getStats().kernels_compiled, before.kernels_compiled + 1);
+  EXPECT_EQ(getStats().disk_cache_hits, before.disk_cache_hits + 1);
+}
+
 // Runs the fused chain at one size, then at `shapes`: results match eager and nothing
 // new is compiled (kernels are not specialized on sizes).
 inline void checkNewSizesReuseTheKernel(const at::TensorOptions& options,

@@ -1,6 +1,6 @@
 #include "torch/csrc/jit/codegen/fuser/cpu/host_compiler.h"
 
-#include "torch/csrc/jit/codegen/fuser/cpu/disk_cache.h"
+#include "torch/csrc/jit/codegen/fuser/disk_cache.h"
 #include "torch/csrc/jit/codegen/fuser/options.h"
 
 #include <c10/util/Exception.h>
@@ -248,7 +248,7 @@ std::unique_ptr<LoadedLibrary> compileAndLoad(const std::string& source) {
   const c10::optional<std::string> cache_dir = diskCacheDirectory();
   const std::string key = cache_dir ? cacheKey(source, command, argv) : std::string();
   if (!key.empty()) {
-    if (const c10::optional<std::string> cached = findCachedKernel(*cache_dir, key)) {
+    if (const c10::optional<std::string> cached = findCacheEntry(*cache_dir, key + ".so")) {
       if (void* handle = ::dlopen(cached->c_str(), RTLD_NOW | RTLD_LOCAL)) {
         stats().disk_cache_hits++;
         if (debug >= 2) std::cerr << "[torch_fuser] loaded " << *cached << " from the disk cache\n";
@@ -290,7 +290,7 @@ std::unique_ptr<LoadedLibrary> compileAndLoad(const std::string& source) {
   void* handle = ::dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
   TORCH_CHECK(handle != nullptr, "torch_fuser: cannot load the compiled kernel ", so, ": ",
               ::dlerror());
-  if (!key.empty() && !storeCachedKernel(*cache_dir, key, so) && debug >= 1) {
+  if (!key.empty() && !storeCacheEntry(*cache_dir, key + ".so", readFile(so)) && debug >= 1) {
     std::cerr << "[torch_fuser] could not store the kernel in the disk cache " << *cache_dir
               << "\n";
   }

@@ -13,7 +13,9 @@ struct CudaBinary {
 };
 
 // A cubin for sm_<major><minor> when this NVRTC supports that arch, else PTX for the
-// newest supported arch not above it. Throws c10::Error with NVRTC's log on failure;
+// newest supported arch not above it. The image comes from the disk cache (disk_cache.h)
+// when a verified entry for this source, target, NVRTC and torch_fuser version is there,
+// and is stored there after a compile. Throws c10::Error with NVRTC's log on failure;
 // never leaks the NVRTC program.
 CudaBinary compileWithNvrtc(const std::string& source, int major, int minor);
 

@@ -1,4 +1,4 @@
-#include "torch/csrc/jit/codegen/fuser/cpu/disk_cache.h"
+#include "torch/csrc/jit/codegen/fuser/disk_cache.h"
 
 #include "torch/csrc/jit/codegen/fuser/options.h"
 
@@ -19,7 +19,6 @@
 #include <sstream>
 
 namespace torch_fuser {
-namespace cpu {
 namespace {
 
 constexpr char kMagic[8] = {'T', 'F', 'K', 'C', 'A', 'C', 'H', '1'};
@@ -68,8 +67,31 @@ std::string readFile(const std::string& path) {
   return buffer.str();
 }
 
-std::string entryPath(const std::string& directory, const std::string& key) {
-  return directory + "/" + key + ".so";
+std::string entryPath(const std::string& directory, const std::string& name) {
+  return directory + "/" + name;
+}
+
+// The payload of an entry's `bytes` read from `path`, or nullopt when the trailer does not
+// vouch for it.
+c10::optional<std::string> verifiedPayload(const std::string& path, const std::string& bytes) {
+  if (bytes.empty()) return c10::nullopt;
+  auto corrupt = [&](const char* why) -> c10::optional<std::string> {
+    if (debugLevel() >= 1) {
+      std::cerr << "[torch_fuser] cache entry " << path << " is " << why << "; rebuilding it\n";
+    }
+    return c10::nullopt;
+  };
+  if (bytes.size() < kTrailerBytes) return corrupt("truncated");
+  const size_t payload = bytes.size() - kTrailerBytes;
+  if (std::memcmp(bytes.data() + payload, kMagic, sizeof(kMagic)) != 0)
+    return corrupt("not an entry");
+  uint64_t length = 0;
+  std::memcpy(&length, bytes.data() + payload + sizeof(kMagic), sizeof(length));
+  if (length != payload) return corrupt("truncated");
+  const std::string digest(bytes.data() + payload + sizeof(kMagic) + sizeof(length), kDigestChars);
+  std::string content = bytes.substr(0, payload);
+  if (c10::sha1(content).str() != digest) return corrupt("corrupted");
+  return content;
 }
 
 }  // namespace
@@ -94,39 +116,27 @@ c10::optional<std::string> diskCacheDirectory() {
   return c10::nullopt;
 }
 
-c10::optional<std::string> findCachedKernel(const std::string& directory, const std::string& key) {
-  const std::string path = entryPath(directory, key);
-  const std::string bytes = readFile(path);
-  if (bytes.empty()) return c10::nullopt;
-  auto corrupt = [&](const char* why) -> c10::optional<std::string> {
-    if (debugLevel() >= 1) {
-      std::cerr << "[torch_fuser] cache entry " << path << " is " << why << "; rebuilding it\n";
-    }
-    return c10::nullopt;
-  };
-  if (bytes.size() < kTrailerBytes) return corrupt("truncated");
-  const size_t payload = bytes.size() - kTrailerBytes;
-  if (std::memcmp(bytes.data() + payload, kMagic, sizeof(kMagic)) != 0)
-    return corrupt("not an entry");
-  uint64_t length = 0;
-  std::memcpy(&length, bytes.data() + payload + sizeof(kMagic), sizeof(length));
-  if (length != payload) return corrupt("truncated");
-  const std::string digest(bytes.data() + payload + sizeof(kMagic) + sizeof(length), kDigestChars);
-  if (c10::sha1(bytes.substr(0, payload)).str() != digest) return corrupt("corrupted");
+c10::optional<std::string> findCacheEntry(const std::string& directory, const std::string& name) {
+  const std::string path = entryPath(directory, name);
+  if (!verifiedPayload(path, readFile(path))) return c10::nullopt;
   return path;
 }
 
-bool storeCachedKernel(const std::string& directory, const std::string& key,
-                       const std::string& so_path) {
-  std::string bytes = readFile(so_path);
-  if (bytes.empty()) return false;
-  const uint64_t length = bytes.size();
-  const std::string digest = c10::sha1(bytes).str();
+c10::optional<std::string> readCacheEntry(const std::string& directory, const std::string& name) {
+  const std::string path = entryPath(directory, name);
+  return verifiedPayload(path, readFile(path));
+}
+
+bool storeCacheEntry(const std::string& directory, const std::string& name, std::string payload) {
+  if (payload.empty()) return false;
+  const uint64_t length = payload.size();
+  const std::string digest = c10::sha1(payload).str();
+  std::string& bytes = payload;
   bytes.append(kMagic, sizeof(kMagic));
   bytes.append(reinterpret_cast<const char*>(&length), sizeof(length));
   bytes.append(digest);
 
-  std::string temp = directory + "/." + key + ".XXXXXX";
+  std::string temp = directory + "/." + name + ".XXXXXX";
   const int fd = ::mkstemp(&temp[0]);  // 0600
   if (fd < 0) return false;
   size_t written = 0;
@@ -137,12 +147,11 @@ bool storeCachedKernel(const std::string& directory, const std::string& key,
   }
   const bool ok = written == bytes.size() && ::fsync(fd) == 0;
   ::close(fd);
-  if (!ok || ::rename(temp.c_str(), entryPath(directory, key).c_str()) != 0) {
+  if (!ok || ::rename(temp.c_str(), entryPath(directory, name).c_str()) != 0) {
     ::unlink(temp.c_str());
     return false;
   }
   return true;
 }
 
-}  // namespace cpu
 }  // namespace torch_fuser
