@@ -17,6 +17,9 @@ import torch
 
 # A kernel disk cache of the tests' own, so counters do not depend on earlier runs.
 os.environ.setdefault("TORCH_FUSER_CACHE_DIR", tempfile.mkdtemp(prefix="torch_fuser_pytest_"))
+# Calls compile their kernels before running them (TestBackgroundCompilation turns
+# background compilation on where it tests it).
+os.environ.setdefault("TORCH_FUSER_SYNC_COMPILE", "1")
 
 import torch_fuser  # noqa: E402
 
@@ -1021,6 +1024,19 @@ def double_bias(x, b):
 
 class TestThreads(unittest.TestCase):
     def test_sixteen_threads_times_500_calls_over_several_functions(self):
+        self.check_sixteen_threads()
+
+    def test_sixteen_threads_while_kernels_compile_in_the_background(self):
+        # Calls race the workers that publish kernels: every result must still be eager's.
+        torch_fuser.clear_cache()
+        torch_fuser.set_background_compilation(True)
+        try:
+            self.check_sixteen_threads()
+        finally:
+            torch_fuser.wait_for_compilations()
+            torch_fuser.set_background_compilation(False)
+
+    def check_sixteen_threads(self):
         functions = [
             (torch.jit.script(chain), chain, lambda g, n: [torch.randn(n, 9, generator=g) for _ in range(3)]),
             (torch.jit.script(double_bias), double_bias,
@@ -1252,6 +1268,105 @@ x = torch.randn(5)
 print(torch_fuser.kernel_source(f, x, x) and 'ran')
 print(torch_fuser.stats()['fallbacks'])
 """
+
+
+def gated_compiler(directory, seconds=30):
+    """A $CXX that holds each compile until the file `directory`/open exists (at most
+    `seconds`), then runs the real compiler; returns (path, open_gate)."""
+    script = os.path.join(directory, "c++")
+    gate = os.path.join(directory, "open")
+    with open(script, "w") as f:
+        f.write("#!/bin/sh\ni=0\nwhile [ ! -e '%s' ] && [ $i -lt %d ]; do sleep 0.01; i=$((i+1)); done\n"
+                "exec %s \"$@\"\n" % (gate, seconds * 100, os.environ.get("CXX", "c++")))
+    os.chmod(script, 0o700)
+    return script, lambda: open(gate, "w").close()
+
+
+class TestBackgroundCompilation(unittest.TestCase):
+    def setUp(self):
+        torch_fuser.clear_cache()
+        torch_fuser.set_background_compilation(True)
+
+    def tearDown(self):
+        torch_fuser.wait_for_compilations()
+        torch_fuser.set_background_compilation(False)
+
+    def test_calls_run_the_interpreter_until_the_kernel_is_ready(self):
+        fn = torch.jit.script(fresh_script_fn(chain))
+        args = [torch.randn(6, 7, dtype=torch.double) for _ in range(3)]
+        with tempfile.TemporaryDirectory() as tmp:
+            script, open_gate = gated_compiler(tmp)
+            old_cxx = os.environ.get("CXX")
+            os.environ["CXX"] = script
+            try:
+                before = torch_fuser.stats()
+                for _ in range(5):  # profiling runs, then the optimized graph, compiler held
+                    torch.testing.assert_close(fn(*args), chain(*args))
+                held = torch_fuser.stats()
+                self.assertEqual(held["kernel_launches"], before["kernel_launches"])
+                self.assertEqual(held["compiles_pending"], 1)
+                self.assertGreater(held["fallbacks"], before["fallbacks"])
+                open_gate()
+                torch_fuser.wait_for_compilations()
+            finally:
+                if old_cxx is None:
+                    del os.environ["CXX"]
+                else:
+                    os.environ["CXX"] = old_cxx
+        ready = torch_fuser.stats()
+        self.assertEqual(ready["compiles_pending"], 0)
+        self.assertEqual(ready["kernels_compiled"], held["kernels_compiled"] + 1)
+        torch.testing.assert_close(fn(*args), chain(*args))
+        after = torch_fuser.stats()
+        self.assertEqual(after["kernel_launches"], ready["kernel_launches"] + 1)
+        self.assertEqual(after["fallbacks"], ready["fallbacks"])
+
+    def test_kernel_source_waits_for_the_compile(self):
+        x = torch.randn(5)
+        self.assertIn("tf_kernel", torch_fuser.kernel_source(chain_unoptimized, x, x, x)[0])
+
+    def test_on_by_default_and_off_with_sync_compile(self):
+        code = "import torch_fuser; print(torch_fuser.is_background_compilation())"
+        self.assertEqual(run_script(code, TORCH_FUSER_SYNC_COMPILE="").stdout.split(), ["True"])
+        self.assertEqual(run_script(code, TORCH_FUSER_SYNC_COMPILE="1").stdout.split(), ["False"])
+
+    def test_exit_while_a_kernel_compiles_is_clean(self):
+        # The process ends with the compiler held: the worker is waited for, nothing crashes.
+        with tempfile.TemporaryDirectory() as tmp:
+            script, _ = gated_compiler(tmp, seconds=2)
+            code = FUSE_ONE.replace("print(torch_fuser.kernel_source(f, x, x) and 'ran')", """
+s = torch.jit.script(f)
+for _ in range(4):
+    torch.testing.assert_close(s(x, x), f(x, x))
+print(torch_fuser.stats()['compiles_pending'], 'pending')""")
+            code = code.replace("import torch, torch_fuser", "import torch, torch_fuser\ntorch._C._jit_set_profiling_executor(True)")
+            result = run_script(code, TORCH_FUSER_SYNC_COMPILE="0", CXX=script)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertIn("1 pending", result.stdout)
+
+    def test_forked_child_finishes_a_compile_queued_before_the_fork(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            script, _ = gated_compiler(tmp)
+            gate = os.path.join(tmp, "open")
+            code = FUSE_ONE.replace("print(torch_fuser.kernel_source(f, x, x) and 'ran')", """
+import os
+s = torch.jit.script(f)
+for _ in range(4):
+    s(x, x)
+assert torch_fuser.stats()['compiles_pending'] == 1
+pid = os.fork()
+if pid == 0:  # no worker here: the queued compile must run again in this process
+    open(%r, 'w').close()
+    s(x, x)  # still compiling; kicks a worker
+    torch_fuser.wait_for_compilations()
+    launches = torch_fuser.stats()['kernel_launches']
+    torch.testing.assert_close(s(x, x), f(x, x))
+    os._exit(0 if torch_fuser.stats()['kernel_launches'] == launches + 1 else 3)
+_, status = os.waitpid(pid, 0)
+print('child', os.waitstatus_to_exitcode(status))""" % gate)
+            result = run_script(code, TORCH_FUSER_SYNC_COMPILE="0", CXX=script)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertIn("child 0", result.stdout)
 
 
 class TestEnvironment(unittest.TestCase):

@@ -62,6 +62,9 @@ __all__ = [
     "explain",
     "stats",
     "clear_cache",
+    "set_background_compilation",
+    "is_background_compilation",
+    "wait_for_compilations",
 ]
 
 
@@ -160,7 +163,8 @@ def explain(fn, *inputs, runs=3):
 def stats():
     """Counters: kernels_compiled, memory_cache_hits, disk_cache_hits, fallbacks,
     compile_seconds, fusion_groups_registered; cache sizes fusions_cached, kernels_cached
-    and evictions fusions_evicted, kernels_evicted."""
+    and evictions fusions_evicted, kernels_evicted; compiles_pending, the kernels queued or
+    compiling in the background now."""
     return dict(_C.stats())
 
 
@@ -178,6 +182,24 @@ def set_cache_limits(max_fusions=None, max_kernels_per_fusion=None):
 def clear_cache():
     """Drop every compiled kernel; fused graphs recompile on their next call."""
     _C.clear_cache()
+
+
+def set_background_compilation(on):
+    """Compile kernels on background threads (the default; TORCH_FUSER_SYNC_COMPILE=1
+    turns it off): a call whose kernel is not compiled yet runs the fused ops in the
+    interpreter instead of waiting, and calls run the kernel once it is ready. Off: the
+    first call compiles and waits."""
+    _C.set_background_compilation(bool(on))
+
+
+def is_background_compilation():
+    return _C.is_background_compilation()
+
+
+def wait_for_compilations():
+    """Block until every kernel compile queued so far has finished (e.g. after a warm-up,
+    before timing)."""
+    _C.wait_for_compilations()
 
 
 # TORCH_FUSER_ENABLE=0 keeps fusion off without changing code (=1 enabled it already when

@@ -45,6 +45,28 @@ TEST_F(GPUFusion, ReloadsKernelsFromTheDiskCache) {
   checkReloadsKernelsFromTheDiskCache(on(), ".cubin");
 }
 
+// The first call that needs a kernel queues its NVRTC compile and runs the fallback (the
+// check comes right after the submit, long before a compile could end); once compiled,
+// calls run the kernel.
+TEST_F(GPUFusion, RunsTheFallbackWhileTheKernelCompilesInTheBackground) {
+  TempCacheDir cache;
+  const bool was = isBackgroundCompilation();
+  setBackgroundCompilation(true);
+  auto graph = parseIR(kChainIR);
+  fuseGraph(graph);
+  const auto inputs = chainInputs({33, 5}, on());
+  const at::Tensor expected = runGraph(parseIR(kChainIR), inputs)[0].toTensor();
+  const Stats before = getStats();
+  expectSameTensor(runGraph(graph, inputs)[0].toTensor(), expected);
+  EXPECT_EQ(getStats().fallbacks, before.fallbacks + 1);
+  waitForCompilations();
+  EXPECT_EQ(getStats().kernels_compiled, before.kernels_compiled + 1);
+  expectSameTensor(runGraph(graph, inputs)[0].toTensor(), expected);
+  EXPECT_EQ(getStats().fallbacks, before.fallbacks + 1);
+  EXPECT_EQ(getStats().kernel_launches, before.kernel_launches + 1);
+  setBackgroundCompilation(was);
+}
+
 TEST_F(GPUFusion, DividesByANumberBitForBitAsEager) {
   checkDivisionByANumberIsEagersBitForBit(on(),
                                           {at::kFloat, at::kDouble, at::kBFloat16, at::kHalf});

@@ -10,7 +10,9 @@ namespace torch_fuser {
 
 std::shared_ptr<const CompiledKernel> compileKernel(KernelSpec& spec, const ArgSpec& arg_spec);
 
-// Whether this build and machine can compile kernels for a device type at all.
+// Whether this build and machine can compile kernels for a device type at all. The first
+// call for a type loads what its backend needs (NVRTC, the driver): a background compile
+// queue is created only after it (background_compiler.h).
 bool backendAvailable(c10::DeviceType type);
 
 }  // namespace torch_fuser

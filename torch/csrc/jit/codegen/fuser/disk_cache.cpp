@@ -99,18 +99,20 @@ c10::optional<std::string> verifiedPayload(const std::string& path, const std::s
 c10::optional<std::string> diskCacheDirectory() {
   if (env("TORCH_FUSER_DISABLE_DISK_CACHE") == "1") return c10::nullopt;
   const std::string path = configuredDirectory();
-  static std::mutex mutex;
-  static std::set<std::string> good, refused;
-  std::lock_guard<std::mutex> guard(mutex);
-  if (good.count(path)) return path;
-  if (refused.count(path)) return c10::nullopt;
+  // Never destroyed: a background compile may still look here while the process exits.
+  static auto* mutex = new std::mutex();
+  static auto* good = new std::set<std::string>();
+  static auto* refused = new std::set<std::string>();
+  std::lock_guard<std::mutex> guard(*mutex);
+  if (good->count(path)) return path;
+  if (refused->count(path)) return c10::nullopt;
   std::string why = makeDirectories(path) ? unsafeBecause(path) : "cannot create it";
   if (path.empty()) why = "no directory configured (set TORCH_FUSER_CACHE_DIR)";
   if (why.empty()) {
-    good.insert(path);
+    good->insert(path);
     return path;
   }
-  refused.insert(path);
+  refused->insert(path);
   TORCH_WARN("torch_fuser: not using the kernel cache directory '", path, "': ", why,
              "; kernels will be compiled in every process");
   return c10::nullopt;

@@ -6,6 +6,8 @@
 // subgraph in the interpreter.
 #pragma once
 
+#include "torch/csrc/jit/codegen/fuser/options.h"
+
 #include <ATen/core/stack.h>
 
 #include <string>
@@ -31,6 +33,7 @@ class KernelSourceRecorder {
  private:
   std::vector<std::string> sources_;
   KernelSourceRecorder* previous_;
+  WaitForCompiles wait_;  // the calls recorded run kernels, not "compiling" fallbacks
 };
 
 }  // namespace torch_fuser

@@ -1,5 +1,6 @@
 #include "torch/csrc/jit/codegen/fuser/interface.h"
 
+#include "torch/csrc/jit/codegen/fuser/background_compiler.h"
 #include "torch/csrc/jit/codegen/fuser/compat.h"
 #include "torch/csrc/jit/codegen/fuser/executor.h"
 #include "torch/csrc/jit/codegen/fuser/explain.h"
@@ -178,6 +179,7 @@ Explanation explain(const std::shared_ptr<torch::jit::Graph>& graph,
   }
   torch::jit::GraphFunction function("torch_fuser_explain", copy, nullptr);
   ExplainRecorder recorder;
+  WaitForCompiles wait;  // report the kernels the calls would run once compiled
   for (int run = 0; run < runs; ++run) {
     torch::jit::Stack stack(inputs.begin(), inputs.end());
     function.run(stack);
@@ -200,7 +202,20 @@ Stats getStats() {
                static_cast<int64_t>(fusions.size()),
                kernels,
                cacheLimits().evicted_fusions.load(),
-               cacheLimits().evicted_kernels.load()};
+               cacheLimits().evicted_kernels.load(),
+               backgroundCompilesPending()};
+}
+
+void setBackgroundCompilation(bool on) {
+  backgroundCompilation().store(on);
+}
+
+bool isBackgroundCompilation() {
+  return backgroundCompilation().load();
+}
+
+void waitForCompilations() {
+  waitForBackgroundCompiles();
 }
 
 void setCacheLimits(int64_t max_fusions, int64_t max_kernels_per_fusion) {

@@ -88,10 +88,11 @@ struct Stats {
   int64_t kernel_launches;  // fused kernels run (a call that falls back runs none)
   double compile_seconds;
   int64_t fusion_groups_registered;
-  int64_t fusions_cached;   // KernelSpecs in the registry now
-  int64_t kernels_cached;   // compiled kernels (incl. fallback decisions) they hold
-  int64_t fusions_evicted;  // by the max_fusions bound
-  int64_t kernels_evicted;  // by the max_kernels_per_fusion bound
+  int64_t fusions_cached;    // KernelSpecs in the registry now
+  int64_t kernels_cached;    // compiled kernels (incl. fallback decisions) they hold
+  int64_t fusions_evicted;   // by the max_fusions bound
+  int64_t kernels_evicted;   // by the max_kernels_per_fusion bound
+  int64_t compiles_pending;  // kernels queued or compiling in the background now
 };
 Stats getStats();
 // The counters on one line, "kernels_compiled=3 kernel_launches=40 fallbacks=0 …" (what
@@ -100,6 +101,15 @@ std::string statsSummary();
 int64_t nCompiledKernels();
 // Drops all compiled kernels (the counters stay); fusions recompile on next use.
 void clearCache();
+// Background compilation (on by default; TORCH_FUSER_SYNC_COMPILE=1 turns it off): the
+// first call that needs a kernel queues its compile on a worker thread and runs the
+// fusion's fallback (the interpreter), as do later calls until the kernel is ready; then
+// calls run it. Off: the first call compiles and waits. kernel_source/explain wait either
+// way. waitForCompilations() blocks until every compile queued so far has finished.
+void setBackgroundCompilation(bool on);
+bool isBackgroundCompilation();
+void waitForCompilations();
+
 // Bounds of the in-memory caches (least recently used entries go first; graphs in use
 // keep working). Defaults 4096 / 32, or TORCH_FUSER_MAX_FUSIONS /
 // TORCH_FUSER_MAX_KERNELS_PER_FUSION; a value <= 0 leaves that bound unchanged.

@@ -1,10 +1,12 @@
 #include "torch/csrc/jit/codegen/fuser/kernel_spec.h"
 
+#include "torch/csrc/jit/codegen/fuser/background_compiler.h"
 #include "torch/csrc/jit/codegen/fuser/fallback.h"
 #include "torch/csrc/jit/codegen/fuser/input_views.h"
 
 #include <algorithm>
 #include <array>
+#include <condition_variable>
 
 #include "torch/csrc/jit/codegen/fuser/compiler.h"
 #include "torch/csrc/jit/codegen/fuser/lowering.h"
@@ -21,12 +23,47 @@
 namespace torch_fuser {
 
 struct KernelSlot {
-  std::once_flag compiled;
-  std::shared_ptr<const CompiledKernel> kernel;
-  std::atomic<uint64_t> last_use{0};  // KernelSpec::uses_ at the last lookup
+  enum class State { kNew, kCompiling, kDone };
+  std::mutex mutex;  // guards state and kernel
+  std::condition_variable published;
+  State state = State::kNew;
+  std::shared_ptr<const CompiledKernel> kernel;       // set once, with state kDone
+  std::atomic<const CompiledKernel*> ready{nullptr};  // kernel.get(), for lock-free readers
+  std::atomic<uint64_t> last_use{0};                  // KernelSpec::uses_ at the last lookup
+
+  void publish(std::shared_ptr<const CompiledKernel> compiled) {
+    std::lock_guard<std::mutex> guard(mutex);
+    kernel = std::move(compiled);
+    ready.store(kernel.get(), std::memory_order_release);
+    state = State::kDone;
+    published.notify_all();
+  }
 };
 
 namespace {
+
+// What a launch gets while its kernel compiles in the background.
+const CompiledKernel& compilingKernel() {
+  static const auto* compiling = [] {
+    auto* kernel = new CompiledKernel();  // never destroyed: launches may run at exit
+    kernel->fallback_reason = "the kernel is compiling in the background";
+    return kernel;
+  }();
+  return *compiling;
+}
+
+// compileKernel for a worker thread, where an exception must not escape: it becomes the
+// reason this ArgSpec falls back (the fallback then raises eager's error, if any).
+std::shared_ptr<const CompiledKernel> compileOnWorker(KernelSpec& spec, const ArgSpec& arg_spec) {
+  try {
+    return compileKernel(spec, arg_spec);
+  } catch (const std::exception& e) {
+    auto failed = std::make_shared<CompiledKernel>();
+    const auto* error = dynamic_cast<const c10::Error*>(&e);
+    failed->fallback_reason = error ? error->what_without_backtrace() : e.what();
+    return failed;
+  }
+}
 
 uint64_t nextSerial() {
   static std::atomic<uint64_t> serial{0};
@@ -230,8 +267,9 @@ KernelSpec::KernelSpec(int64_t key, std::shared_ptr<torch::jit::Graph> graph)
 
 KernelSpec::~KernelSpec() = default;
 
-// The slot of `spec`, its kernel compiled (by this thread or another).
-std::shared_ptr<KernelSlot> KernelSpec::slotFor(const ArgSpec& spec) {
+// The slot of `spec`, its kernel compiled (by this thread or another) or, unless `wait`,
+// compiling.
+std::shared_ptr<KernelSlot> KernelSpec::slotFor(const ArgSpec& spec, bool wait) {
   std::shared_ptr<KernelSlot> slot;
   bool inserted = false;
   {
@@ -246,17 +284,52 @@ std::shared_ptr<KernelSlot> KernelSpec::slotFor(const ArgSpec& spec) {
     slot = it->second;
     slot->last_use.store(++uses_, std::memory_order_relaxed);
   }
-  std::call_once(slot->compiled, [&] {
-    std::shared_ptr<const CompiledKernel> compiled = compileKernel(*this, spec);
-    std::lock_guard<std::mutex> guard(mutex_);  // sources() and kernelSignatures() read it
-    slot->kernel = std::move(compiled);
-  });
-  if (!inserted) countMemoryCacheHit();
+  if (slot->ready.load(std::memory_order_acquire) == nullptr) compileInto(slot, spec, wait);
+  if (!inserted && slot->ready.load(std::memory_order_acquire)) countMemoryCacheHit();
   return slot;
 }
 
+void KernelSpec::compileInto(const std::shared_ptr<KernelSlot>& slot, const ArgSpec& spec,
+                             bool wait) {
+  using State = KernelSlot::State;
+  std::unique_lock<std::mutex> lock(slot->mutex);
+  while (slot->state == State::kCompiling) {
+    if (!wait) {
+      lock.unlock();
+      kickBackgroundCompiles();  // no-op unless a fork left the queue without workers
+      return;
+    }
+    slot->published.wait(lock, [&] { return slot->state != State::kCompiling; });
+  }
+  if (slot->state == State::kDone) return;
+  slot->state = State::kCompiling;
+  lock.unlock();
+
+  // A worker needs the spec to outlive the compile; one not owned by a shared_ptr (a
+  // test's) compiles here.
+  std::shared_ptr<KernelSpec> self = wait ? nullptr : weak_from_this().lock();
+  const c10::DeviceType device = spec.device().type();
+  if (self && backendAvailable(device)) {
+    submitBackgroundCompile(device,
+                            [self, slot, spec] { slot->publish(compileOnWorker(*self, spec)); });
+    return;
+  }
+  std::shared_ptr<const CompiledKernel> compiled;
+  try {
+    compiled = compileKernel(*this, spec);
+  } catch (...) {
+    lock.lock();  // a later call tries again, as the first did
+    slot->state = State::kNew;
+    slot->published.notify_all();
+    throw;
+  }
+  slot->publish(std::move(compiled));
+}
+
 std::shared_ptr<const CompiledKernel> KernelSpec::kernelFor(const ArgSpec& spec) {
-  return slotFor(spec)->kernel;
+  const std::shared_ptr<KernelSlot> slot = slotFor(spec, /*wait=*/true);
+  std::lock_guard<std::mutex> guard(slot->mutex);
+  return slot->kernel;
 }
 
 const CompiledKernel& KernelSpec::kernelForLaunch(const ArgSpec& spec) {
@@ -265,21 +338,24 @@ const CompiledKernel& KernelSpec::kernelForLaunch(const ArgSpec& spec) {
   const uint64_t generation = generation_.load(std::memory_order_acquire);
   if (recent.spec_serial == serial_ && recent.generation == generation &&
       *recent.arg_spec == spec) {
-    // Recency for eviction, on the spec's clock. Written only when the clock moved (a
-    // miss elsewhere), so threads sharing a kernel do not bounce its slot's cache line.
-    const uint64_t now = uses_.load(std::memory_order_relaxed);
-    if (recent.slot->last_use.load(std::memory_order_relaxed) != now) {
-      recent.slot->last_use.store(now, std::memory_order_relaxed);
+    if (const CompiledKernel* kernel = recent.slot->ready.load(std::memory_order_acquire)) {
+      // Recency for eviction, on the spec's clock. Written only when the clock moved (a
+      // miss elsewhere), so threads sharing a kernel do not bounce its slot's cache line.
+      const uint64_t now = uses_.load(std::memory_order_relaxed);
+      if (recent.slot->last_use.load(std::memory_order_relaxed) != now) {
+        recent.slot->last_use.store(now, std::memory_order_relaxed);
+      }
+      countMemoryCacheHit();
+      return *kernel;
     }
-    countMemoryCacheHit();
-    return *recent.slot->kernel;
   }
-  std::shared_ptr<KernelSlot> slot = slotFor(spec);
+  std::shared_ptr<KernelSlot> slot = slotFor(spec, compilesBlockCalls());
   recent.spec_serial = serial_;
   recent.generation = generation;
   recent.arg_spec = spec;
   recent.slot = std::move(slot);
-  return *recent.slot->kernel;
+  const CompiledKernel* kernel = recent.slot->ready.load(std::memory_order_acquire);
+  return kernel ? *kernel : compilingKernel();
 }
 
 void KernelSpec::evictLeastRecentlyUsed() {
@@ -310,7 +386,8 @@ std::vector<std::string> KernelSpec::sources() const {
   std::lock_guard<std::mutex> guard(mutex_);
   std::vector<std::string> out;
   for (const auto& entry : kernels_) {
-    if (entry.second->kernel) out.push_back(entry.second->kernel->source);
+    const CompiledKernel* compiled = entry.second->ready.load(std::memory_order_acquire);
+    if (compiled) out.push_back(compiled->source);
   }
   return out;
 }
@@ -342,7 +419,7 @@ std::vector<std::string> KernelSpec::kernelSignatures() const {
   std::lock_guard<std::mutex> guard(mutex_);
   std::vector<std::string> out;
   for (const auto& entry : kernels_) {
-    const std::shared_ptr<const CompiledKernel>& compiled = entry.second->kernel;
+    const CompiledKernel* compiled = entry.second->ready.load(std::memory_order_acquire);
     if (!compiled || !compiled->kernel) continue;
     std::ostringstream line;
     line << entry.first.device();

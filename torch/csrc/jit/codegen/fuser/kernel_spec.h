@@ -5,6 +5,10 @@
 // for an ArgSpec compiles while the others wait for its result, so a kernel is compiled
 // once. A kernel stays alive while any launch holds it, even across clearKernels().
 // kernelForLaunch() finds a kernel the calling thread used recently without a lock.
+// Background compilation (options.h): kernelForLaunch() then hands the compile to a
+// worker (background_compiler.h) and answers "compiling" until the kernel is published,
+// so the call runs the fallback instead of waiting; a KernelSpec owned by a shared_ptr
+// (as the registry's are) stays alive until its compiles finish.
 #pragma once
 
 #include "torch/csrc/jit/codegen/fuser/arg_spec.h"
@@ -60,7 +64,7 @@ struct KernelSlot;
 // "fused_" and the fusion's ops in order, each once: fused_mul_add_sigmoid.
 std::string fusionName(const torch::jit::Graph& subgraph);
 
-class KernelSpec {
+class KernelSpec : public std::enable_shared_from_this<KernelSpec> {
  public:
   KernelSpec(int64_t key, std::shared_ptr<torch::jit::Graph> graph);
   ~KernelSpec();
@@ -104,7 +108,8 @@ class KernelSpec {
   std::shared_ptr<const CompiledKernel> kernelFor(const ArgSpec& spec);
   // kernelFor() for the launch path: a kernel this thread used recently for `spec` is
   // found in a thread-local cache, without the spec's lock or hash map. The reference
-  // stays valid until this thread's next call.
+  // stays valid until this thread's next call. Unless compilesBlockCalls(), a kernel not
+  // compiled yet is answered with one that has no kernel and says it is compiling.
   const CompiledKernel& kernelForLaunch(const ArgSpec& spec);
   void clearKernels();
   size_t numCachedKernels() const;
@@ -127,7 +132,10 @@ class KernelSpec {
   void warnOnce(const std::string& message);
 
  private:
-  std::shared_ptr<KernelSlot> slotFor(const ArgSpec& spec);
+  std::shared_ptr<KernelSlot> slotFor(const ArgSpec& spec, bool wait);
+  // Compiles the slot's kernel here, or (unless `wait`) queues it for a worker; with
+  // `wait`, returns once it is published (by this thread or another).
+  void compileInto(const std::shared_ptr<KernelSlot>& slot, const ArgSpec& spec, bool wait);
   void evictLeastRecentlyUsed();  // caller holds mutex_
   void describeOutputs();
 

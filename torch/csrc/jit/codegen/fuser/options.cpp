@@ -160,6 +160,36 @@ int64_t totalMemoryCacheHits() {
   return sumCounters(&ThreadCounters::hits, &CounterRegistry::retired_hits);
 }
 
+std::atomic<bool>& backgroundCompilation() {
+  static std::atomic<bool> on{[] {
+    const char* env = std::getenv("TORCH_FUSER_SYNC_COMPILE");
+    if (!env || !*env || std::strcmp(env, "0") == 0) return true;
+    if (std::strcmp(env, "1") != 0) {
+      TORCH_WARN("torch_fuser: TORCH_FUSER_SYNC_COMPILE must be 1 or 0, found '", env,
+                 "'; compiling in the background");
+      return true;
+    }
+    return false;
+  }()};
+  return on;
+}
+
+namespace {
+thread_local int waits_for_compiles = 0;
+}  // namespace
+
+WaitForCompiles::WaitForCompiles() {
+  ++waits_for_compiles;
+}
+
+WaitForCompiles::~WaitForCompiles() {
+  --waits_for_compiles;
+}
+
+bool compilesBlockCalls() {
+  return waits_for_compiles > 0 || !backgroundCompilation().load(std::memory_order_relaxed);
+}
+
 int64_t threadFallbacks() {
   return fallbacks_on_this_thread;
 }

@@ -68,6 +68,23 @@ CacheLimits& cacheLimits();
 int64_t threadFallbacks();
 void countFallback();
 
+// Whether kernels compile on background threads while calls run the fusion's fallback
+// (background_compiler.h): on unless TORCH_FUSER_SYNC_COMPILE=1 (what tests set, for
+// determinism); setBackgroundCompilation() changes it at run time.
+std::atomic<bool>& backgroundCompilation();
+
+// While one exists on a thread, that thread's calls wait for their kernels to compile
+// (kernel_source, explain: they report the kernels the calls run).
+class WaitForCompiles {
+ public:
+  WaitForCompiles();
+  ~WaitForCompiles();
+  WaitForCompiles(const WaitForCompiles&) = delete;
+  WaitForCompiles& operator=(const WaitForCompiles&) = delete;
+};
+// Whether a call on this thread compiles (or waits for) its kernel before running it.
+bool compilesBlockCalls();
+
 // The host compiler command: $CXX split on whitespace, else "c++". Read at each compile
 // so a test (or a user) can point it elsewhere at run time.
 std::string hostCompiler();

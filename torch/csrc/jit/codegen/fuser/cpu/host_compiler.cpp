@@ -177,12 +177,19 @@ int runProcess(const std::vector<std::string>& argv, const std::string& log_path
 
 // What the compiler says it is (`<command> --version`), once per command; "" if it
 // cannot be run (then nothing is cached: the compile itself will report the problem).
+// The lock is not held while the compiler runs: a fork() meanwhile (a background compile
+// of a process that forks) must not leave the child a mutex no thread will release. Two
+// threads may both ask the compiler; they get the same answer. Never destroyed, like
+// hostCpuSignature's: a background compile may still run while the process exits
+// (background_compiler.h).
 std::string compilerIdentity(const std::vector<std::string>& command) {
-  static std::mutex mutex;
-  static std::map<std::vector<std::string>, std::string> identities;
-  std::lock_guard<std::mutex> guard(mutex);
-  auto it = identities.find(command);
-  if (it != identities.end()) return it->second;
+  static auto* mutex = new std::mutex();
+  static auto* identities = new std::map<std::vector<std::string>, std::string>();
+  {
+    std::lock_guard<std::mutex> guard(*mutex);
+    auto it = identities->find(command);
+    if (it != identities->end()) return it->second;
+  }
   std::string identity;
   try {
     TempDir dir;
@@ -193,14 +200,15 @@ std::string compilerIdentity(const std::vector<std::string>& command) {
   } catch (const c10::Error&) {
     identity.clear();
   }
-  identities.emplace(command, identity);
+  std::lock_guard<std::mutex> guard(*mutex);
+  identities->emplace(command, identity);
   return identity;
 }
 
 // The host CPU's model and feature flags: kernels are built with -march=native, so a
 // cache shared between machines must not hand one CPU's binary to another.
 const std::string& hostCpuSignature() {
-  static const std::string signature = [] {
+  static const std::string* signature = new std::string([] {
     std::ifstream in("/proc/cpuinfo");
     std::string line, out;
     while (std::getline(in, line)) {
@@ -208,8 +216,8 @@ const std::string& hostCpuSignature() {
       if (line.empty() && !out.empty()) break;  // the first processor is enough
     }
     return out;
-  }();
-  return signature;
+  }());
+  return *signature;
 }
 
 // The disk-cache key of `source` built by `argv` (the compiler `command` and the flags,

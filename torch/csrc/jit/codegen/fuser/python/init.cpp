@@ -117,8 +117,14 @@ PYBIND11_MODULE(_C, m) {
     d["kernels_cached"] = s.kernels_cached;
     d["fusions_evicted"] = s.fusions_evicted;
     d["kernels_evicted"] = s.kernels_evicted;
+    d["compiles_pending"] = s.compiles_pending;
     return d;
   });
+  m.def("set_background_compilation", &torch_fuser::setBackgroundCompilation, py::arg("on"));
+  m.def("is_background_compilation", &torch_fuser::isBackgroundCompilation);
+  // Releases the GIL: a compile may be waiting for it (a Python-side hook, another thread).
+  m.def("wait_for_compilations", &torch_fuser::waitForCompilations,
+        py::call_guard<py::gil_scoped_release>());
   m.def("set_cache_limits", &torch_fuser::setCacheLimits, py::arg("max_fusions") = 0,
         py::arg("max_kernels_per_fusion") = 0);
   m.def("clear_cache", &torch_fuser::clearCache);

@@ -1,0 +1,31 @@
+// Worker threads that compile kernels while calls run their fallback (kernel_spec.cpp).
+//
+// Each device type has its own queue, run in submission order on up to a few threads (half
+// the cores, at most 4: a compile is a compiler process or an NVRTC call, and the callers'
+// work must keep a core); workers exit when their queue is empty.
+// Exit: a queue's owner is a static created at its first submit, after the caller made the
+// backend ready (compiler.h: prepareBackend; its libraries and statics exist by then), so
+// it is destroyed before them: it drops queued tasks and waits for running ones, and no
+// compile outlives what it uses.
+// Fork: a child starts without workers; tasks queued or running in the parent at the fork
+// are queued again in the child and run once a caller kicks them, so no kernel stays
+// "compiling" forever there.
+#pragma once
+
+#include <c10/core/DeviceType.h>
+
+#include <cstdint>
+#include <functional>
+
+namespace torch_fuser {
+
+// Queues `task` (which must not throw) for a worker of `device`'s queue.
+void submitBackgroundCompile(c10::DeviceType device, std::function<void()> task);
+// Starts workers for queued tasks where there are none (a forked child); cheap otherwise.
+void kickBackgroundCompiles();
+// Blocks until every task submitted so far has finished.
+void waitForBackgroundCompiles();
+// Tasks queued or running, all queues.
+int64_t backgroundCompilesPending();
+
+}  // namespace torch_fuser
