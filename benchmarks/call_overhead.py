@@ -5,6 +5,7 @@ the call path, not the math, is the time: unfused, and fused with the profiler's
 the fused call (host us per fused call, its kernel included).
 
     python3 benchmarks/call_overhead.py"""
+import os
 import statistics
 import sys
 import time
@@ -65,6 +66,7 @@ def main():
         cell_args = [torch.randn(2, 4) for _ in range(3)] + [torch.randn(16, 4), torch.randn(16, 4),
                                                               torch.randn(16), torch.randn(16)]
         cell_unfused = per_call_us(torch.jit.script(lstm_cell), *cell_args)
+        os.environ.setdefault("TORCH_FUSER_SYNC_COMPILE", "1")  # time kernels, not compiles
         import torch_fuser  # noqa: F401
         fused_fn = torch.jit.script(add_relu_fused)
         fused = per_call_us(fused_fn, x, y)

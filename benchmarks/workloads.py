@@ -291,9 +291,19 @@ def run_workload(torch, mode, name, args, wrap, sync, record):
             record["skipped"] = f"first call (compile) took {record['first_ms'] / 1e3:.0f} s"
             return
         errs = [compare(torch, out, want, w.exact)]
+        calls_ms = [record["first_ms"]]
         for _ in range(WARMUP):
-            errs.append(compare(torch, step(), want, w.exact))
+            start = time.perf_counter()
+            got = step()
+            sync()
+            calls_ms.append((time.perf_counter() - start) * 1e3)
+            errs.append(compare(torch, got, want, w.exact))
+        record["calls_ms"] = calls_ms  # the first 1 + WARMUP calls (first_call.py)
         s0 = stats() if stats else None
+        if s0:
+            record["tf_warmup"] = {k: s0[k] for k in ("kernels_compiled", "disk_cache_hits",
+                                                       "fallbacks", "kernel_launches")}
+            record["tf_warmup"]["compiles_pending"] = s0.get("compiles_pending", 0)
 
         def run(iters):
             sync()
@@ -349,6 +359,9 @@ def worker(args):
 def run_all(args):
     records = []
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(HERE), os.environ.get("PYTHONPATH", "")]))
+    # Steady-state timings: kernels compile before the call that needs them (first_call.py
+    # measures background compilation).
+    env.setdefault("TORCH_FUSER_SYNC_COMPILE", "1")
     for name in args.workloads:
         for mode in args.modes:
             cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--mode", mode, "--device", args.device,

@@ -1194,6 +1194,35 @@ class TestCUDA(unittest.TestCase):
             torch.cuda.synchronize()
             torch.testing.assert_close(out, cuda_chain(*args))
 
+    def test_cuda_graph_captures_while_kernels_compile_in_the_background(self):
+        # Captures in global mode (torch.cuda.graph's default) while a worker may load the
+        # finished module: the load must not invalidate a capture. Each captured graph
+        # replays eager's results, whether it captured the fallback or the kernel.
+        torch_fuser.clear_cache()
+        torch_fuser.set_background_compilation(True)
+        try:
+            fn = torch.jit.script(fresh_script_fn(cuda_chain))
+            args = self.args(512, 65)
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                run_warm(fn, *args)
+            torch.cuda.current_stream().wait_stream(side)
+            captures = 0
+            while captures < 3 or (torch_fuser.stats()["compiles_pending"] and captures < 500):
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph):
+                    out = fn(*args)
+                for a in args:
+                    a.copy_(torch.randn_like(a))
+                graph.replay()
+                torch.cuda.synchronize()
+                torch.testing.assert_close(out, cuda_chain(*args))
+                captures += 1
+        finally:
+            torch_fuser.wait_for_compilations()
+            torch_fuser.set_background_compilation(False)
+
     @unittest.skipUnless(CUDA and torch.cuda.device_count() > 1, "needs two GPUs")
     def test_second_device(self):
         out = self.check(self.args(100, 100, device="cuda:1"))

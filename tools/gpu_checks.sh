@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What a session runs on the GPU machine (the `device` tool), stage by stage, logs under
-# $OUT (default ./gpu-logs):  tools/gpu_checks.sh build tests [package] [bench] [fuzz N SEED]
+# $OUT (default ./gpu-logs):  tools/gpu_checks.sh build tests [package] [bench] [latency] [fuzz N SEED]
 # (fuzz: N cases per suite from SEED; FUZZ_SECONDS=S stops each suite after S seconds)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +40,13 @@ while [ $# -gt 0 ]; do
       PYTHONPATH=$PWD python3 benchmarks/switching.py --device cuda --out "$OUT" \
         --name h200-cuda-switching > "$OUT/switching_cuda.txt" 2>&1
       tail -40 "$OUT/switching_cuda.txt"
+      ;;
+    latency)
+      # Time to first result, cold/warm disk cache, sync/background compilation.
+      PYTHONPATH=$PWD python3 benchmarks/first_call.py --device cuda \
+        --workloads "${LATENCY_WORKLOADS:-lstm_train,mobilenet_v3_large,mlp_train}" --out "$OUT" \
+        --name h200-cuda-first-call > "$OUT/first_call.txt" 2>&1
+      grep -v "^#" "$OUT/first_call.txt" | tail -25
       ;;
     fuzz)
       cases=$1 seed=$2

@@ -51,6 +51,7 @@ constexpr int kCuDeviceAttributeComputeCapabilityMinor = 76;
   _(cuCtxGetCurrent, CUresult, (CUcontext*))                                                     \
   _(cuCtxSetCurrent, CUresult, (CUcontext))                                                      \
   _(cuDevicePrimaryCtxRetain, CUresult, (CUcontext*, CUdevice))                                  \
+  _(cuThreadExchangeStreamCaptureMode, CUresult, (int*))                                         \
   _(cuModuleLoadData, CUresult, (CUmodule*, const void*))                                        \
   _(cuModuleUnload, CUresult, (CUmodule))                                                        \
   _(cuModuleGetFunction, CUresult, (CUfunction*, CUmodule, const char*))                         \

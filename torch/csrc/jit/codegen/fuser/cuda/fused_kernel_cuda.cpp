@@ -46,6 +46,25 @@ int attribute(const DriverApi& api, int which, int device_index) {
   return value;
 }
 
+// CU_STREAM_CAPTURE_MODE_RELAXED for this thread while it lives. A module loaded while
+// another thread captures a CUDA graph in global mode (torch.cuda.graph's default) would
+// otherwise be a prohibited call that invalidates that capture; a background compile can
+// finish at any moment.
+class RelaxedCaptureMode {
+ public:
+  explicit RelaxedCaptureMode(const DriverApi& api) : api_(api) {
+    TORCH_FUSER_CUDA_DRIVER_CHECK(api_.cuThreadExchangeStreamCaptureMode(&mode_));
+  }
+  ~RelaxedCaptureMode() { api_.cuThreadExchangeStreamCaptureMode(&mode_); }
+  RelaxedCaptureMode(const RelaxedCaptureMode&) = delete;
+  RelaxedCaptureMode& operator=(const RelaxedCaptureMode&) = delete;
+
+ private:
+  static constexpr int kRelaxed = 2;  // CU_STREAM_CAPTURE_MODE_RELAXED
+  const DriverApi& api_;
+  int mode_ = kRelaxed;
+};
+
 class FusedKernelCUDA : public FusedKernel {
  public:
   FusedKernelCUDA(const LoweredKernel& kernel, const std::string& source, c10::Device device)
@@ -55,6 +74,7 @@ class FusedKernelCUDA : public FusedKernel {
     const CudaBinary binary = compileWithNvrtc(
         source, attribute(api_, kCuDeviceAttributeComputeCapabilityMajor, device_.index()),
         attribute(api_, kCuDeviceAttributeComputeCapabilityMinor, device_.index()));
+    RelaxedCaptureMode relaxed(api_);
     TORCH_FUSER_CUDA_DRIVER_CHECK(api_.cuModuleLoadData(&module_, binary.image.data()));
     TORCH_FUSER_CUDA_DRIVER_CHECK(
         api_.cuModuleGetFunction(&function_, module_, kernel.name.c_str()));
