@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <shared_mutex>
 #include <thread>
 #include <vector>
 
@@ -16,6 +17,16 @@ namespace torch_fuser {
 namespace {
 
 using Task = std::shared_ptr<std::function<void()>>;
+
+// Held shared by each worker while it runs a task (and until the task has left
+// running_), exclusively by a fork. Never destroyed: a fork may come at any time.
+std::shared_mutex& forkGuard() {
+  static auto* guard = new std::shared_mutex();
+  return *guard;
+}
+
+// Whether this thread is a worker holding forkGuard() shared.
+thread_local bool holds_fork_guard = false;
 
 // Workers are detached threads that exit when the queue is empty, so an idle process
 // holds no compile threads; `alive_` counts them for the destructor.
@@ -76,10 +87,17 @@ class Workers {
       queue_.pop_front();
       running_.push_back(task);
       lock.unlock();
+      // Order: forkGuard() before mutex_, as prepareFork takes them.
+      std::shared_lock<std::shared_mutex> fork_guard(forkGuard());
+      holds_fork_guard = true;
       (*task)();
       lock.lock();
       running_.erase(std::find(running_.begin(), running_.end(), task));
       changed_.notify_all();
+      lock.unlock();
+      holds_fork_guard = false;
+      fork_guard.unlock();
+      lock.lock();
     }
     --alive_;
     changed_.notify_all();
@@ -118,6 +136,7 @@ Workers& workersFor(c10::DeviceType device) {
 }
 
 void Workers::prepareFork() {
+  forkGuard().lock();
   for (Workers* w : queues()) {
     if (w) w->mutex_.lock();
   }
@@ -127,10 +146,12 @@ void Workers::parentAfterFork() {
   for (Workers* w : queues()) {
     if (w) w->mutex_.unlock();
   }
+  forkGuard().unlock();
 }
 
 // The child has none of the parent's threads: what they ran is queued again, and the
-// condition variable is rebuilt (the parent's waiters do not exist here).
+// locks and the condition variable are rebuilt rather than released (the parent's threads
+// may have been waiting on them, and their waits are recorded in them).
 void Workers::childAfterFork() {
   for (Workers* w : queues()) {
     if (!w) continue;
@@ -138,8 +159,9 @@ void Workers::childAfterFork() {
     w->running_.clear();
     w->alive_ = 0;
     new (&w->changed_) std::condition_variable();
-    w->mutex_.unlock();
+    new (&w->mutex_) std::mutex();
   }
+  new (&forkGuard()) std::shared_mutex();
 }
 
 }  // namespace
@@ -158,6 +180,19 @@ void waitForBackgroundCompiles() {
   for (Workers* w : queues()) {
     if (w) w->waitIdle();
   }
+}
+
+ForkAllowed::ForkAllowed() {
+  if (!holds_fork_guard) return;
+  forkGuard().unlock_shared();
+  holds_fork_guard = false;
+  released_ = true;
+}
+
+ForkAllowed::~ForkAllowed() {
+  if (!released_) return;
+  forkGuard().lock_shared();
+  holds_fork_guard = true;
 }
 
 int64_t backgroundCompilesPending() {

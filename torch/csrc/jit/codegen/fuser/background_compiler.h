@@ -7,9 +7,11 @@
 // backend ready (compiler.h: prepareBackend; its libraries and statics exist by then), so
 // it is destroyed before them: it drops queued tasks and waits for running ones, and no
 // compile outlives what it uses.
-// Fork: a child starts without workers; tasks queued or running in the parent at the fork
-// are queued again in the child and run once a caller kicks them, so no kernel stays
-// "compiling" forever there.
+// Fork: a fork waits until no worker is inside a task, except where a task waits for a
+// compiler process (ForkAllowed): a worker elsewhere may hold locks (interned symbols,
+// the allocator, iostreams) the child could never take. A child starts without workers;
+// tasks queued or running in the parent at the fork are queued again in the child and run
+// once a caller kicks them, so no kernel stays "compiling" forever there.
 #pragma once
 
 #include <c10/core/DeviceType.h>
@@ -27,5 +29,18 @@ void kickBackgroundCompiles();
 void waitForBackgroundCompiles();
 // Tasks queued or running, all queues.
 int64_t backgroundCompilesPending();
+
+// On a worker, lets a fork proceed while the scope lasts: for waits that hold no lock of
+// this process (a compiler child process). Elsewhere a no-op.
+class ForkAllowed {
+ public:
+  ForkAllowed();
+  ~ForkAllowed();
+  ForkAllowed(const ForkAllowed&) = delete;
+  ForkAllowed& operator=(const ForkAllowed&) = delete;
+
+ private:
+  bool released_ = false;
+};
 
 }  // namespace torch_fuser

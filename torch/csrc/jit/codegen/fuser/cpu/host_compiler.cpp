@@ -1,5 +1,6 @@
 #include "torch/csrc/jit/codegen/fuser/cpu/host_compiler.h"
 
+#include "torch/csrc/jit/codegen/fuser/background_compiler.h"
 #include "torch/csrc/jit/codegen/fuser/disk_cache.h"
 #include "torch/csrc/jit/codegen/fuser/options.h"
 
@@ -168,6 +169,7 @@ int runProcess(const std::vector<std::string>& argv, const std::string& log_path
               "': ", std::strerror(spawn_error), " (set CXX to a working compiler)");
 
   int status = 0;
+  ForkAllowed fork_allowed;  // the wait holds no lock of this process
   while (::waitpid(pid, &status, 0) < 0) {
     TORCH_CHECK(errno == EINTR, "torch_fuser: waitpid failed: ", std::strerror(errno));
   }
