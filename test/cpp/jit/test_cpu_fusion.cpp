@@ -1360,6 +1360,12 @@ TEST(CPUFusion, FallsBackWhenCompilationFails) {
   clearCache();
 }
 
+TEST(CPUFusion, SteppingOpsRoundSixteenBitOperandsAsEager) {
+  FusionGuard fusion;
+  // float16: eager's CPU floor has no float16 kernel in every torch version.
+  checkSteppingOpsRoundSixteenBitOperands(at::TensorOptions(), {at::kBFloat16});
+}
+
 TEST(CPUFusion, ReloadsKernelsFromTheDiskCache) {
   FusionGuard fusion;
   checkReloadsKernelsFromTheDiskCache(at::TensorOptions().dtype(at::kDouble), ".so");

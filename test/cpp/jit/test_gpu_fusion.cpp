@@ -67,6 +67,10 @@ TEST_F(GPUFusion, RunsTheFallbackWhileTheKernelCompilesInTheBackground) {
   setBackgroundCompilation(was);
 }
 
+TEST_F(GPUFusion, SteppingOpsRoundSixteenBitOperandsAsEager) {
+  checkSteppingOpsRoundSixteenBitOperands(on(), {at::kBFloat16, at::kHalf});
+}
+
 TEST_F(GPUFusion, DividesByANumberBitForBitAsEager) {
   checkDivisionByANumberIsEagersBitForBit(on(),
                                           {at::kFloat, at::kDouble, at::kBFloat16, at::kHalf});

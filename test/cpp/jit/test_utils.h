@@ -338,6 +338,46 @@ graph(%x : Tensor):
   }
 }
 
+// Comparisons, floor and fmod in float16/bfloat16 see their operands as eager does,
+// rounded to 16 bits: a float scalar tensor (0.22964 rounds to x's 0.2294921875, so
+// x != s is false), a Python number (0.1 rounds to bfloat16's 0.10009765625) and an
+// intermediate (x * y is 2.9978 in float, 3 in bfloat16, so its floor is 3). The kernel
+// computes in float, where each of these steps the other way (fuzz seed 1315235).
+inline void checkSteppingOpsRoundSixteenBitOperands(const at::TensorOptions& options,
+                                                    std::vector<at::ScalarType> dtypes) {
+  const char* ir = R"IR(
+graph(%x : Tensor, %s : Tensor, %y : Tensor):
+  %c : float = prim::Constant[value=0.1]()
+  %d : float = prim::Constant[value=1.]()
+  %p : Tensor = aten::mul(%x, %y)
+  %f : Tensor = aten::floor(%p)
+  %ne : Tensor = aten::ne(%x, %s)
+  %gt : Tensor = aten::gt(%x, %c)
+  %m : Tensor = aten::fmod(%p, %d)
+  %lt : Tensor = aten::lt(%p, %y)
+  return (%f, %ne, %gt, %m, %lt)
+)IR";
+  for (at::ScalarType dtype : dtypes) {
+    const at::Tensor x =
+        at::tensor({0.2294921875, 0.1, 0.2294921875, -0.1}, at::kDouble).to(options.dtype(dtype));
+    const at::Tensor s = at::tensor(0.22964, options.dtype(at::kFloat));
+    const at::Tensor y =
+        at::tensor({13.07, 2.5, -13.07, 1.0}, at::kDouble).to(options.dtype(dtype));
+    auto fused = parseIR(ir);
+    fuseGraph(fused);
+    ASSERT_EQ(countGroups(*fused), 1u);
+    const int64_t launches = getStats().kernel_launches;
+    const std::vector<IValue> actual = runGraph(fused, {x, s, y});
+    EXPECT_EQ(getStats().kernel_launches, launches + 1) << c10::toString(dtype);
+    const std::vector<IValue> expected = runGraph(parseIR(ir), {x, s, y});
+    for (size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_TRUE(at::equal(actual[i].toTensor(), expected[i].toTensor()))
+          << c10::toString(dtype) << " output " << i << ": fused " << actual[i].toTensor()
+          << " eager " << expected[i].toTensor();
+    }
+  }
+}
+
 // Three random inputs of `shape` for kChainIR.
 inline std::vector<IValue> chainInputs(at::IntArrayRef shape, const at::TensorOptions& options) {
   return {at::randn(shape, options), at::randn(shape, options), at::randn(shape, options)};

@@ -98,6 +98,10 @@ class Lowerer {
 
   int lowerPattern(const FusibleOp& fusible, const Node* node, const std::vector<int>& in);
 
+  // `value` rounded to a float16/bfloat16 `compute` dtype where eager has it rounded: for
+  // the operands of operations whose result steps (comparisons, rounding, fmod, ...).
+  int roundedTo(int value, ScalarType compute);
+
   // `lhs op alpha * rhs`, in the promoted dtype of lhs and rhs.
   int lowerAlpha(OpKind op, int lhs, int rhs, int alpha);
 

@@ -18,8 +18,10 @@ int Lowerer::lowerPattern(const FusibleOp& fusible, const Node* node, const std:
       return emit(op, floatIfIntegral(promote({in[0]})), {in[0]});
     case LoweringPattern::kBinary:
       return lowerBinary(op, in[0], in[1]);
-    case LoweringPattern::kCompare:
-      return emit(op, promote({in[0], in[1]}), {in[0], in[1]});
+    case LoweringPattern::kCompare: {
+      const ScalarType compute = promote({in[0], in[1]});
+      return emit(op, compute, {roundedTo(in[0], compute), roundedTo(in[1], compute)});
+    }
     case LoweringPattern::kBinaryFloat:
       if (op == OpKind::Div) return lowerTrueDivide(in[0], in[1]);
       return emit(op, floatIfIntegral(promote({in[0], in[1]})), {in[0], in[1]});
@@ -67,7 +69,7 @@ int Lowerer::lowerPattern(const FusibleOp& fusible, const Node* node, const std:
       const ScalarType compute = promote({in[0]});
       // Integers are already whole: eager returns a copy.
       if (c10::isIntegralType(compute, /*includeBool=*/false)) return in[0];
-      return emit(op, compute, {in[0]});
+      return emit(op, compute, {roundedTo(in[0], compute)});
     }
     case LoweringPattern::kLogical:
       return emit(op, ScalarType::Bool, in);
@@ -78,6 +80,17 @@ int Lowerer::lowerPattern(const FusibleOp& fusible, const Node* node, const std:
       return emit(op, promote({in[1], in[2]}), {in[0], in[1], in[2]});
   }
   TORCH_INTERNAL_ASSERT(false, "unhandled lowering pattern");
+}
+
+// A float16/bfloat16 operation computes in float, and its operands stay float where eager
+// has rounded them to 16 bits (a float scalar tensor or Python number it casts to the
+// operation's dtype, an intermediate it stored as a 16-bit tensor). Before an operation
+// whose result steps (a comparison, floor, fmod, ...) the difference is no longer an ulp:
+// its operands are rounded to `compute` first, as eager's are.
+int Lowerer::roundedTo(int value, ScalarType compute) {
+  if (compute != ScalarType::Half && compute != ScalarType::BFloat16) return value;
+  if (out_.stmts[value].dtype == compute) return value;  // a 16-bit load or rounding already
+  return convert(value, compute);
 }
 
 // `lhs op alpha * rhs`, in the promoted dtype of lhs and rhs.
@@ -105,7 +118,12 @@ int Lowerer::lowerAlpha(OpKind op, int lhs, int rhs, int alpha) {
 // constant only: eager raises on a zero divisor, which a kernel cannot).
 int Lowerer::lowerBinary(OpKind op, int lhs, int rhs) {
   const ScalarType compute = promote({lhs, rhs});
-  if (!c10::isIntegralType(compute, /*includeBool=*/false)) return emit(op, compute, {lhs, rhs});
+  if (!c10::isIntegralType(compute, /*includeBool=*/false)) {
+    const bool steps = op == OpKind::Fmod || op == OpKind::Remainder || op == OpKind::DivTrunc ||
+                       op == OpKind::DivFloor;
+    if (steps) return emit(op, compute, {roundedTo(lhs, compute), roundedTo(rhs, compute)});
+    return emit(op, compute, {lhs, rhs});
+  }
   const OpKind integer = integerTwin(op);
   if (integer == OpKind::IDivTrunc || integer == OpKind::IDivFloor ||
       integer == OpKind::IRemainder || integer == OpKind::IFmod) {
