@@ -4,55 +4,84 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <new>
 #include <shared_mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
 namespace torch_fuser {
 namespace {
 
-using Task = std::shared_ptr<std::function<void()>>;
+struct Task {
+  uint64_t sequence;                           // submission order within its queue
+  std::shared_ptr<std::function<void()>> run;  // shared with running_ while it runs
+};
 
-// Held shared by each worker while it runs a task (and until the task has left
-// running_), exclusively by a fork. Never destroyed: a fork may come at any time.
+// Held shared while a compile runs (by workers and by threads compiling for their own
+// call), exclusively by a fork. Never destroyed: a fork may come at any time.
 std::shared_mutex& forkGuard() {
   static auto* guard = new std::shared_mutex();
   return *guard;
 }
+// Set while a fork waits for the guard: glibc's rwlock prefers readers, so compiles that
+// keep overlapping would otherwise hold a fork off until the queue drains.
+std::atomic<bool> fork_pending{false};
 
-// Whether this thread is a worker holding forkGuard() shared.
-thread_local bool holds_fork_guard = false;
+thread_local bool holds_fork_guard = false;  // this thread holds forkGuard() shared
+thread_local bool is_worker = false;
+
+void lockForkGuardShared() {
+  while (fork_pending.load(std::memory_order_acquire)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  forkGuard().lock_shared();
+  holds_fork_guard = true;
+}
+
+void unlockForkGuardShared() {
+  holds_fork_guard = false;
+  forkGuard().unlock_shared();
+}
 
 // Workers are detached threads that exit when the queue is empty, so an idle process
 // holds no compile threads; `alive_` counts them for the destructor.
 class Workers {
  public:
-  explicit Workers(Workers*& registered)
+  explicit Workers(std::atomic<Workers*>& registered)
       : limit_(std::max(1u, std::min(4u, std::thread::hardware_concurrency() / 2))),
         registered_(registered) {
     static std::once_flag fork_handlers;  // one set of handlers walks every queue
     std::call_once(fork_handlers,
                    [] { ::pthread_atfork(&prepareFork, &parentAfterFork, &childAfterFork); });
-    registered_ = this;
+    registered_.store(this);
   }
 
   ~Workers() {
+    registered_.store(nullptr);
     std::unique_lock<std::mutex> lock(mutex_);
     stopping_ = true;
     queue_.clear();
     changed_.wait(lock, [this] { return alive_ == 0; });
-    registered_ = nullptr;
   }
 
-  void submit(Task task) {
-    std::lock_guard<std::mutex> guard(mutex_);
-    queue_.push_back(std::move(task));
+  void submit(std::function<void()> run) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    queue_.push_back(
+        Task{next_sequence_++, std::make_shared<std::function<void()>>(std::move(run))});
     startWorkersLocked();
+    if (alive_ > 0) return;
+    // No thread could be started (a process or container thread limit): compile here.
+    Task task = std::move(queue_.back());
+    queue_.pop_back();
+    lock.unlock();
+    (*task.run)();
   }
 
   void kick() {
@@ -60,10 +89,20 @@ class Workers {
     startWorkersLocked();
   }
 
+  // Waits for the tasks submitted before the call, not for later ones.
   void waitIdle() {
     std::unique_lock<std::mutex> lock(mutex_);
     startWorkersLocked();
-    changed_.wait(lock, [this] { return queue_.empty() && running_.empty(); });
+    const uint64_t last = next_sequence_;
+    changed_.wait(lock, [&] {
+      for (const Task& t : queue_) {
+        if (t.sequence < last) return false;
+      }
+      for (const Task& t : running_) {
+        if (t.sequence < last) return false;
+      }
+      return true;
+    });
   }
 
   int64_t pending() {
@@ -75,12 +114,17 @@ class Workers {
   // One worker per queued task, up to the limit.
   void startWorkersLocked() {
     while (!stopping_ && alive_ < limit_ && alive_ < queue_.size() + running_.size()) {
+      try {
+        std::thread([this] { work(); }).detach();
+      } catch (const std::system_error&) {
+        return;  // the workers there are will take the task (submit handles none)
+      }
       ++alive_;
-      std::thread([this] { work(); }).detach();
     }
   }
 
   void work() {
+    is_worker = true;
     std::unique_lock<std::mutex> lock(mutex_);
     while (!stopping_ && !queue_.empty()) {
       Task task = std::move(queue_.front());
@@ -88,15 +132,19 @@ class Workers {
       running_.push_back(task);
       lock.unlock();
       // Order: forkGuard() before mutex_, as prepareFork takes them.
-      std::shared_lock<std::shared_mutex> fork_guard(forkGuard());
-      holds_fork_guard = true;
-      (*task)();
+      lockForkGuardShared();
+      (*task.run)();
       lock.lock();
-      running_.erase(std::find(running_.begin(), running_.end(), task));
+      auto it = std::find_if(running_.begin(), running_.end(),
+                             [&](const Task& t) { return t.sequence == task.sequence; });
+      task = std::move(*it);
+      running_.erase(it);
       changed_.notify_all();
       lock.unlock();
-      holds_fork_guard = false;
-      fork_guard.unlock();
+      // Dropped here, outside mutex_: it may hold the last reference to a KernelSpec,
+      // whose kernels then unload.
+      task.run.reset();
+      unlockForkGuardShared();
       lock.lock();
     }
     --alive_;
@@ -109,19 +157,20 @@ class Workers {
   static void childAfterFork();
 
   const size_t limit_;
-  Workers*& registered_;  // its slot in queues(), cleared when destroyed
+  std::atomic<Workers*>& registered_;  // its slot in queues(), cleared when destroyed
   std::mutex mutex_;
   std::condition_variable changed_;  // a task finished, or a worker exited
   std::deque<Task> queue_;
   std::vector<Task> running_;
+  uint64_t next_sequence_ = 0;
   size_t alive_ = 0;
   bool stopping_ = false;
 };
 
 // The queues that exist: CPU, CUDA (other devices share the CPU's).
 constexpr size_t kQueues = 2;
-std::array<Workers*, kQueues>& queues() {
-  static std::array<Workers*, kQueues> existing{};  // trivially destructible
+std::array<std::atomic<Workers*>, kQueues>& queues() {
+  static std::array<std::atomic<Workers*>, kQueues> existing{};  // trivially destructible
   return existing;
 }
 
@@ -136,24 +185,27 @@ Workers& workersFor(c10::DeviceType device) {
 }
 
 void Workers::prepareFork() {
+  fork_pending.store(true, std::memory_order_release);
   forkGuard().lock();
-  for (Workers* w : queues()) {
-    if (w) w->mutex_.lock();
+  for (auto& queue : queues()) {
+    if (Workers* w = queue.load()) w->mutex_.lock();
   }
 }
 
 void Workers::parentAfterFork() {
-  for (Workers* w : queues()) {
-    if (w) w->mutex_.unlock();
+  for (auto& queue : queues()) {
+    if (Workers* w = queue.load()) w->mutex_.unlock();
   }
   forkGuard().unlock();
+  fork_pending.store(false, std::memory_order_release);
 }
 
 // The child has none of the parent's threads: what they ran is queued again, and the
 // locks and the condition variable are rebuilt rather than released (the parent's threads
 // may have been waiting on them, and their waits are recorded in them).
 void Workers::childAfterFork() {
-  for (Workers* w : queues()) {
+  for (auto& queue : queues()) {
+    Workers* w = queue.load();
     if (!w) continue;
     w->queue_.insert(w->queue_.begin(), w->running_.begin(), w->running_.end());
     w->running_.clear();
@@ -162,45 +214,53 @@ void Workers::childAfterFork() {
     new (&w->mutex_) std::mutex();
   }
   new (&forkGuard()) std::shared_mutex();
+  fork_pending.store(false, std::memory_order_release);
 }
 
 }  // namespace
 
 void submitBackgroundCompile(c10::DeviceType device, std::function<void()> task) {
-  workersFor(device).submit(std::make_shared<std::function<void()>>(std::move(task)));
+  workersFor(device).submit(std::move(task));
 }
 
 void kickBackgroundCompiles() {
-  for (Workers* w : queues()) {
-    if (w) w->kick();
+  for (auto& queue : queues()) {
+    if (Workers* w = queue.load()) w->kick();
   }
 }
 
 void waitForBackgroundCompiles() {
-  for (Workers* w : queues()) {
-    if (w) w->waitIdle();
+  for (auto& queue : queues()) {
+    if (Workers* w = queue.load()) w->waitIdle();
   }
-}
-
-ForkAllowed::ForkAllowed() {
-  if (!holds_fork_guard) return;
-  forkGuard().unlock_shared();
-  holds_fork_guard = false;
-  released_ = true;
-}
-
-ForkAllowed::~ForkAllowed() {
-  if (!released_) return;
-  forkGuard().lock_shared();
-  holds_fork_guard = true;
 }
 
 int64_t backgroundCompilesPending() {
   int64_t total = 0;
-  for (Workers* w : queues()) {
-    if (w) total += w->pending();
+  for (auto& queue : queues()) {
+    if (Workers* w = queue.load()) total += w->pending();
   }
   return total;
+}
+
+CompileSection::CompileSection() {
+  if (holds_fork_guard) return;  // a worker's task, or a nested section
+  lockForkGuardShared();
+  owns_ = true;
+}
+
+CompileSection::~CompileSection() {
+  if (owns_) unlockForkGuardShared();
+}
+
+ForkAllowed::ForkAllowed() {
+  if (!is_worker || !holds_fork_guard) return;
+  unlockForkGuardShared();
+  released_ = true;
+}
+
+ForkAllowed::~ForkAllowed() {
+  if (released_) lockForkGuardShared();
 }
 
 }  // namespace torch_fuser

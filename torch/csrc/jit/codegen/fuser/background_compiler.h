@@ -30,8 +30,22 @@ void waitForBackgroundCompiles();
 // Tasks queued or running, all queues.
 int64_t backgroundCompilesPending();
 
+// A compile on the calling thread (sync compilation): a fork waits until it ends, so a
+// child never inherits a kernel that a vanished thread was compiling.
+class CompileSection {
+ public:
+  CompileSection();
+  ~CompileSection();
+  CompileSection(const CompileSection&) = delete;
+  CompileSection& operator=(const CompileSection&) = delete;
+
+ private:
+  bool owns_ = false;
+};
+
 // On a worker, lets a fork proceed while the scope lasts: for waits that hold no lock of
-// this process (a compiler child process). Elsewhere a no-op.
+// this process (a compiler child process); the child compiles the task again. Elsewhere
+// a no-op.
 class ForkAllowed {
  public:
   ForkAllowed();

@@ -284,8 +284,12 @@ std::shared_ptr<KernelSlot> KernelSpec::slotFor(const ArgSpec& spec, bool wait) 
     slot = it->second;
     slot->last_use.store(++uses_, std::memory_order_relaxed);
   }
-  if (slot->ready.load(std::memory_order_acquire) == nullptr) compileInto(slot, spec, wait);
-  if (!inserted && slot->ready.load(std::memory_order_acquire)) countMemoryCacheHit();
+  // A hit: found compiled (not compiled, waited for or queued by this call).
+  if (slot->ready.load(std::memory_order_acquire) == nullptr) {
+    compileInto(slot, spec, wait);
+  } else if (!inserted) {
+    countMemoryCacheHit();
+  }
   return slot;
 }
 
@@ -294,11 +298,11 @@ void KernelSpec::compileInto(const std::shared_ptr<KernelSlot>& slot, const ArgS
   using State = KernelSlot::State;
   std::unique_lock<std::mutex> lock(slot->mutex);
   while (slot->state == State::kCompiling) {
-    if (!wait) {
-      lock.unlock();
-      kickBackgroundCompiles();  // no-op unless a fork left the queue without workers
-      return;
-    }
+    // Starts workers where a fork left queued compiles without any (else a no-op).
+    lock.unlock();
+    kickBackgroundCompiles();
+    if (!wait) return;
+    lock.lock();
     slot->published.wait(lock, [&] { return slot->state != State::kCompiling; });
   }
   if (slot->state == State::kDone) return;
@@ -309,13 +313,14 @@ void KernelSpec::compileInto(const std::shared_ptr<KernelSlot>& slot, const ArgS
   // test's) compiles here.
   std::shared_ptr<KernelSpec> self = wait ? nullptr : weak_from_this().lock();
   const c10::DeviceType device = spec.device().type();
-  if (self && backendAvailable(device)) {
-    submitBackgroundCompile(device,
-                            [self, slot, spec] { slot->publish(compileOnWorker(*self, spec)); });
-    return;
-  }
   std::shared_ptr<const CompiledKernel> compiled;
   try {
+    if (self && backendAvailable(device)) {
+      submitBackgroundCompile(device,
+                              [self, slot, spec] { slot->publish(compileOnWorker(*self, spec)); });
+      return;
+    }
+    CompileSection section;  // a fork waits for it
     compiled = compileKernel(*this, spec);
   } catch (...) {
     lock.lock();  // a later call tries again, as the first did
