@@ -1,6 +1,7 @@
 """Time to first result: each workload of workloads.py in fresh processes, eager beside
-torch_fuser compiling before the call (sync) and in the background, each with an empty
-kernel disk cache (cold) and then with the cache the cold process left (warm).
+PyTorch's fusers (NNC, legacy) and torch_fuser compiling before the call (sync) and in the
+background, each with an empty kernel disk cache (cold) and then with the cache the cold
+process left (warm).
 
     python3 benchmarks/first_call.py [--device cpu|cuda] [--workloads lstm_train,...]
                                      [--out DIR] [--name NAME]
@@ -29,6 +30,8 @@ from workloads import WORKLOADS  # noqa: E402
 # (label, mode, TORCH_FUSER_SYNC_COMPILE, cache: None / "cold" (new) / "warm" (the last cold))
 VARIANTS = [
     ("eager", "eager", "1", None),
+    ("nnc", "nnc", "1", None),  # PyTorch's fusers: TorchScript's own first-call cost beside ours
+    ("legacy", "legacy", "1", None),
     ("tf sync cold", "torch_fuser", "1", "cold"),
     ("tf sync warm", "torch_fuser", "1", "warm"),
     ("tf background cold", "torch_fuser", "0", "cold"),
