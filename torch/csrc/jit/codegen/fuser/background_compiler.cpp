@@ -34,6 +34,10 @@ std::shared_mutex& forkGuard() {
 // keep overlapping would otherwise hold a fork off until the queue drains.
 std::atomic<bool> fork_pending{false};
 
+// Set in a forked child that inherited queued compiles and no workers: until a kick
+// starts them, kickBackgroundCompiles() has work (else it returns without a lock).
+std::atomic<bool> orphaned_tasks{false};
+
 thread_local bool holds_fork_guard = false;  // this thread holds forkGuard() shared
 thread_local bool is_worker = false;
 
@@ -210,6 +214,7 @@ void Workers::childAfterFork() {
     w->queue_.insert(w->queue_.begin(), w->running_.begin(), w->running_.end());
     w->running_.clear();
     w->alive_ = 0;
+    if (!w->queue_.empty()) orphaned_tasks.store(true);
     new (&w->changed_) std::condition_variable();
     new (&w->mutex_) std::mutex();
   }
@@ -224,6 +229,7 @@ void submitBackgroundCompile(c10::DeviceType device, std::function<void()> task)
 }
 
 void kickBackgroundCompiles() {
+  if (!orphaned_tasks.exchange(false)) return;
   for (auto& queue : queues()) {
     if (Workers* w = queue.load()) w->kick();
   }

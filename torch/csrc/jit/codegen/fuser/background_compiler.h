@@ -23,7 +23,7 @@ namespace torch_fuser {
 
 // Queues `task` (which must not throw) for a worker of `device`'s queue.
 void submitBackgroundCompile(c10::DeviceType device, std::function<void()> task);
-// Starts workers for queued tasks where there are none (a forked child); cheap otherwise.
+// Starts workers for queued tasks a fork left without any; otherwise one atomic read.
 void kickBackgroundCompiles();
 // Blocks until every task submitted so far has finished.
 void waitForBackgroundCompiles();
