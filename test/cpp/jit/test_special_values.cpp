@@ -227,7 +227,9 @@ namespace {
 // Each op whose integer result can overflow, clamped to [0, 5] (or compared with 0) so
 // that a wrong wrap shows as a different small number: a compiler that drops the
 // narrowing after the op (NVRTC did, in the 16-byte vector loop for int8) gives 5
-// where eager gives 0.
+// where eager gives 0. Then the ops that shift, divide or compare their operand, whose
+// results show a byte that leaked in from the neighbouring lane (NVRTC: int8 x // 2 was
+// -128 for x = 0 next to a 1), and int64 abs under a clamp (ptxas folded it to -3).
 std::string overflowIR(at::ScalarType dtype) {
   std::ostringstream ir;
   ir << "graph(%x : Tensor):\n"
@@ -238,6 +240,7 @@ std::string overflowIR(at::ScalarType dtype) {
      << "  %hundred : int = prim::Constant[value=100]()\n"
      << "  %big : int = prim::Constant[value=77]()\n"
      << "  %int32 : int = prim::Constant[value=" << static_cast<int>(at::kInt) << "]()\n"
+     << "  %float32 : int = prim::Constant[value=" << static_cast<int>(at::kFloat) << "]()\n"
      << "  %self : int = prim::Constant[value=" << static_cast<int>(dtype) << "]()\n"
      << "  %false : bool = prim::Constant[value=0]()\n"
      << "  %none : NoneType = prim::Constant()\n"
@@ -256,7 +259,30 @@ std::string overflowIR(at::ScalarType dtype) {
     outputs += std::string("%") + v + "5, ";
   }
   ir << "  %sg : Tensor = aten::gt(%s, %zero)\n"
-     << "  return (" << outputs << "%sg)\n";
+     << "  %two : int = prim::Constant[value=2]()\n"
+     << "  %trunc : str = prim::Constant[value=\"trunc\"]()\n"
+     << "  %six : int = prim::Constant[value=6]()\n"
+     << "  %minus3 : int = prim::Constant[value=-3]()\n"
+     << "  %fd : Tensor = aten::floor_divide(%x, %two)\n"
+     << "  %dt : Tensor = aten::div(%x, %three, %trunc)\n"
+     << "  %rm : Tensor = aten::remainder(%x, %three)\n"
+     << "  %fm : Tensor = aten::fmod(%x, %six)\n"
+     << "  %rs : Tensor = aten::__rshift__(%x, %one)\n"
+     << "  %an : Tensor = aten::__and__(%x, %six)\n"
+     << "  %lt : Tensor = aten::lt(%x, %one)\n"
+     << "  %fl : Tensor = aten::to(%x, %float32, %false, %false, %none)\n";
+  outputs += "%sg, %fd, %dt, %rm, %fm, %rs, %an, %lt, %fl";
+  if (dtype != at::kByte) {  // seed 1302795, where a negative bound exists
+    ir << "  %minus1 : int = prim::Constant[value=-1]()\n"
+       << "  %nine : int = prim::Constant[value=9]()\n"
+       << "  %xc : Tensor = aten::clamp(%x, %minus1, %five)\n"
+       << "  %xf : Tensor = aten::fmod(%xc, %six)\n"
+       << "  %xa : Tensor = aten::abs(%xf)\n"
+       << "  %xd : Tensor = aten::floor_divide(%xa, %minus1)\n"
+       << "  %xr : Tensor = aten::clamp(%xd, %minus3, %nine)\n";
+    outputs += ", %xr";
+  }
+  ir << "  return (" << outputs << ")\n";
   return ir.str();
 }
 
@@ -290,6 +316,9 @@ void checkIntegerOverflowWraps(const at::Device& device) {
         {"contiguous", tiled},
         {"misaligned", wide.slice(0, 1)},
         {"transposed", tiled.reshape({16, -1}).t()},
+        // Every value beside random neighbours in the vector loop.
+        {"shuffled",
+         tiled.index_select(0, at::randperm(tiled.numel(), tiled.options().dtype(at::kLong)))},
     };
     const std::string ir = overflowIR(dtype);
     for (const auto& layout : layouts) {

@@ -29,7 +29,7 @@ class KernelPrinter {
   virtual void printPreamble(std::ostream& os) const = 0;
   virtual void printKernel(std::ostream& os, const LoweredKernel& kernel) const = 0;
 
-  // How the loop body reads tensor input `t` (e.g. "t0[i]", "in0.val[k]").
+  // How the loop body reads tensor input `t` (e.g. "t0[i]", "tf_lane(in0, k)").
   using LoadOf = std::function<std::string(int tensor)>;
   // The common case: `t<k>[<index>]`.
   static std::string element(int tensor, const std::string& index) {

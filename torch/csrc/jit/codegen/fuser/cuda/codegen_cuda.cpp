@@ -118,8 +118,7 @@ class CUDAKernelPrinter : public KernelPrinter {
     }
     // Flat inputs read from the loaded vectors (scalar-layout inputs were hoisted).
     printVectorBody(
-        os, kernel, [](int t) { return "in" + std::to_string(t) + ".val[k]"; },
-        [](int) { return std::string("base"); });
+        os, kernel, [](int t) { return laneOf(t); }, [](int) { return std::string("base"); });
     os << "    }\n"
        << "    for (tf_index i = vectors * kVec + first; i < numel; i += step) {\n";
     printLinearIndex(os, kernel, "i", 6);
@@ -128,6 +127,9 @@ class CUDAKernelPrinter : public KernelPrinter {
     printStores(os, kernel, "i", 6);
     os << "    }\n    return;\n  }\n";
   }
+
+  // Element k of input t's loaded vector (tf_lane: bytes need care, cuda_preamble.h).
+  static std::string laneOf(int t) { return "tf_lane(in" + std::to_string(t) + ", k)"; }
 
   // Offsets of every strided tensor at linear index `index`, from its multi-index.
   static void printOffsets(std::ostream& os, const CudaParamLayout& layout,
@@ -180,7 +182,7 @@ class CUDAKernelPrinter : public KernelPrinter {
           if (input.layout == TensorLayout::kStrided && input.inner == InnerStride::kZero) {
             return "row" + std::to_string(t);
           }
-          return "in" + std::to_string(t) + ".val[k]";
+          return laneOf(t);
         },
         [&kernel](int t) { return isStrided(kernel, t) ? "o" + std::to_string(t) : "base"; });
     os << "    }\n    return;\n  }\n";

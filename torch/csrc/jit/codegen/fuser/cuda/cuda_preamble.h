@@ -49,6 +49,19 @@ TF_INLINE int8_t tf_neg(int8_t a) {
   return tf_wrap_int8(-int(a));
 }
 
+// int64 abs without abs.s64: ptxas 13.0 (sm_90) derives a wrong value range for it when
+// its operand's range spans zero, and folded clamp(-|x % 6|, -3, 9) to -3 for x = -1
+// (fuzz seed 1302795). The shift/xor/subtract form is left alone. int32 is not affected.
+template <typename M>
+TF_INLINE int64_t tf_abs(int64_t x) {
+  int64_t magnitude;
+  asm("{\n\t.reg .s64 sign, flipped;\n\tshr.s64 sign, %1, 63;\n\txor.b64 flipped, %1, sign;"
+      "\n\tsub.s64 %0, flipped, sign;\n\t}"
+      : "=l"(magnitude)
+      : "l"(x));
+  return magnitude;
+}
+
 // Accurate math, as eager's CUDA kernels use.
 #define TF_MATH_1(name)                    \
   static TF_INLINE float name(float x) {   \
@@ -136,6 +149,45 @@ template <typename T, int N>
 struct alignas(sizeof(T) * N) TfVec {
   T val[N];
 };
+
+// Element k of a loaded vector. Bytes come out through bfe, which the optimizer cannot
+// see through: NVRTC 13.0 keeps two bytes of a vector in one 16-bit register and, for the
+// low one, sometimes skips the sign extension or masking an operation needs, so the
+// neighbouring byte leaks in. int8 x // 2 gave -128 for x = 0 next to a 1 (fuzz seed
+// 1334845), (x + 1).clamp(0, 5) gave 5 for x = 127 (931487).
+template <typename T, int N>
+TF_INLINE T tf_lane(const TfVec<T, N>& v, int k) {
+  return v.val[k];
+}
+template <typename T, int N>
+TF_INLINE unsigned tf_word_holding(const TfVec<T, N>& v, int k) {
+  static_assert(sizeof(T) == 1, "a vector of bytes");
+  if constexpr (N >= 4) {
+    return reinterpret_cast<const unsigned*>(v.val)[k / 4];
+  } else if constexpr (N == 2) {
+    return *reinterpret_cast<const unsigned short*>(v.val);
+  } else {
+    return *reinterpret_cast<const unsigned char*>(v.val);
+  }
+}
+template <int N>
+TF_INLINE int8_t tf_lane(const TfVec<int8_t, N>& v, int k) {
+  int lane;
+  asm("bfe.s32 %0, %1, %2, 8;" : "=r"(lane) : "r"(tf_word_holding(v, k)), "r"((k % 4) * 8));
+  return static_cast<int8_t>(lane);
+}
+template <int N>
+TF_INLINE uint8_t tf_lane(const TfVec<uint8_t, N>& v, int k) {
+  unsigned lane;
+  asm("bfe.u32 %0, %1, %2, 8;" : "=r"(lane) : "r"(tf_word_holding(v, k)), "r"((k % 4) * 8));
+  return static_cast<uint8_t>(lane);
+}
+template <int N>
+TF_INLINE bool tf_lane(const TfVec<bool, N>& v, int k) {
+  unsigned lane;
+  asm("bfe.u32 %0, %1, %2, 8;" : "=r"(lane) : "r"(tf_word_holding(v, k)), "r"((k % 4) * 8));
+  return lane != 0;
+}
 
 // Counter-based random numbers: Philox4x32 with 10 rounds (Salmon et al., "Parallel
 // random numbers: as easy as 1, 2, 3", SC'11). Stateless: the value of element i depends
