@@ -6,8 +6,11 @@
 #include "torch/csrc/jit/codegen/fuser/options.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <iostream>
 #include <limits>
 #include <sstream>
+#include <unordered_map>
 
 namespace torch_fuser {
 namespace testing {
@@ -387,7 +390,14 @@ std::string RandomCase::describe() const {
   for (const c10::IValue& v : inputs) {
     if (v.isTensor()) {
       const at::Tensor& t = v.toTensor();
-      os << "  " << t.scalar_type() << " sizes " << t.sizes() << " strides " << t.strides() << "\n";
+      os << "  " << t.scalar_type() << " sizes " << t.sizes() << " strides " << t.strides();
+      // Small inputs in full (as stored, in memory order of their elements' indices).
+      if (t.numel() <= 48) {
+        os << " values";
+        const at::Tensor flat = t.cpu().to(at::kDouble).reshape(-1);
+        for (int64_t k = 0; k < flat.numel(); ++k) os << " " << flat[k].item<double>();
+      }
+      os << "\n";
     } else {
       os << "  " << v << "\n";
     }
@@ -425,18 +435,109 @@ std::vector<c10::IValue> widen(const std::vector<c10::IValue>& inputs,
   return out;
 }
 
-// Whether `fused` is, element by element, at least as close to `exact` as `eager` is
-// (within `rtol`). Eager's and the kernel's math functions may differ by an ulp (glibc
-// and Sleef, say); an ill-conditioned graph (cancellation, a trunc after erf) turns that
-// into a large difference that says nothing about the fusion.
-bool noFurtherFromExactThanEager(const at::Tensor& fused, const at::Tensor& eager,
-                                 const at::Tensor& exact, double rtol) {
-  if (fused.sizes() != exact.sizes() || fused.sizes() != eager.sizes()) return false;
-  const at::Tensor a = fused.to(at::kDouble), e = eager.to(at::kDouble), x = exact.to(at::kDouble);
-  const at::Tensor ok = a.eq(e)
-                            .logical_or(a.isnan().logical_and(e.isnan()))
-                            .logical_or((a - x).abs().le((e - x).abs() + rtol * (1 + x.abs())));
-  return ok.all().item<bool>();
+// Whether the kernel rounds the operands of `node` to a 16-bit compute dtype
+// (lowering_patterns.cpp: roundedTo): comparisons, rounding, fmod, remainder and the
+// dividing ops that round.
+bool roundsOperands(const torch::jit::Node* node) {
+  static const char* const kKinds[] = {
+      "aten::eq",   "aten::ne",        "aten::lt",          "aten::le",    "aten::gt",
+      "aten::ge",   "aten::ceil",      "aten::floor",       "aten::round", "aten::trunc",
+      "aten::fmod", "aten::remainder", "aten::floor_divide"};
+  const std::string kind = node->kind().toQualString();
+  for (const char* k : kKinds) {
+    if (kind == k) return true;
+  }
+  if (kind != "aten::div" || node->inputs().size() != 3) return false;
+  const c10::optional<IValue> mode = torch::jit::toIValue(node->input(2));
+  return mode && mode->isString();
+}
+
+double roundedTo16Bits(double value, at::ScalarType dtype) {
+  const float f = static_cast<float>(value);
+  return dtype == at::kHalf ? static_cast<float>(c10::Half(f))
+                            : static_cast<float>(c10::BFloat16(f));
+}
+
+// What the kernel computes for a graph with 16-bit values (lowering.h), with eager ops:
+// float32 math, except that the operands of comparisons and of rounding ops are rounded
+// to the 16-bit dtype those ops compute in, as eager sees them. Neither eager (which
+// rounds after every op) nor plain float32 math follows a comparison whose operands
+// round to equal values in 16 bits only after float32 math (fuzz seed 1454187).
+std::vector<IValue> kernelContractReference(const RandomCase& c) {
+  // Eager's own run with every tensor kept: the dtypes each op sees.
+  auto typed = parseIR(c.ir);
+  std::vector<torch::jit::Value*> kept;
+  for (torch::jit::Node* node : typed->nodes()) {
+    for (torch::jit::Value* v : node->outputs()) {
+      if (v->type()->cast<c10::TensorType>()) kept.push_back(v);
+    }
+  }
+  const size_t outputs = typed->outputs().size();
+  for (torch::jit::Value* v : kept) typed->registerOutput(v);
+  const std::vector<IValue> run = runGraph(typed, c.inputs);
+  std::unordered_map<const torch::jit::Value*, IValue> eager;
+  for (size_t i = 0; i < typed->inputs().size(); ++i) eager[typed->inputs()[i]] = c.inputs[i];
+  for (size_t i = 0; i < kept.size(); ++i) eager[kept[i]] = run[outputs + i];
+  auto eagerValue = [&](torch::jit::Value* v) -> c10::optional<IValue> {
+    const auto found = eager.find(v);
+    if (found != eager.end()) return found->second;
+    return torch::jit::toIValue(v);
+  };
+
+  auto graph = parseIR(c.ir);
+  std::vector<std::pair<torch::jit::Node*, torch::jit::Node*>> pairs;  // (float32, eager)
+  auto typed_node = typed->nodes().begin();
+  for (torch::jit::Node* node : graph->nodes()) pairs.emplace_back(node, *typed_node++);
+  for (const auto& pair : pairs) {
+    torch::jit::Node* node = pair.first;
+    if (!roundsOperands(pair.second)) continue;
+    const c10::optional<IValue> a = eagerValue(pair.second->input(0));
+    c10::optional<IValue> b;
+    if (pair.second->inputs().size() >= 2) b = eagerValue(pair.second->input(1));
+    if (!a || !a->isTensor()) continue;
+    at::ScalarType dtype = a->toTensor().scalar_type();
+    if (b && b->isTensor()) {
+      dtype = at::result_type(a->toTensor(), b->toTensor());
+    } else if (b && b->isScalar()) {
+      dtype = at::result_type(a->toTensor(), b->toScalar());
+    }
+    if (dtype != at::kHalf && dtype != at::kBFloat16) continue;
+    torch::jit::WithInsertPoint guard(node);
+    const size_t operands = std::min<size_t>(2, node->inputs().size());
+    for (size_t i = 0; i < operands; ++i) {
+      torch::jit::Value* in = node->input(i);
+      const c10::optional<IValue> value = eagerValue(pair.second->input(i));
+      if (in->type()->cast<c10::TensorType>()) {
+        torch::jit::Value* narrow =
+            graph->insert(c10::Symbol::aten("to"), {in, static_cast<int64_t>(dtype)});
+        node->replaceInput(
+            i, graph->insert(c10::Symbol::aten("to"), {narrow, static_cast<int64_t>(at::kFloat)}));
+      } else if (value && value->isDouble()) {
+        node->replaceInput(i, graph->insertConstant(roundedTo16Bits(value->toDouble(), dtype)));
+      }
+    }
+  }
+  return runGraph(graph, widen(c.inputs, isReducedPrecision, at::kFloat));
+}
+
+// Per element of `fused` (all three in float64): within `rtol` of `reference`, NaN
+// matching NaN.
+at::Tensor closeTo(const at::Tensor& fused, const at::Tensor& reference, double rtol) {
+  const double atol = rtol * 1e-1;
+  return fused.eq(reference)
+      .logical_or(fused.isnan().logical_and(reference.isnan()))
+      .logical_or((fused - reference).abs().le(atol + rtol * reference.abs()));
+}
+
+// Per element: `fused` at least as close to `exact` (float64 math) as `reference` is,
+// within `rtol`. Eager's and the kernel's math functions may differ by an ulp (glibc and
+// Sleef, say); an ill-conditioned graph (cancellation, a trunc after erf) turns that into
+// a large difference that says nothing about the fusion.
+at::Tensor noFurtherFromExact(const at::Tensor& fused, const at::Tensor& reference,
+                              const at::Tensor& exact, double rtol) {
+  return fused.eq(reference)
+      .logical_or(fused.isnan().logical_and(reference.isnan()))
+      .logical_or((fused - exact).abs().le((reference - exact).abs() + rtol * (1 + exact.abs())));
 }
 
 // Two units in the last place of the output dtype, or the case's float tolerance.
@@ -474,12 +575,8 @@ std::string compareOutputs(const at::Tensor& fused, const at::Tensor& eager, dou
   }
   if (fused.numel() == 0) return "";
   const at::Tensor a = fused.cpu().to(at::kDouble), e = eager.cpu().to(at::kDouble);
-  const bool is_float = at::isFloatingType(fused.scalar_type());
-  if (!is_float) rtol = 0.0;  // integers and bools: exact
-  const double atol = is_float ? rtol * 1e-1 : 0.0;
-  const at::Tensor ok = a.eq(e)
-                            .logical_or(a.isnan().logical_and(e.isnan()))
-                            .logical_or((a - e).abs().le(atol + rtol * e.abs()));
+  if (!at::isFloatingType(fused.scalar_type())) rtol = 0.0;  // integers and bools: exact
+  const at::Tensor ok = closeTo(a, e, rtol);
   if (ok.all().item<bool>()) return "";
   const int64_t index = ok.logical_not().reshape(-1).nonzero()[0].item<int64_t>();
   os.precision(17);
@@ -492,6 +589,8 @@ std::string runRandomCase(const RandomCase& c, bool& ran_kernel) {
   auto reference = parseIR(c.ir);
   auto fused = reference->copy();
   fuseGraph(fused);
+  if (std::getenv("FUSER_FUZZ_PRINT"))
+    std::cout << "fused graph of seed " << c.seed << ":\n" << *fused;
   // One group, plus one where a chunked value is also read whole (by a concatenation):
   // only a value nothing else reads is chunked inside the kernel computing it, so the
   // pieces are read by a second one; plus one for a sibling not merged (see has_sibling).
@@ -551,6 +650,8 @@ std::string runRandomCase(const RandomCase& c, bool& ran_kernel) {
   if (actual.size() != values.size()) return "output count differs";
   std::vector<IValue> exact;  // float64 math, computed for a mismatch only
   bool exact_tried = false;
+  std::vector<IValue> contract;  // the kernel's own rules, for a 16-bit mismatch only
+  bool contract_tried = false;
   for (size_t i = 0; i < actual.size(); ++i) {
     const at::Tensor& out = actual[i].toTensor();
     if (eager_error.empty() && out.scalar_type() != expected[i].toTensor().scalar_type()) {
@@ -562,30 +663,70 @@ std::string runRandomCase(const RandomCase& c, bool& ran_kernel) {
                                         : fallbackTolerance(c, out.scalar_type());
     const std::string diff = compareOutputs(out, want, tolerance);
     if (diff.empty()) continue;
-    if (at::isFloatingType(out.scalar_type())) {
-      if (!exact_tried) {
-        exact_tried = true;
-        try {
-          // The graph's math in float64, nearly exact (explicit conversions still round).
-          exact = runGraph(parseIR(c.ir), widen(c.inputs, isFloatingTensor, at::kDouble));
-        } catch (const std::exception&) {
-          exact.clear();
-        }
-      }
-      if (exact.size() == actual.size() &&
-          noFurtherFromExactThanEager(out, want, exact[i].toTensor(), tolerance)) {
-        continue;
-      }
-      // With 16-bit inputs the float32 reference can be closer to exact than eager itself
-      // (eager's multi-threaded 16-bit sum_to rounds partial sums): fused no further from
-      // exact than eager's own result is as correct as eager.
-      if (reduced && eager_error.empty() && exact.size() == actual.size() &&
-          noFurtherFromExactThanEager(out, expected[i].toTensor(), exact[i].toTensor(),
-                                      tolerance)) {
-        continue;
+    if (!at::isFloatingType(out.scalar_type()) || out.sizes() != want.sizes()) {
+      return "output " + std::to_string(i) + ": " + diff;
+    }
+    if (!exact_tried) {
+      exact_tried = true;
+      try {
+        // The graph's math in float64, nearly exact (explicit conversions still round).
+        exact = runGraph(parseIR(c.ir), widen(c.inputs, isFloatingTensor, at::kDouble));
+      } catch (const std::exception&) {
+        exact.clear();
       }
     }
-    return "output " + std::to_string(i) + ": " + diff;
+    // Element by element, any reference the kernel may follow: the float32 math (`want`),
+    // no further from float64 than it; with 16-bit inputs also eager itself, which rounds
+    // after every op (a comparison or trunc of a value one 16-bit ulp from the edge goes
+    // either way), or no further from float64 than eager.
+    const at::Tensor got = out.cpu().to(at::kDouble), ref = want.cpu().to(at::kDouble);
+    at::Tensor ok = closeTo(got, ref, tolerance);
+    const bool have_exact =
+        exact.size() == actual.size() && exact[i].toTensor().sizes() == out.sizes();
+    const at::Tensor x = have_exact ? exact[i].toTensor().cpu().to(at::kDouble) : at::Tensor();
+    if (have_exact) ok = ok.logical_or(noFurtherFromExact(got, ref, x, tolerance));
+    at::Tensor e;
+    if (reduced && eager_error.empty() && expected[i].toTensor().sizes() == out.sizes()) {
+      e = expected[i].toTensor().cpu().to(at::kDouble);
+      ok = ok.logical_or(closeTo(got, e, tolerance));
+      if (have_exact) ok = ok.logical_or(noFurtherFromExact(got, e, x, tolerance));
+    }
+    if (reduced && !ok.all().item<bool>()) {
+      if (!contract_tried) {
+        contract_tried = true;
+        try {
+          contract = kernelContractReference(c);
+        } catch (const std::exception&) {
+          contract.clear();
+        }
+      }
+      if (contract.size() == actual.size() && contract[i].toTensor().sizes() == out.sizes()) {
+        const at::Tensor k = contract[i].toTensor().to(out.scalar_type()).cpu().to(at::kDouble);
+        ok = ok.logical_or(closeTo(got, k, tolerance));
+        if (have_exact) ok = ok.logical_or(noFurtherFromExact(got, k, x, tolerance));
+      }
+    }
+    // Where eager, float32 and float64 math all disagree (sin of a huge value: one ulp
+    // anywhere upstream moves it anywhere), no value is wrong; a NaN none of them has is.
+    if (e.defined() && have_exact) {
+      const at::Tensor undetermined = closeTo(e, ref, tolerance)
+                                          .logical_or(closeTo(e, x, tolerance))
+                                          .logical_or(closeTo(ref, x, tolerance))
+                                          .logical_not();
+      const at::Tensor nan_allowed = e.isnan().logical_or(ref.isnan()).logical_or(x.isnan());
+      ok = ok.logical_or(
+          undetermined.logical_and(got.isnan().logical_not().logical_or(nan_allowed)));
+    }
+    if (ok.all().item<bool>()) continue;
+    const int64_t index = ok.logical_not().reshape(-1).nonzero()[0].item<int64_t>();
+    auto at_index = [index](const at::Tensor& t) { return t.reshape(-1)[index].item<double>(); };
+    std::ostringstream os;
+    os.precision(17);
+    os << "output " << i << ": element " << index << ": fused " << at_index(got);
+    os << (reduced ? " vs float32 math " : " vs eager ") << at_index(ref);
+    if (e.defined()) os << ", eager " << at_index(e);
+    if (have_exact) os << ", float64 math " << at_index(x);
+    return os.str();
   }
   return "";
 }

@@ -15,5 +15,12 @@ void checkEveryUnaryPair(const c10::Device& device);
 // element-wise and strided loops on `device`.
 void checkIntegerOverflowWraps(const c10::Device& device);
 
+// relu, clamp, hardtanh, threshold and the other ops that pick x or a bound give +0 or -0
+// exactly as eager does on `device` (the two devices' eager kernels differ on ties).
+void checkSignedZeroTies(const c10::Device& device);
+
+// where(|x| >= 0, |x|, c) and the like give c for NaN, as eager.
+void checkNaNFailsComparisonsOfMagnitudes(const c10::Device& device);
+
 }  // namespace testing
 }  // namespace torch_fuser

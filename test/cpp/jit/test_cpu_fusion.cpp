@@ -78,6 +78,11 @@ TEST(CPUFusion, MultiplyThenAddRoundsTwiceAsInEager) {
   checkMultiplyThenAddRoundsTwice(at::TensorOptions());
 }
 
+TEST(CPUFusion, AddsWithAlphaRoundingOnceAsEager) {
+  FusionGuard fusion;
+  checkAddWithAlphaRoundsOnce(at::TensorOptions(), {at::kFloat, at::kDouble});
+}
+
 TEST(CPUFusion, DividesByANumberBitForBitAsEager) {
   FusionGuard fusion;
   checkDivisionByANumberIsEagersBitForBit(at::TensorOptions(), {at::kFloat, at::kDouble});
@@ -1065,30 +1070,6 @@ graph(%x : Tensor, %y : Tensor):
   at::Tensor y = at::tensor({0.5, nan, 0.0, -0.0, -2.0, inf, -inf, nan}, at::kFloat);
   auto fused = checkFusedMatchesEager(ir, {x, y});
   EXPECT_EQ(countGroups(*fused), 1u);
-}
-
-TEST(CPUFusion, KeepsTheSignOfZeroThroughReluAndClampAsEager) {
-  FusionGuard fusion;
-  const char* ir = R"IR(
-graph(%x : Tensor):
-  %zero : float = prim::Constant[value=0.]()
-  %one : float = prim::Constant[value=1.]()
-  %a : Tensor = aten::relu(%x)
-  %b : Tensor = aten::clamp(%x, %zero, %one)
-  %c : Tensor = aten::clamp_max(%x, %zero)
-  %d : Tensor = aten::mul(%a, %one)
-  return (%d, %b, %c)
-)IR";
-  for (at::ScalarType dtype : {at::kFloat, at::kDouble}) {
-    const at::Tensor x = at::tensor({-0.0, 0.0, -0.0, 1.5}, dtype).repeat({17});
-    auto fused = checkFusedMatchesEager(ir, {x});
-    const auto actual = runGraph(fused, {x});
-    const auto expected = runGraph(parseIR(ir), {x});
-    for (size_t i = 0; i < actual.size(); ++i) {
-      EXPECT_TRUE(at::equal(actual[i].toTensor().signbit(), expected[i].toTensor().signbit()))
-          << "output " << i << " " << actual[i].toTensor() << expected[i].toTensor();
-    }
-  }
 }
 
 TEST(CPUFusion, ComparisonsProduceBoolAndFeedWhere) {

@@ -85,11 +85,17 @@ void fuzzAgainstEager(const c10::Device& device, int64_t default_cases) {
   const double seconds = static_cast<double>(envInt("FUSER_FUZZ_SECONDS", 0));
   const FuzzRun run = runCases(first_seed, cases, threads, device, seconds);
   const auto& problems = run.problems;
+  // The first five in full; the seeds of the others, so none is lost.
   int reported = 0;
+  std::string more;
   for (const auto& problem : problems) {
-    ADD_FAILURE() << problem.second;
-    if (++reported == 5) break;
+    if (reported++ < 5) {
+      ADD_FAILURE() << problem.second;
+    } else {
+      more += " " + std::to_string(problem.first);
+    }
   }
+  if (!more.empty()) ADD_FAILURE() << "also failed, seeds:" << more;
   EXPECT_EQ(problems.size(), 0u);
   // Most cases must exercise compiled kernels, not only the fallback.
   std::cout << "[fuzz] " << device << ": " << run.cases << " cases from seed " << first_seed

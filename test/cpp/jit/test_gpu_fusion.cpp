@@ -37,8 +37,20 @@ TEST_F(GPUFusion, IntegerOverflowWrapsAsEagerInEveryLoop) {
   checkIntegerOverflowWraps(at::Device(at::kCUDA, 0));
 }
 
+TEST_F(GPUFusion, KeepsTheSignOfZeroThroughClampLikeOpsAsEager) {
+  checkSignedZeroTies(at::Device(at::kCUDA, 0));
+}
+
+TEST_F(GPUFusion, NaNFailsComparisonsOfMagnitudes) {
+  checkNaNFailsComparisonsOfMagnitudes(at::Device(at::kCUDA, 0));
+}
+
 TEST_F(GPUFusion, MultiplyThenAddRoundsTwiceAsInEager) {
   checkMultiplyThenAddRoundsTwice(on());
+}
+
+TEST_F(GPUFusion, AddsWithAlphaRoundingOnceAsEager) {
+  checkAddWithAlphaRoundsOnce(on(), {at::kFloat, at::kDouble, at::kHalf, at::kBFloat16});
 }
 
 TEST_F(GPUFusion, ReloadsKernelsFromTheDiskCache) {

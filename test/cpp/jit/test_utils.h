@@ -314,6 +314,40 @@ graph(%x : Tensor, %y : Tensor):
   }
 }
 
+// add, sub and rsub with an alpha other than 1, bit for bit as eager: its float kernels
+// compute self + alpha * other with one rounding (an FMA); rounding the product first
+// differs in about a quarter of the elements, and a comparison after a cancellation
+// (x*3 - x - 2x == 0) flips (fuzz seed 1455244). 4096 elements: only eager's vector loop
+// (no scalar tail, which may round twice) computes them on the CPU.
+inline void checkAddWithAlphaRoundsOnce(const at::TensorOptions& options,
+                                        std::vector<at::ScalarType> dtypes) {
+  const char* ir = R"IR(
+graph(%x : Tensor, %y : Tensor):
+  %three : int = prim::Constant[value=3]()
+  %tenth : float = prim::Constant[value=0.1]()
+  %a : Tensor = aten::sub(%x, %y, %three)
+  %b : Tensor = aten::add(%x, %y, %tenth)
+  %c : Tensor = aten::rsub(%x, %y, %three)
+  return (%a, %b, %c)
+)IR";
+  for (at::ScalarType dtype : dtypes) {
+    const at::Tensor x = at::randn({4096}, options.dtype(dtype));
+    const at::Tensor y = at::randn({4096}, options.dtype(dtype));
+    auto fused = parseIR(ir);
+    fuseGraph(fused);
+    ASSERT_EQ(countGroups(*fused), 1u);
+    const int64_t fallbacks = getStats().fallbacks;
+    const auto actual = runGraph(fused, {x, y});
+    ASSERT_EQ(getStats().fallbacks, fallbacks) << "the kernel did not run";
+    const auto expected = runGraph(parseIR(ir), {x, y});
+    for (size_t i = 0; i < actual.size(); ++i) {
+      const at::Tensor a = actual[i].toTensor(), e = expected[i].toTensor();
+      EXPECT_TRUE(at::equal(a, e)) << c10::toString(dtype) << " output " << i << ": "
+                                   << a.ne(e).sum().item<int64_t>() << " elements differ";
+    }
+  }
+}
+
 // x / 0.001 bit for bit as eager: its CUDA kernel multiplies by the number's reciprocal
 // (exactly 1000 in float: taken in double, then rounded), its CPU kernel divides. (Eager's
 // CPU 16-bit kernels may round the number itself to 16 bits: CPUFusion checks float and

@@ -107,11 +107,11 @@ int Lowerer::lowerAlpha(OpKind op, int lhs, int rhs, int alpha) {
     }
     if (compute == ScalarType::Bool) throw Unsupported{"alpha other than 1 with bool operands"};
   }
-  int scaled = rhs;
-  if (!isLiteralOne(out_.stmts[alpha])) {
-    scaled = emit(OpKind::Mul, compute, {rhs, alpha});
-  }
-  return emit(op, compute, {lhs, scaled});
+  if (isLiteralOne(out_.stmts[alpha])) return emit(op, compute, {lhs, rhs});
+  // Eager computes self + alpha * other in one op (sub negates alpha), and its float loops
+  // round that once: see tf_add_scaled.
+  const int signed_alpha = op == OpKind::Sub ? emit(OpKind::Neg, compute, {alpha}) : alpha;
+  return emit(OpKind::AddScaled, compute, {lhs, rhs, signed_alpha});
 }
 
 // A binary op; integer operands use the op's integer twin (division by a non-zero

@@ -33,6 +33,7 @@ namespace torch_fuser {
   _(Sub, 2, "tf_sub($0, $1)", false, kNumeric)                                      \
   _(Mul, 2, "tf_mul($0, $1)", false, kAny)                                          \
   _(Div, 2, "$M::div($0, $1)", false, kFloat)                                       \
+  _(AddScaled, 3, "tf_add_scaled<$M>($0, $1, $2)", false, kNumeric)                 \
   _(Neg, 1, "tf_neg($0)", false, kNumeric)                                          \
   _(Abs, 1, "tf_abs<$M>($0)", false, kNumeric)                                      \
   _(Reciprocal, 1, "tf_reciprocal<$M>($0)", false, kFloat)                          \

@@ -55,6 +55,20 @@ struct TfMath {
   static inline T div(T x, T y) {
     return x / y;
   }
+  template <typename T>
+  static inline T fabs(T x) {
+    return std::fabs(x);
+  }
+  // Eager's vectorized loops use an FMA where the CPU has one (its AVX2 and AVX-512
+  // builds require it) and round twice where it has not.
+  template <typename T>
+  static inline T fma(T x, T y, T z) {
+#if defined(__FMA__)
+    return std::fma(x, y, z);
+#else
+    return x * y + z;
+#endif
+  }
 };
 #undef TF_MATH_1
 #undef TF_MATH_2

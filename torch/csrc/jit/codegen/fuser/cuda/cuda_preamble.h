@@ -62,6 +62,31 @@ TF_INLINE int64_t tf_abs(int64_t x) {
   return magnitude;
 }
 
+// Eager's CUDA max and min (maximum, clamp, relu, hardtanh) end in fmax/fmin once a NaN
+// operand is ruled out, and those order -0 below +0: relu(-0.0) is +0.0 on the GPU, where
+// the CPU keeps -0.0 (fuzz seed 1331707: rsqrt(relu(-0.0) / -1.5) gave +inf, eager -inf).
+// Exact-type overloads win over common_preamble.h's templates, which keep the CPU's rule.
+TF_INLINE float tf_maximum(float a, float b) {
+  if (a != a) return a;
+  if (b != b) return b;
+  return fmaxf(a, b);
+}
+TF_INLINE double tf_maximum(double a, double b) {
+  if (a != a) return a;
+  if (b != b) return b;
+  return fmax(a, b);
+}
+TF_INLINE float tf_minimum(float a, float b) {
+  if (a != a) return a;
+  if (b != b) return b;
+  return fminf(a, b);
+}
+TF_INLINE double tf_minimum(double a, double b) {
+  if (a != a) return a;
+  if (b != b) return b;
+  return fmin(a, b);
+}
+
 // Accurate math, as eager's CUDA kernels use.
 #define TF_MATH_1(name)                    \
   static TF_INLINE float name(float x) {   \
@@ -84,6 +109,29 @@ struct TfMath {
   static TF_INLINE T div(T x, T y) {
     return x / y;
   }
+  // |x| by clearing the sign bit: ptxas 13.0 (sm_90) takes fabs(x) >= 0, fabs(x) > -1 and
+  // -fabs(x) <= 0 to hold for NaN too and drops the comparison (fuzz seed 1338458:
+  // where(|m| >= 0, |m|, -1.5) returned NaN). An integer AND in asm (which NVVM cannot
+  // turn back into fabs) it does not see through.
+  static TF_INLINE float fabs(float x) {
+    float magnitude;
+    asm("{\n\t.reg .b32 bits;\n\tmov.b32 bits, %1;\n\tand.b32 bits, bits, 0x7fffffff;"
+        "\n\tmov.b32 %0, bits;\n\t}"
+        : "=f"(magnitude)
+        : "f"(x));
+    return magnitude;
+  }
+  static TF_INLINE double fabs(double x) {
+    double magnitude;
+    asm("{\n\t.reg .b64 bits;\n\tmov.b64 bits, %1;\n\tand.b64 bits, bits, "
+        "0x7fffffffffffffff;\n\tmov.b64 %0, bits;\n\t}"
+        : "=d"(magnitude)
+        : "d"(x));
+    return magnitude;
+  }
+  // Explicit, so --fmad=false leaves it fused.
+  static TF_INLINE float fma(float x, float y, float z) { return ::fmaf(x, y, z); }
+  static TF_INLINE double fma(double x, double y, double z) { return ::fma(x, y, z); }
 };
 #undef TF_MATH_1
 #undef TF_MATH_2

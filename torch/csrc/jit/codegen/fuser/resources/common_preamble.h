@@ -212,6 +212,22 @@ TF_INLINE T tf_ipow(T base, T exponent) {
   return result;
 }
 
+// a + alpha * b, eager's add and sub with alpha (sub passes -alpha). Its float kernels
+// round once: the vectorized CPU loops call an FMA, and nvcc contracts the CUDA ones
+// (M::fma says how each flavour does it). Integers wrap.
+template <typename M, typename T>
+TF_INLINE T tf_add_scaled(T a, T b, T alpha) {
+  return tf_add(a, tf_mul(b, alpha));
+}
+template <typename M>
+TF_INLINE float tf_add_scaled(float a, float b, float alpha) {
+  return M::fma(b, alpha, a);
+}
+template <typename M>
+TF_INLINE double tf_add_scaled(double a, double b, double alpha) {
+  return M::fma(b, alpha, a);
+}
+
 template <typename M, typename T>
 TF_INLINE T tf_reciprocal(T x) {
   return M::div(T(1), x);
@@ -228,7 +244,10 @@ TF_INLINE T tf_sigmoid(T x) {
 }
 
 // Ties keep the first operand: relu and clamp pass x itself when it equals the bound,
-// so relu(-0.0) is -0.0, as in eager.
+// so relu(-0.0) is -0.0, as in eager on the CPU. (Eager's CPU maximum/minimum of two
+// tensors return the second operand on a +-0 tie in their vector loop and the first in
+// the tail; the first is the one rule that holds everywhere for clamp.) The CUDA preamble
+// overrides both for float and double with eager's GPU rule.
 template <typename T>
 TF_INLINE T tf_maximum(T a, T b) {
   if (a != a) return a;
