@@ -1341,6 +1341,31 @@ TEST(CPUFusion, FallsBackWhenCompilationFails) {
   clearCache();
 }
 
+// TORCH_FUSER_CXXFLAGS reaches the compiler (an -include of a missing file fails the
+// compile, and the call falls back) and keys the disk cache (other flags, another entry).
+TEST(CPUFusion, AddsTorchFuserCxxflagsToTheKernelCompile) {
+  FusionGuard fusion;
+  TempCacheDir cache;
+  clearCache();
+  {
+    EnvGuard flags("TORCH_FUSER_CXXFLAGS", "-O1  -fno-tree-vectorize");
+    checkFusedMatchesEager(kChainIR, randn3({5, 7}));
+  }
+  EXPECT_EQ(cache.entries().size(), 1u);
+  clearCache();
+  checkFusedMatchesEager(kChainIR, randn3({5, 7}));
+  EXPECT_EQ(cache.entries().size(), 2u);
+  clearCache();
+  {
+    EnvGuard flags("TORCH_FUSER_CXXFLAGS", "-include /nonexistent/torch_fuser_test.h");
+    const int64_t compiled = nCompiledKernels();
+    checkFusedMatchesEager(kChainIR, randn3({5, 7}), Expect::kFallback);
+    EXPECT_EQ(nCompiledKernels(), compiled);
+  }
+  EXPECT_EQ(cache.entries().size(), 2u);
+  clearCache();
+}
+
 TEST(CPUFusion, SteppingOpsRoundSixteenBitOperandsAsEager) {
   FusionGuard fusion;
   // float16: eager's CPU floor has no float16 kernel in every torch version.

@@ -89,4 +89,9 @@ bool compilesBlockCalls();
 // so a test (or a user) can point it elsewhere at run time.
 std::string hostCompiler();
 
+// Flags added after the CPU kernels' own ($TORCH_FUSER_CXXFLAGS, split on whitespace; empty
+// when unset): to bisect a suspected miscompile (-O1, -mno-avx512f) without rebuilding.
+// They are part of the disk-cache key.
+std::string hostCompilerExtraFlags();
+
 }  // namespace torch_fuser

@@ -254,6 +254,7 @@ std::unique_ptr<LoadedLibrary> compileAndLoad(const std::string& source) {
   TORCH_CHECK(!command.empty(), "torch_fuser: CXX is set but empty");
   std::vector<std::string> argv = command;
   for (const char* flag : kCompileFlags) argv.emplace_back(flag);
+  for (std::string& flag : splitWords(hostCompilerExtraFlags())) argv.push_back(std::move(flag));
 
   const c10::optional<std::string> cache_dir = diskCacheDirectory();
   const std::string key = cache_dir ? cacheKey(source, command, argv) : std::string();
