@@ -37,7 +37,11 @@ double caseTolerance(const RandomCase& c);
 std::string compareOutputs(const at::Tensor& fused, const at::Tensor& eager, double rtol);
 
 // Fuses the case's graph, checks it became one group, runs it fused and unfused and
-// compares (both raising counts as agreement). Returns "" or what went wrong; sets
+// compares (both raising counts as agreement). Each output element must match one
+// reference the kernel may follow, or be no further from float64 math than it: eager, and
+// with 16-bit inputs also float32 math and the kernel's 16-bit contract evaluated with
+// eager ops; where all references disagree, only a NaN none of them has fails. Returns ""
+// or what went wrong (every reference's value at the first bad element); sets
 // `ran_kernel` when the fused run used a compiled kernel rather than the fallback.
 std::string runRandomCase(const RandomCase& c, bool& ran_kernel);
 
