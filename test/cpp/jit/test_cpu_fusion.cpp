@@ -88,6 +88,44 @@ TEST(CPUFusion, DividesByANumberBitForBitAsEager) {
   checkDivisionByANumberIsEagersBitForBit(at::TensorOptions(), {at::kFloat, at::kDouble});
 }
 
+// Selects between divided powers of two chunks (fuzz seed 1455460): GCC 13.3 on an
+// AVX-512VL host masks the if-converted divisions and gets a lane wrong unless the kernel
+// is built without trapping math; element 1 of the seed's input gave 0 for 1. Rows of
+// 2 (the chunks of a 4-wide row) run in the compiler's 2-lane epilogue, longer rows in
+// its main loop; the exponent is a graph input, so every case of the runtime power runs.
+TEST(CPUFusion, SelectsBetweenDividedPowersOfChunksAsEager) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Tensor, %s : float):
+  %half : float = prim::Constant[value=0.5]()
+  %zero : float = prim::Constant[value=0]()
+  %p : Tensor = aten::pow(%x, %s)
+  %big : Tensor = aten::gt(%p, %half)
+  %w : Tensor = aten::where(%big, %p, %zero)
+  %d : Tensor = aten::div(%w, %half)
+  %low : Tensor = aten::le(%d, %s)
+  %v : Tensor = aten::where(%low, %d, %s)
+  %m : Tensor = aten::mul(%v, %s)
+  %a : Tensor, %b : Tensor = prim::ConstantChunk[chunks=2, dim=-1](%m)
+  %r : Tensor = aten::mul(%a, %b)
+  return (%r)
+)IR";
+  const at::Tensor seed_input = at::tensor({1.38107, -0.408244, -1.27224, 0.831125, -0.150656,
+                                            -0.216654, -0.185567, 0.479025},
+                                           at::kDouble)
+                                    .view({2, 1, 4});
+  auto fused = checkFusedMatchesEager(ir, {seed_input, -1.0});
+  EXPECT_EQ(countGroups(*fused), 1u);
+  for (at::ScalarType dtype : {at::kDouble, at::kFloat}) {
+    for (int64_t row : {4, 6, 18, 36}) {
+      for (double e : {-1.0, -2.0, -0.5, 0.5, 2.0, 3.0, 1.5, -1.5}) {
+        SCOPED_TRACE(::testing::Message() << dtype << ", rows of " << row << ", exponent " << e);
+        checkFusedMatchesEager(ir, {at::randn({5, 3, row}, dtype) * 2, e});
+      }
+    }
+  }
+}
+
 TEST(CPUFusion, TakesScalarsFromGraphInputsAndConstants) {
   FusionGuard fusion;
   const char* ir = R"IR(
