@@ -12,6 +12,7 @@ import tempfile
 import textwrap
 import threading
 import unittest
+import unittest.mock
 
 import torch
 
@@ -529,6 +530,17 @@ class SmallNet(torch.nn.Module):
         return self.fc2(h)
 
 
+def lstm_loop(xs, h, c, w_ih, w_hh, b_ih, b_hh):
+    outs = []
+    for t in range(xs.size(0)):
+        gates = xs[t].mm(w_ih.t()) + h.mm(w_hh.t()) + b_ih + b_hh
+        i, f, g, o = gates.chunk(4, 1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        outs.append(h)
+    return torch.stack(outs), c
+
+
 def fresh_net():
     """A SmallNet of a class of its own: scripted modules of one class share their
     methods' graph executors, so a test's calls do not re-specialize another test's."""
@@ -668,6 +680,40 @@ class TestAutograd(unittest.TestCase):
             # judged against the gradient's scale, not its own.
             scale = want.abs().max().item()
             torch.testing.assert_close(got, want, rtol=1.3e-6, atol=1e-5 * max(scale, 1.0))
+
+    def test_rnn_loop_training_batches_its_matmuls_as_under_nnc(self):
+        # The executor unrolls the loop 8 times; BatchMM then sums each weight's gradient
+        # over the unrolled steps in one matmul and projects the steps' inputs in one
+        # (what it does under NNC). Gradients as eager's; TORCH_FUSER_BATCH_MM=0 keeps the
+        # per-step matmuls.
+        torch.manual_seed(0)
+        seq, hidden = 16, 8
+        args = [torch.randn(seq, 2, 4), torch.randn(2, hidden), torch.randn(2, hidden)] + [
+            torch.randn(*s, requires_grad=True)
+            for s in ((4 * hidden, 4), (4 * hidden, hidden), (4 * hidden,), (4 * hidden,))]
+
+        def step(fn):
+            hs, c = fn(*args)
+            return torch.autograd.grad(hs.pow(2).sum() + c.sum(), args[3:])
+
+        def matmuls_per_step(fn):
+            with torch.profiler.profile() as prof:
+                grads = step(fn)
+            return sum(e.name == "aten::mm" for e in prof.events()), grads
+
+        counts = {}
+        for batch in ("1", "0"):
+            with unittest.mock.patch.dict(os.environ, {"TORCH_FUSER_BATCH_MM": batch}):
+                scripted = fresh_script(lstm_loop)
+                for _ in range(4):
+                    step(scripted)
+                counts[batch], grads = matmuls_per_step(scripted)
+            expected = step(lstm_loop)
+            for got, want in zip(grads, expected):
+                torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+        # Unbatched: 2 forward and 3 backward matmuls per time step.
+        self.assertGreaterEqual(counts["0"], 5 * seq - 1, counts)  # no gradient for h0
+        self.assertLess(counts["1"], 3 * seq, counts)
 
     def test_training_loop_matches_eager(self):
         torch.manual_seed(0)

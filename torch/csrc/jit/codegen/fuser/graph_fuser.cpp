@@ -7,6 +7,7 @@
 #include "torch/csrc/jit/codegen/fuser/group_finishing.h"
 #include "torch/csrc/jit/codegen/fuser/guards.h"
 #include "torch/csrc/jit/codegen/fuser/inference_batch_norm.h"
+#include "torch/csrc/jit/codegen/fuser/matmul_batching.h"
 #include "torch/csrc/jit/codegen/fuser/multiply_by_one.h"
 #include "torch/csrc/jit/codegen/fuser/producer_merging.h"
 #include "torch/csrc/jit/codegen/fuser/profile_cleanup.h"
@@ -62,6 +63,7 @@ void fuseElementwise(const std::shared_ptr<Graph>& graph, FusionTargets targets)
   const bool profiled = targets.guard && !state.facts().empty();
 
   // Rewrites that expose elementwise work, before any group exists.
+  if (profiled) batchMatmuls(graph);
   decomposeInferenceBatchNorms(
       block, state.facts(), [&state](const Value* v) { return state.whyValueRefused(v).empty(); });
   dropProfilesAroundFusibleNodes(state, block);

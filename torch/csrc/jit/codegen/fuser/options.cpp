@@ -32,6 +32,11 @@ bool statsAtExitRequested() {
   return env && std::strcmp(env, "1") == 0;
 }
 
+bool batchMatmulsRequested() {
+  const char* env = std::getenv("TORCH_FUSER_BATCH_MM");
+  return !(env && std::strcmp(env, "0") == 0);
+}
+
 namespace {
 
 int64_t positiveFromEnv(const char* name, int64_t fallback) {

@@ -19,6 +19,10 @@ EnableRequest enableRequestFromEnvironment();
 // TORCH_FUSER_STATS_AT_EXIT=1: print the counters to stderr when the process exits.
 bool statsAtExitRequested();
 
+// TORCH_FUSER_BATCH_MM=0: leave the matmuls of profiled graphs unbatched (matmul_batching.h).
+// Read on each run of the pass.
+bool batchMatmulsRequested();
+
 // PYTORCH_FUSION_DEBUG: 0 quiet, 1 print generated sources, 2 also compile commands,
 // timings, and keep intermediate files.
 int debugLevel();
