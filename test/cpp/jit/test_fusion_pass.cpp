@@ -147,6 +147,77 @@ graph(%x : Tensor, %y : Tensor):
       ->run(*r.graph);
 }
 
+// The gate pieces of an LSTM cell in training: autodiff reads their sizes, and once the
+// chunk moved into the group they would be results written only for that. Their sizes
+// come from the inputs', through prim::ChunkSizes (the last of 3 pieces of 7 is 1 wide).
+TEST(FusionPass, ProducerMergingComputesSizesOfPushedChunkPiecesFromGroupInputs) {
+  const char* ir = R"IR(
+graph(%x : Tensor, %b : Tensor):
+  %one : int = prim::Constant[value=1]()
+  %a : Tensor = aten::add(%x, %b, %one)
+  %p : Tensor, %q : Tensor, %r : Tensor = prim::ConstantChunk[chunks=3, dim=-1](%a)
+  %sp : Tensor = aten::sigmoid(%p)
+  %tr : Tensor = aten::tanh(%r)
+  %m : Tensor = aten::mul(%sp, %q)
+  %zp : int[] = aten::size(%p)
+  %zq : int[] = aten::size(%q)
+  %zr : int[] = aten::size(%r)
+  return (%m, %tr, %zp, %zq, %zr)
+)IR";
+  Rewrite r(ir);
+  mergeProducers(r.state, r.graph->block());
+  ASSERT_EQ(countGroups(*r.graph), 1u) << *r.graph;
+  EXPECT_EQ(countKind(*firstGroupSubgraph(*r.graph), "prim::ConstantChunk"), 2u);
+  // Only %m and %tr leave the group.
+  EXPECT_EQ(firstGroupSubgraph(*r.graph)->outputs().size(), 2u) << *r.graph;
+  EXPECT_EQ(countKind(*r.graph, "prim::ChunkSizes"), 3u) << *r.graph;
+  for (const auto& shapes : {std::make_pair(std::vector<int64_t>{2, 7}, std::vector<int64_t>{7}),
+                             std::make_pair(std::vector<int64_t>{5, 9}, std::vector<int64_t>{1})}) {
+    const std::vector<IValue> inputs = {at::randn(shapes.first), at::randn(shapes.second)};
+    const std::vector<IValue> expected = runGraph(parseIR(ir), inputs);
+    const std::vector<IValue> actual = runGraph(r.graph, inputs);
+    ASSERT_EQ(actual.size(), expected.size());
+    for (size_t i = 2; i < expected.size(); ++i) {
+      EXPECT_EQ(c10::str(actual[i]), c10::str(expected[i])) << "output " << i;
+    }
+  }
+}
+
+// fuser::Sizes evaluates prim::ChunkSizes (both results) as the interpreter does.
+TEST(FusionPass, GathersChunkSizesIntoTheSizesNode) {
+  const char* ir = R"IR(
+graph(%x : Tensor, %b : Tensor):
+  %sx : int[] = aten::size(%x)
+  %sb : int[] = aten::size(%b)
+  %sa : int[] = prim::BroadcastSizes(%sx, %sb)
+  %piece : int[], %last : int[] = prim::ChunkSizes[chunks=4, dim=1](%sa)
+  %gx : int[]? = aten::_size_if_not_equal(%sx, %piece)
+  return (%piece, %last, %gx)
+)IR";
+  auto reference = parseIR(ir);
+  auto graph = parseIR(ir);
+  torch::jit::AliasDb alias_db(graph);
+  EXPECT_EQ(gatherSizeBookkeeping(graph->block(), alias_db), 5);
+  EXPECT_EQ(countKind(*graph, "prim::ChunkSizes"), 0u);
+  for (const auto& shapes :
+       {std::make_pair(std::vector<int64_t>{3, 8}, std::vector<int64_t>{8}),
+        std::make_pair(std::vector<int64_t>{3, 10}, std::vector<int64_t>{1}),
+        std::make_pair(std::vector<int64_t>{2, 0}, std::vector<int64_t>{1}),
+        std::make_pair(std::vector<int64_t>{2, 3, 5}, std::vector<int64_t>{5})}) {
+    const std::vector<IValue> inputs = {at::randn(shapes.first), at::randn(shapes.second)};
+    const std::vector<IValue> expected = runGraph(reference, inputs);
+    const std::vector<IValue> actual = runGraph(graph, inputs);
+    ASSERT_EQ(actual.size(), expected.size());
+    for (size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_EQ(c10::str(actual[i]), c10::str(expected[i])) << "output " << i;
+    }
+  }
+  // A dim out of range raises in both.
+  const std::vector<IValue> rank_one = {at::randn({8}), at::randn({8})};
+  EXPECT_ANY_THROW(runGraph(reference, rank_one));
+  EXPECT_ANY_THROW(runGraph(graph, rank_one));
+}
+
 TEST(FusionPass, ConcatAbsorptionWritesEachPieceIntoTheJoin) {
   Rewrite r(R"IR(
 graph(%x : Tensor, %y : Tensor):

@@ -93,6 +93,9 @@ class ProducerMerger {
     push_.into_lone_ops = true;
     mergeToFixpoint(block);
     push_ = PushOptions();
+    // Pieces of pushed chunks are group outputs now; those autodiff only takes sizes of
+    // are dropped too.
+    sizesFromGroupInputs(state_, block);
   }
 
  private:

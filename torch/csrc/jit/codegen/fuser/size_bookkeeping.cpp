@@ -26,7 +26,20 @@ bool isSizeOfTensor(const Node* node) {
 
 bool isSizeArithmetic(const Node* node) {
   return (node->kind() == c10::prim::BroadcastSizes && !node->inputs().empty()) ||
-         (node->kind() == c10::aten::_size_if_not_equal && node->inputs().size() == 2);
+         (node->kind() == c10::aten::_size_if_not_equal && node->inputs().size() == 2) ||
+         (node->kind() == c10::prim::ChunkSizes && node->inputs().size() == 1 &&
+          node->outputs().size() == 2);
+}
+
+// Whether something other than `members` and the block's return reads an output of `node`.
+bool readElsewhere(const Node* node, const Block* block,
+                   const std::unordered_set<const Node*>& members) {
+  for (const Value* out : node->outputs()) {
+    for (const torch::jit::Use& use : out->uses()) {
+      if (use.user != block->return_node() && !members.count(use.user)) return true;
+    }
+  }
+  return false;
 }
 
 // The size nodes of `block` that can move into one node before its return: sizes of
@@ -49,11 +62,7 @@ std::vector<Node*> gatherable(Block* block, const torch::jit::AliasDb& alias_db)
     changed = false;
     for (Node* node : block->nodes()) {
       if (!members.count(node)) continue;
-      const bool read_elsewhere =
-          std::any_of(node->output()->uses().begin(), node->output()->uses().end(),
-                      [&](const torch::jit::Use& use) {
-                        return use.user != block->return_node() && !members.count(use.user);
-                      });
+      const bool read_elsewhere = readElsewhere(node, block, members);
       const bool reads_dropped =
           isSizeArithmetic(node) &&
           std::any_of(node->inputs().begin(), node->inputs().end(),
@@ -91,19 +100,22 @@ int gatherInBlock(Block* block, const torch::jit::AliasDb& alias_db) {
     }
     Node* clone = subgraph->createClone(node, [&](Value* v) { return inner.at(v); });
     subgraph->appendNode(clone);
-    inner[node->output()] = clone->output();
+    for (size_t o = 0; o < node->outputs().size(); ++o) {
+      inner[node->outputs()[o]] = clone->outputs()[o];
+    }
   }
   Node* sizes = graph.create(sizesKind(), tensors, 0);
   sizes->g_(c10::attr::Subgraph, subgraph);
   sizes->insertBefore(block->return_node());
   for (Node* node : nodes) {
-    const bool returned =
-        std::any_of(node->output()->uses().begin(), node->output()->uses().end(),
-                    [&](const torch::jit::Use& use) { return use.user == block->return_node(); });
-    if (!returned) continue;
-    subgraph->registerOutput(inner.at(node->output()));
-    Value* out = sizes->addOutput()->setType(node->output()->type());
-    node->output()->replaceAllUsesWith(out);
+    for (Value* value : node->outputs()) {
+      const bool returned =
+          std::any_of(value->uses().begin(), value->uses().end(),
+                      [&](const torch::jit::Use& use) { return use.user == block->return_node(); });
+      if (!returned) continue;
+      subgraph->registerOutput(inner.at(value));
+      value->replaceAllUsesWith(sizes->addOutput()->setType(value->type()));
+    }
   }
   for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) (*it)->destroy();
   GRAPH_UPDATE("Gathered ", nodes.size(), " size nodes into a fuser::Sizes node");
@@ -112,11 +124,28 @@ int gatherInBlock(Block* block, const torch::jit::AliasDb& alias_db) {
 
 // One step of a fuser::Sizes program: a value slot computed from tensor inputs or slots.
 struct SizeStep {
-  enum class Kind : uint8_t { kSizeOf, kBroadcast, kIfNotEqual } kind;
+  enum class Kind : uint8_t { kSizeOf, kBroadcast, kIfNotEqual, kChunkPiece, kLastChunkPiece } kind;
   c10::SmallVector<int, 4> args;  // kSizeOf: a tensor input; otherwise slots
+  int64_t chunks = 0;             // the chunk steps: prim::ChunkSizes' attributes
+  int64_t dim = 0;
 };
 
 using Sizes = c10::SmallVector<int64_t, 6>;
+
+// The sizes of a piece of a chunk of a tensor of sizes `whole`, as torch.chunk cuts it:
+// pieces of ceil(n / chunks) along the dim, the last one what remains.
+Sizes chunkPiece(const Sizes& whole, int64_t chunks, int64_t dim, bool last) {
+  const int64_t rank = static_cast<int64_t>(whole.size());
+  const int64_t d = dim < 0 ? dim + rank : dim;
+  TORCH_CHECK(d >= 0 && d < rank, "chunk: dim ", dim, " is out of range for sizes of rank ", rank);
+  TORCH_CHECK(chunks > 0, "chunk: expected a positive number of chunks, found ", chunks);
+  Sizes piece = whole;
+  const int64_t n = whole[d];
+  const int64_t split = (n + chunks - 1) / chunks;
+  piece[d] = split;
+  if (last && split > 0 && n % chunks != 0) piece[d] = n - split * ((n + split - 1) / split - 1);
+  return piece;
+}
 
 }  // namespace
 
@@ -141,6 +170,18 @@ torch::jit::Operation createSizesOperation(const Node* node) {
     if (inner->kind() == c10::prim::BroadcastSizes) step.kind = SizeStep::Kind::kBroadcast;
     if (inner->kind() == c10::aten::_size_if_not_equal) step.kind = SizeStep::Kind::kIfNotEqual;
     for (const Value* in : inner->inputs()) step.args.push_back(slot.at(in));
+    if (inner->kind() == c10::prim::ChunkSizes) {
+      // Two results: the size of every piece but the last, and of the last.
+      step.kind = SizeStep::Kind::kChunkPiece;
+      step.chunks = inner->i(c10::attr::chunks);
+      step.dim = inner->i(c10::attr::dim);
+      slot[inner->outputs()[0]] = static_cast<int>(steps.size());
+      steps.push_back(step);
+      step.kind = SizeStep::Kind::kLastChunkPiece;
+      slot[inner->outputs()[1]] = static_cast<int>(steps.size());
+      steps.push_back(std::move(step));
+      continue;
+    }
     slot[inner->output()] = static_cast<int>(steps.size());
     steps.push_back(std::move(step));
   }
@@ -168,6 +209,11 @@ torch::jit::Operation createSizesOperation(const Node* node) {
           slots[s] = Sizes(shape.begin(), shape.end());
           break;
         }
+        case SizeStep::Kind::kChunkPiece:
+        case SizeStep::Kind::kLastChunkPiece:
+          slots[s] = chunkPiece(*slots[step.args[0]], step.chunks, step.dim,
+                                step.kind == SizeStep::Kind::kLastChunkPiece);
+          break;
         case SizeStep::Kind::kIfNotEqual:
           if (*slots[step.args[0]] != *slots[step.args[1]]) slots[s] = slots[step.args[0]];
           break;

@@ -1,6 +1,7 @@
 #include "torch/csrc/jit/codegen/fuser/sizes_from_inputs.h"
 
 #include "torch/csrc/jit/codegen/fuser/fusion_state.h"
+#include "torch/csrc/jit/codegen/fuser/fusion_subgraph.h"
 #include "torch/csrc/jit/codegen/fuser/lowering.h"
 #include "torch/csrc/jit/codegen/fuser/op_table.h"
 
@@ -17,38 +18,123 @@ using torch::jit::Graph;
 using torch::jit::Node;
 using torch::jit::Value;
 
-// The group inputs (outside values) whose broadcast shape is the shape of group output
-// `v`, or nullopt when something else shapes it.
-c10::optional<std::vector<Value*>> shapeLeaves(Value* v) {
+// One piece of a chunk: its sizes are prim::ChunkSizes of the chunked value's (output 0
+// for every piece but the last, which may be smaller).
+struct ChunkPiece {
+  int64_t chunks = 0;
+  int64_t dim = 0;  // negative: counted from the last dim, as broadcasting aligns shapes
+  bool last = false;
+  bool operator==(const ChunkPiece& o) const {
+    return chunks == o.chunks && dim == o.dim && last == o.last;
+  }
+};
+
+// What shapes a group output: the broadcast of `leaves` (group inputs, outside values)
+// and, where it is computed from one piece of a chunk, of that piece of the broadcast of
+// `chunked_leaves`.
+struct ShapeSource {
+  std::vector<Value*> leaves;
+  std::vector<Value*> chunked_leaves;
+  c10::optional<ChunkPiece> piece;
+};
+
+// The piece `v` is of its ConstantChunk, or nullopt where the chunk's dim cannot be
+// counted from the end (a non-negative dim of a value of unknown rank).
+c10::optional<ChunkPiece> pieceOf(const Value* v) {
+  const Node* chunk = v->node();
+  ChunkPiece piece;
+  piece.chunks = chunk->i(c10::attr::chunks);
+  piece.dim = chunk->i(c10::attr::dim);
+  piece.last = v->offset() + 1 == chunk->outputs().size();
+  if (piece.dim >= 0) {
+    if (!chunk->hasAttribute(pushedChunkRankAttr())) return c10::nullopt;
+    piece.dim -= chunk->i(pushedChunkRankAttr());
+  }
+  return piece;
+}
+
+void addLeaf(std::vector<Value*>& leaves, Value* v) {
+  if (std::find(leaves.begin(), leaves.end(), v) == leaves.end()) leaves.push_back(v);
+}
+
+// Group inputs in the group's order: equal graphs get equal rewrites.
+void sortByInputPosition(const Node* group, std::vector<Value*>& values) {
+  const auto position = [group](Value* x) {
+    return std::find(group->inputs().begin(), group->inputs().end(), x) - group->inputs().begin();
+  };
+  std::sort(values.begin(), values.end(),
+            [&position](Value* a, Value* b) { return position(a) < position(b); });
+}
+
+// Where group output `v` gets its shape, or nullopt when something else shapes it (a sum,
+// a join, a view, chunks of chunks or pieces of two chunks).
+c10::optional<ShapeSource> shapeSource(Value* v) {
   Node* group = v->node();
   Graph& subgraph = *group->g(c10::attr::Subgraph);
-  std::vector<Value*> leaves;
-  std::vector<const Value*> stack{subgraph.outputs()[v->offset()]};
-  std::unordered_set<const Value*> seen;
+  ShapeSource source;
+  struct Item {
+    const Value* value;
+    bool in_piece;  // reached through a chunk
+  };
+  std::vector<Item> stack{{subgraph.outputs()[v->offset()], false}};
+  std::unordered_set<const Value*> seen, seen_in_piece;
   while (!stack.empty()) {
-    const Value* value = stack.back();
+    const Item item = stack.back();
     stack.pop_back();
-    if (!seen.insert(value).second) continue;
-    const Node* producer = value->node();
+    if (!(item.in_piece ? seen_in_piece : seen).insert(item.value).second) continue;
+    const Node* producer = item.value->node();
     if (producer->kind() == c10::prim::Param) {
-      Value* outer = group->inputs()[value->offset()];
-      if (std::find(leaves.begin(), leaves.end(), outer) == leaves.end()) leaves.push_back(outer);
+      Value* outer = group->inputs()[item.value->offset()];
+      addLeaf(item.in_piece ? source.chunked_leaves : source.leaves, outer);
+      continue;
+    }
+    if (producer->kind() == c10::prim::ConstantChunk) {
+      const c10::optional<ChunkPiece> piece = pieceOf(item.value);
+      if (item.in_piece || !piece || (source.piece && !(*source.piece == *piece))) {
+        return c10::nullopt;
+      }
+      source.piece = piece;
+      stack.push_back({producer->input(), true});
       continue;
     }
     const FusibleOp* op = findFusibleOp(producer);
     if (!op || isSumToSize(producer) || isJoin(producer)) return c10::nullopt;
     const size_t shaping = op->shape_from_self() ? 1 : producer->inputs().size();
     for (const Value* in : producer->inputs().slice(0, shaping)) {
-      if (in->type()->cast<c10::TensorType>()) stack.push_back(in);
+      if (in->type()->cast<c10::TensorType>()) stack.push_back({in, item.in_piece});
     }
   }
-  // Inputs in the group's order: equal graphs get equal rewrites.
-  const auto position = [group](Value* x) {
-    return std::find(group->inputs().begin(), group->inputs().end(), x) - group->inputs().begin();
-  };
-  std::sort(leaves.begin(), leaves.end(),
-            [&position](Value* a, Value* b) { return position(a) < position(b); });
-  return leaves;
+  sortByInputPosition(group, source.leaves);
+  sortByInputPosition(group, source.chunked_leaves);
+  return source;
+}
+
+// The broadcast of `shapes` (int[] values), itself when there is one.
+Value* insertBroadcast(Graph& graph, const std::vector<Value*>& shapes) {
+  if (shapes.size() == 1) return shapes[0];
+  return graph.insertNode(graph.create(c10::prim::BroadcastSizes, shapes))
+      ->output()
+      ->setType(c10::ListType::ofInts());
+}
+
+void appendSizesOf(Graph& graph, const std::vector<Value*>& tensors, std::vector<Value*>& shapes) {
+  for (Value* t : tensors) shapes.push_back(graph.insert(c10::aten::size, {t}));
+}
+
+// The sizes `source` describes, as size nodes at the insertion point.
+Value* insertSizes(Graph& graph, const ShapeSource& source) {
+  std::vector<Value*> shapes;
+  if (source.piece) {
+    std::vector<Value*> chunked;
+    appendSizesOf(graph, source.chunked_leaves, chunked);
+    Node* chunk_sizes =
+        graph.insertNode(graph.create(c10::prim::ChunkSizes, {insertBroadcast(graph, chunked)}, 2));
+    chunk_sizes->i_(c10::attr::chunks, source.piece->chunks)->i_(c10::attr::dim, source.piece->dim);
+    for (Value* out : chunk_sizes->outputs()) out->setType(c10::ListType::ofInts());
+    shapes.push_back(chunk_sizes->outputs()[source.piece->last ? 1 : 0]);
+  }
+  appendSizesOf(graph, source.leaves, shapes);
+  return insertBroadcast(graph, shapes);
 }
 
 }  // namespace
@@ -61,17 +147,11 @@ bool sizesFromGroupInputs(FusionState& state, torch::jit::Block* block) {
     if (node->kind() != c10::aten::size || node->inputs().size() != 1) continue;
     Value* v = node->input();
     if (!isGroup(v->node())) continue;
-    const c10::optional<std::vector<Value*>> leaves = shapeLeaves(v);
-    if (!leaves || leaves->empty()) continue;
+    const c10::optional<ShapeSource> source = shapeSource(v);
+    if (!source || (source->leaves.empty() && source->chunked_leaves.empty())) continue;
+    if (source->piece && source->chunked_leaves.empty()) continue;
     torch::jit::WithInsertPoint guard(node);
-    std::vector<Value*> sizes;
-    for (Value* leaf : *leaves) sizes.push_back(graph.insert(c10::aten::size, {leaf}));
-    Value* size = sizes.size() == 1
-                      ? sizes[0]
-                      : graph.insertNode(graph.create(c10::prim::BroadcastSizes, sizes))
-                            ->output()
-                            ->setType(c10::ListType::ofInts());
-    node->output()->replaceAllUsesWith(size);
+    node->output()->replaceAllUsesWith(insertSizes(graph, *source));
     node->destroy();
     changed = true;
   }

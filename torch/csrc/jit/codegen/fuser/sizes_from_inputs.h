@@ -3,7 +3,9 @@
 // aten::size of a group output becomes prim::BroadcastSizes of the sizes of the group
 // inputs it is computed from; the value then need not leave its group, and a chunk of
 // the group's result can move into it (the LSTM cell in training: one group, as without
-// grad). Not for values shaped by chunks, joins, views or sums.
+// grad). A piece of a chunk gets prim::ChunkSizes of the chunked value's broadcast
+// shape (its gate sums then stay inside the LSTM loop's group too). Not for values shaped
+// by joins, views or sums, or by chunks of chunks.
 #pragma once
 
 #include "torch/csrc/jit/codegen/fuser/pass_declarations.h"
