@@ -13,6 +13,12 @@ namespace torch_fuser {
 namespace testing {
 namespace {
 
+// The compiler kernels are built with now: $CXX, else c++.
+std::string currentCompiler() {
+  const char* cxx = std::getenv("CXX");
+  return cxx && *cxx ? cxx : "c++";
+}
+
 // $CXX for the test: the current compiler behind a gate that opens when open() is called.
 class GatedCompiler {
  public:
@@ -22,9 +28,10 @@ class GatedCompiler {
     const std::string script = dir_ + "/c++";
     // Held for at most 30 s: a library that compiled in the caller's thread fails the
     // test (its call ran a kernel) instead of hanging it.
-    std::ofstream(script) << "#!/bin/sh\ni=0\nwhile [ ! -e '" << dir_
+    std::ofstream(script) << "#!/bin/sh\necho \"$@\" >> '" << dir_ << "/args'\ni=0\nwhile [ ! -e '"
+                          << dir_
                           << "/open' ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done\nexec "
-                          << hostCompiler() << " \"$@\"\n";
+                          << currentCompiler() << " \"$@\"\n";
     ::chmod(script.c_str(), 0700);
     cxx_ = std::make_unique<EnvGuard>("CXX", script.c_str());
   }
@@ -35,6 +42,11 @@ class GatedCompiler {
     removeDirectory(dir_);
   }
   void open() { std::ofstream(dir_ + "/open") << ""; }
+  // The arguments of every run so far, a line each.
+  std::string arguments() const {
+    std::ifstream in(dir_ + "/args");
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
 
  private:
   std::string dir_;
@@ -80,6 +92,33 @@ TEST(CPUFusion, RunsTheFallbackWhileTheKernelCompilesInTheBackground) {
   EXPECT_EQ(getStats().kernels_compiled, before.kernels_compiled + 1);
   expectSameTensor(runGraph(graph, inputs)[0].toTensor(), expected);
   EXPECT_EQ(getStats().fallbacks, before.fallbacks + 2);
+  EXPECT_EQ(getStats().kernel_launches, before.kernel_launches + 1);
+}
+
+// The worker compiles with the environment the call that queued the compile saw: it never
+// reads the live one, which another thread may be changing (compile_environment.h).
+TEST(CPUFusion, ABackgroundCompileUsesTheEnvironmentOfTheCallThatQueuedIt) {
+  FusionGuard fusion;
+  TempCacheDir cache;
+  BackgroundCompilation background;
+  GatedCompiler compiler;
+  auto graph = parseIR(kChainIR);
+  fuseGraph(graph);
+  const auto inputs = chainInputs({3, 5}, at::TensorOptions().dtype(at::kDouble));
+  const at::Tensor expected = runGraph(parseIR(kChainIR), inputs)[0].toTensor();
+  const Stats before = getStats();
+  {
+    EnvGuard flags("TORCH_FUSER_CXXFLAGS", "-DTF_FLAG_OF_THE_QUEUING_CALL");
+    expectSameTensor(runGraph(graph, inputs)[0].toTensor(), expected);
+  }
+  EnvGuard later("TORCH_FUSER_CXXFLAGS", "-DTF_FLAG_SET_AFTER_THE_CALL");
+  EXPECT_EQ(getStats().compiles_pending, 1);
+  compiler.open();
+  waitForCompilations();
+  const std::string arguments = compiler.arguments();
+  EXPECT_NE(arguments.find("-DTF_FLAG_OF_THE_QUEUING_CALL"), std::string::npos) << arguments;
+  EXPECT_EQ(arguments.find("-DTF_FLAG_SET_AFTER_THE_CALL"), std::string::npos) << arguments;
+  expectSameTensor(runGraph(graph, inputs)[0].toTensor(), expected);
   EXPECT_EQ(getStats().kernel_launches, before.kernel_launches + 1);
 }
 

@@ -80,7 +80,8 @@ TEST_F(CUDACodegen, EveryOpAndFloatDtypeCompilesWithNvrtc) {
     ASSERT_FALSE(source.empty());
     for (auto arch : {std::make_pair(9, 0), std::make_pair(8, 0)}) {
       try {
-        const cuda::CudaBinary binary = cuda::compileWithNvrtc(source, arch.first, arch.second);
+        const cuda::CudaBinary binary =
+            cuda::compileWithNvrtc(source, arch.first, arch.second, CompileEnvironment::current());
         EXPECT_GT(binary.image.size(), 0u) << describe(v);
       } catch (const std::exception& e) {
         ADD_FAILURE() << describe(v) << " for sm_" << arch.first << arch.second << ":\n"
@@ -191,7 +192,8 @@ TEST_F(CUDACodegen, EqualGraphsGiveIdenticalSource) {
 
 TEST_F(CUDACodegen, CompileErrorsReportNvrtcLog) {
   try {
-    cuda::compileWithNvrtc("extern \"C\" __global__ void tf_kernel() { undefined_name; }", 9, 0);
+    cuda::compileWithNvrtc("extern \"C\" __global__ void tf_kernel() { undefined_name; }", 9, 0,
+                           CompileEnvironment::current());
     FAIL() << "expected a compile error";
   } catch (const c10::Error& e) {
     EXPECT_NE(std::string(e.what()).find("undefined_name"), std::string::npos) << e.what();
@@ -205,12 +207,14 @@ TEST_F(CUDACodegen, NvrtcImagesPersistInTheDiskCache) {
   const std::string source =
       cudaSourceFor({at::kFloat, at::kFloat, TensorLayout::kFlat, TensorLayout::kFlat, true});
   const Stats before = getStats();
-  const cuda::CudaBinary first = cuda::compileWithNvrtc(source, 9, 0);
+  const cuda::CudaBinary first =
+      cuda::compileWithNvrtc(source, 9, 0, CompileEnvironment::current());
   ASSERT_EQ(cache.entries().size(), 1u);
   const std::string entry = cache.entries()[0];
   EXPECT_EQ(entry.substr(entry.size() - (first.is_cubin ? 6 : 4)),
             first.is_cubin ? ".cubin" : ".ptx");
-  const cuda::CudaBinary second = cuda::compileWithNvrtc(source, 9, 0);
+  const cuda::CudaBinary second =
+      cuda::compileWithNvrtc(source, 9, 0, CompileEnvironment::current());
   EXPECT_EQ(getStats().kernels_compiled, before.kernels_compiled + 1);
   EXPECT_EQ(getStats().disk_cache_hits, before.disk_cache_hits + 1);
   EXPECT_EQ(second.image, first.image);
@@ -221,16 +225,19 @@ TEST_F(CUDACodegen, NvrtcImagesPersistInTheDiskCache) {
     file.seekp(static_cast<std::streamoff>(first.image.size() / 2));
     file.put(static_cast<char>(first.image[first.image.size() / 2] ^ 0x5a));
   }
-  const cuda::CudaBinary rebuilt = cuda::compileWithNvrtc(source, 9, 0);
+  const cuda::CudaBinary rebuilt =
+      cuda::compileWithNvrtc(source, 9, 0, CompileEnvironment::current());
   EXPECT_EQ(getStats().kernels_compiled, before.kernels_compiled + 2);
   EXPECT_EQ(rebuilt.image, first.image);
-  EXPECT_EQ(cuda::compileWithNvrtc(source, 9, 0).image, first.image);  // rewritten whole
+  EXPECT_EQ(cuda::compileWithNvrtc(source, 9, 0, CompileEnvironment::current()).image,
+            first.image);  // rewritten whole
   EXPECT_EQ(getStats().disk_cache_hits, before.disk_cache_hits + 2);
 
-  cuda::compileWithNvrtc(source, 8, 0);  // another target, another entry
+  cuda::compileWithNvrtc(source, 8, 0,
+                         CompileEnvironment::current());  // another target, another entry
   EXPECT_EQ(cache.entries().size(), 2u);
   EnvGuard off("TORCH_FUSER_DISABLE_DISK_CACHE", "1");
-  cuda::compileWithNvrtc(source, 8, 6);
+  cuda::compileWithNvrtc(source, 8, 6, CompileEnvironment::current());
   EXPECT_EQ(cache.entries().size(), 2u);
   EXPECT_EQ(getStats().kernels_compiled, before.kernels_compiled + 4);
 }

@@ -18,12 +18,12 @@ namespace {
 struct Backend {
   std::string (*generate)(const LoweredKernel&);
   std::shared_ptr<FusedKernel> (*compile)(const LoweredKernel&, const std::string& source,
-                                          c10::Device device);
+                                          c10::Device device, const CompileEnvironment& env);
 };
 
 std::shared_ptr<FusedKernel> compileForCPU(const LoweredKernel& kernel, const std::string& source,
-                                           c10::Device) {
-  return cpu::compileCPUKernel(kernel, source);
+                                           c10::Device, const CompileEnvironment& env) {
+  return cpu::compileCPUKernel(kernel, source, env);
 }
 
 // The backend table. CUDA is listed only where its kernels can run.
@@ -52,7 +52,8 @@ bool backendAvailable(c10::DeviceType type) {
   return backendFor(type) != nullptr;
 }
 
-std::shared_ptr<const CompiledKernel> compileKernel(KernelSpec& spec, const ArgSpec& arg_spec) {
+std::shared_ptr<const CompiledKernel> compileKernel(KernelSpec& spec, const ArgSpec& arg_spec,
+                                                    const CompileEnvironment& env) {
   const Backend* backend = backendFor(arg_spec.device().type());
   if (!backend) {
     return fallbackWith(std::string("no backend for device ") + arg_spec.device().str());
@@ -70,7 +71,7 @@ std::shared_ptr<const CompiledKernel> compileKernel(KernelSpec& spec, const ArgS
               << result->source << "\n";
   }
   try {
-    result->kernel = backend->compile(*lowered.kernel, result->source, arg_spec.device());
+    result->kernel = backend->compile(*lowered.kernel, result->source, arg_spec.device(), env);
   } catch (const c10::Error& error) {
     spec.warnOnce(std::string("running fusion in the interpreter: ") +
                   error.what_without_backtrace());

@@ -1,5 +1,6 @@
 #include "torch/csrc/jit/codegen/fuser/disk_cache.h"
 
+#include "torch/csrc/jit/codegen/fuser/compile_environment.h"
 #include "torch/csrc/jit/codegen/fuser/options.h"
 
 #include <c10/util/Exception.h>
@@ -25,17 +26,12 @@ constexpr char kMagic[8] = {'T', 'F', 'K', 'C', 'A', 'C', 'H', '1'};
 constexpr size_t kDigestChars = 40;  // SHA-1, hex
 constexpr size_t kTrailerBytes = sizeof(kMagic) + sizeof(uint64_t) + kDigestChars;
 
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value ? std::string(value) : std::string();
-}
-
-std::string configuredDirectory() {
-  const std::string explicit_dir = env("TORCH_FUSER_CACHE_DIR");
+std::string configuredDirectory(const CompileEnvironment& env) {
+  const std::string explicit_dir = env.value("TORCH_FUSER_CACHE_DIR");
   if (!explicit_dir.empty()) return explicit_dir;
-  const std::string xdg = env("XDG_CACHE_HOME");
+  const std::string xdg = env.value("XDG_CACHE_HOME");
   if (!xdg.empty()) return xdg + "/torch_fuser";
-  const std::string home = env("HOME");
+  const std::string home = env.value("HOME");
   if (!home.empty()) return home + "/.cache/torch_fuser";
   return "";
 }
@@ -96,9 +92,9 @@ c10::optional<std::string> verifiedPayload(const std::string& path, const std::s
 
 }  // namespace
 
-c10::optional<std::string> diskCacheDirectory() {
-  if (env("TORCH_FUSER_DISABLE_DISK_CACHE") == "1") return c10::nullopt;
-  const std::string path = configuredDirectory();
+c10::optional<std::string> diskCacheDirectory(const CompileEnvironment& env) {
+  if (env.value("TORCH_FUSER_DISABLE_DISK_CACHE") == "1") return c10::nullopt;
+  const std::string path = configuredDirectory(env);
   // Never destroyed: a background compile may still look here while the process exits.
   static auto* mutex = new std::mutex();
   static auto* good = new std::set<std::string>();

@@ -20,8 +20,11 @@
 
 namespace torch_fuser {
 
-// The usable cache directory, or nullopt (off, or unusable: warned once per path).
-c10::optional<std::string> diskCacheDirectory();
+class CompileEnvironment;
+
+// The usable cache directory `env` configures, or nullopt (off, or unusable: warned once
+// per path).
+c10::optional<std::string> diskCacheDirectory(const CompileEnvironment& env);
 
 // The path of the verified entry `name` (key and extension), or nullopt (missing or
 // corrupt). The file is the payload followed by the trailer, which a loader of ELF

@@ -54,9 +54,10 @@ const CompiledKernel& compilingKernel() {
 
 // compileKernel for a worker thread, where an exception must not escape: it becomes the
 // reason this ArgSpec falls back (the fallback then raises eager's error, if any).
-std::shared_ptr<const CompiledKernel> compileOnWorker(KernelSpec& spec, const ArgSpec& arg_spec) {
+std::shared_ptr<const CompiledKernel> compileOnWorker(KernelSpec& spec, const ArgSpec& arg_spec,
+                                                      const CompileEnvironment& env) {
   try {
-    return compileKernel(spec, arg_spec);
+    return compileKernel(spec, arg_spec, env);
   } catch (const std::exception& e) {
     auto failed = std::make_shared<CompiledKernel>();
     const auto* error = dynamic_cast<const c10::Error*>(&e);
@@ -315,13 +316,15 @@ void KernelSpec::compileInto(const std::shared_ptr<KernelSlot>& slot, const ArgS
   const c10::DeviceType device = spec.device().type();
   std::shared_ptr<const CompiledKernel> compiled;
   try {
+    CompileEnvironment env = CompileEnvironment::current();
     if (self && backendAvailable(device)) {
-      submitBackgroundCompile(device,
-                              [self, slot, spec] { slot->publish(compileOnWorker(*self, spec)); });
+      submitBackgroundCompile(device, [self, slot, spec, env = std::move(env)] {
+        slot->publish(compileOnWorker(*self, spec, env));
+      });
       return;
     }
     CompileSection section;  // a fork waits for it
-    compiled = compileKernel(*this, spec);
+    compiled = compileKernel(*this, spec, env);
   } catch (...) {
     lock.lock();  // a later call tries again, as the first did
     slot->state = State::kNew;

@@ -89,16 +89,6 @@ CacheLimits& cacheLimits() {
   return *limits;
 }
 
-std::string hostCompiler() {
-  const char* env = std::getenv("CXX");
-  return (env && *env) ? std::string(env) : std::string("c++");
-}
-
-std::string hostCompilerExtraFlags() {
-  const char* env = std::getenv("TORCH_FUSER_CXXFLAGS");
-  return env ? std::string(env) : std::string();
-}
-
 namespace {
 thread_local int64_t fallbacks_on_this_thread = 0;
 

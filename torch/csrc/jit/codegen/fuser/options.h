@@ -89,13 +89,4 @@ class WaitForCompiles {
 // Whether a call on this thread compiles (or waits for) its kernel before running it.
 bool compilesBlockCalls();
 
-// The host compiler command: $CXX split on whitespace, else "c++". Read at each compile
-// so a test (or a user) can point it elsewhere at run time.
-std::string hostCompiler();
-
-// Flags added after the CPU kernels' own ($TORCH_FUSER_CXXFLAGS, split on whitespace; empty
-// when unset): to bisect a suspected miscompile (-O1, -mno-avx512f) without rebuilding.
-// They are part of the disk-cache key.
-std::string hostCompilerExtraFlags();
-
 }  // namespace torch_fuser

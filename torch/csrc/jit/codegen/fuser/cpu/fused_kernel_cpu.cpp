@@ -64,8 +64,9 @@ void FusedKernelCPU::launch(const TfKernelArgs& args, int64_t numel) const {
 }
 
 std::shared_ptr<FusedKernel> compileCPUKernel(const LoweredKernel& kernel,
-                                              const std::string& source) {
-  return std::make_shared<FusedKernelCPU>(kernel, compileAndLoad(source));
+                                              const std::string& source,
+                                              const CompileEnvironment& env) {
+  return std::make_shared<FusedKernelCPU>(kernel, compileAndLoad(source, env));
 }
 
 }  // namespace cpu

@@ -2,6 +2,7 @@
 // ATen's intra-op thread pool (so torch.set_num_threads is obeyed).
 #pragma once
 
+#include "torch/csrc/jit/codegen/fuser/compile_environment.h"
 #include "torch/csrc/jit/codegen/fuser/fused_kernel.h"
 #include "torch/csrc/jit/codegen/fuser/lowering.h"
 
@@ -31,7 +32,8 @@ class FusedKernelCPU : public FusedKernel {
 
 // The CPU backend's factory: compiles source from cpu::generateSource(kernel).
 std::shared_ptr<FusedKernel> compileCPUKernel(const LoweredKernel& kernel,
-                                              const std::string& source);
+                                              const std::string& source,
+                                              const CompileEnvironment& env);
 
 }  // namespace cpu
 }  // namespace torch_fuser

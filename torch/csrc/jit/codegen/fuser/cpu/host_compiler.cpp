@@ -1,6 +1,7 @@
 #include "torch/csrc/jit/codegen/fuser/cpu/host_compiler.h"
 
 #include "torch/csrc/jit/codegen/fuser/background_compiler.h"
+#include "torch/csrc/jit/codegen/fuser/compile_environment.h"
 #include "torch/csrc/jit/codegen/fuser/disk_cache.h"
 #include "torch/csrc/jit/codegen/fuser/options.h"
 
@@ -25,8 +26,6 @@
 #include <mutex>
 #include <sstream>
 #include <vector>
-
-extern char** environ;
 
 namespace torch_fuser {
 namespace cpu {
@@ -62,9 +61,9 @@ const char* const kLinkLibraries[] = {"-lm"};
 // A private directory (mkdtemp makes it 0700) removed with its files on destruction.
 class TempDir {
  public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base && *base ? base : "/tmp") + "/torch_fuser_XXXXXX";
+  explicit TempDir(const CompileEnvironment& env) {
+    const std::string base = env.value("TMPDIR");
+    std::string pattern = (base.empty() ? std::string("/tmp") : base) + "/torch_fuser_XXXXXX";
     std::vector<char> buffer(pattern.begin(), pattern.end());
     buffer.push_back('\0');
     TORCH_CHECK(::mkdtemp(buffer.data()) != nullptr,
@@ -123,10 +122,9 @@ std::string joined(const std::vector<std::string>& argv) {
 // The compiler's environment: ours, without what makes a process load torch_fuser (a
 // program adopted through LD_PRELOAD would preload it, and libtorch, into every compiler
 // process, and print its stats at their exits into the compiler's output).
-std::vector<std::string> compilerEnvironment() {
+std::vector<std::string> compilerEnvironment(const CompileEnvironment& env) {
   std::vector<std::string> out;
-  for (char** entry = environ; *entry; ++entry) {
-    const std::string var = *entry;
+  for (const std::string& var : env.variables()) {
     if (var.rfind("TORCH_FUSER_ENABLE=", 0) == 0 ||
         var.rfind("TORCH_FUSER_STATS_AT_EXIT=", 0) == 0) {
       continue;
@@ -152,9 +150,25 @@ std::vector<std::string> compilerEnvironment() {
   return out;
 }
 
-// Runs argv[0] (searched in PATH) with stdout+stderr into `log_path`; returns its exit
-// status, or throws when it cannot be started.
-int runProcess(const std::vector<std::string>& argv, const std::string& log_path) {
+// `name` as a path: itself when it has a slash, else the first executable of that name in
+// the snapshot's PATH (posix_spawnp would read the live environment's), else itself (the
+// spawn then fails with ENOENT).
+std::string executablePath(const std::string& name, const CompileEnvironment& env) {
+  if (name.find('/') != std::string::npos) return name;
+  std::string path = env.value("PATH");
+  if (path.empty()) path = "/bin:/usr/bin";
+  std::istringstream dirs(path);
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    const std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return name;
+}
+
+// Runs argv[0] (searched in the snapshot's PATH) with stdout+stderr into `log_path`, in
+// the snapshot's environment; returns its exit status, or throws when it cannot start.
+int runProcess(const std::vector<std::string>& argv, const std::string& log_path,
+               const CompileEnvironment& env) {
   std::vector<char*> args;
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
@@ -165,11 +179,13 @@ int runProcess(const std::vector<std::string>& argv, const std::string& log_path
                                    O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   pid_t pid = 0;
-  std::vector<std::string> environment = compilerEnvironment();
+  std::vector<std::string> environment = compilerEnvironment(env);
   std::vector<char*> envp;
   for (std::string& var : environment) envp.push_back(&var[0]);
   envp.push_back(nullptr);
-  const int spawn_error = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), envp.data());
+  const std::string executable = executablePath(argv[0], env);
+  const int spawn_error =
+      posix_spawn(&pid, executable.c_str(), &actions, nullptr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   TORCH_CHECK(spawn_error == 0, "torch_fuser: cannot run the C++ compiler '", argv[0],
               "': ", std::strerror(spawn_error), " (set CXX to a working compiler)");
@@ -190,7 +206,8 @@ int runProcess(const std::vector<std::string>& argv, const std::string& log_path
 // threads may both ask the compiler; they get the same answer. Never destroyed, like
 // hostCpuSignature's: a background compile may still run while the process exits
 // (background_compiler.h).
-std::string compilerIdentity(const std::vector<std::string>& command) {
+std::string compilerIdentity(const std::vector<std::string>& command,
+                             const CompileEnvironment& env) {
   static auto* mutex = new std::mutex();
   static auto* identities = new std::map<std::vector<std::string>, std::string>();
   {
@@ -200,11 +217,11 @@ std::string compilerIdentity(const std::vector<std::string>& command) {
   }
   std::string identity;
   try {
-    TempDir dir;
+    TempDir dir(env);
     const std::string log = dir.path() + "/version.log";
     std::vector<std::string> argv = command;
     argv.emplace_back("--version");
-    if (runProcess(argv, log) == 0) identity = readFile(log);
+    if (runProcess(argv, log, env) == 0) identity = readFile(log);
   } catch (const c10::Error&) {
     identity.clear();
   }
@@ -231,8 +248,8 @@ const std::string& hostCpuSignature() {
 // The disk-cache key of `source` built by `argv` (the compiler `command` and the flags,
 // no paths).
 std::string cacheKey(const std::string& source, const std::vector<std::string>& command,
-                     const std::vector<std::string>& argv) {
-  const std::string identity = compilerIdentity(command);
+                     const CompileEnvironment& env, const std::vector<std::string>& argv) {
+  const std::string identity = compilerIdentity(command, env);
   if (identity.empty()) return "";
   std::string material =
       std::string("torch_fuser ") + TORCH_FUSER_VERSION + "\n" + identity + hostCpuSignature();
@@ -254,16 +271,20 @@ void* LoadedLibrary::symbol(const char* name) const {
   return address;
 }
 
-std::unique_ptr<LoadedLibrary> compileAndLoad(const std::string& source) {
+std::unique_ptr<LoadedLibrary> compileAndLoad(const std::string& source,
+                                              const CompileEnvironment& env) {
   const int debug = debugLevel();
-  const std::vector<std::string> command = splitWords(hostCompiler());
+  const std::string cxx = env.value("CXX");
+  const std::vector<std::string> command = splitWords(cxx.empty() ? std::string("c++") : cxx);
   TORCH_CHECK(!command.empty(), "torch_fuser: CXX is set but empty");
   std::vector<std::string> argv = command;
   for (const char* flag : kCompileFlags) argv.emplace_back(flag);
-  for (std::string& flag : splitWords(hostCompilerExtraFlags())) argv.push_back(std::move(flag));
+  for (std::string& flag : splitWords(env.value("TORCH_FUSER_CXXFLAGS"))) {
+    argv.push_back(std::move(flag));
+  }
 
-  const c10::optional<std::string> cache_dir = diskCacheDirectory();
-  const std::string key = cache_dir ? cacheKey(source, command, argv) : std::string();
+  const c10::optional<std::string> cache_dir = diskCacheDirectory(env);
+  const std::string key = cache_dir ? cacheKey(source, command, env, argv) : std::string();
   if (!key.empty()) {
     if (const c10::optional<std::string> cached = findCacheEntry(*cache_dir, key + ".so")) {
       if (void* handle = ::dlopen(cached->c_str(), RTLD_NOW | RTLD_LOCAL)) {
@@ -274,7 +295,7 @@ std::unique_ptr<LoadedLibrary> compileAndLoad(const std::string& source) {
     }
   }
 
-  TempDir dir;
+  TempDir dir(env);
   const std::string cpp = dir.path() + "/kernel.cpp";
   const std::string so = dir.path() + "/kernel.so";
   const std::string log = dir.path() + "/compile.log";
@@ -287,7 +308,7 @@ std::unique_ptr<LoadedLibrary> compileAndLoad(const std::string& source) {
   }
 
   const auto start = std::chrono::steady_clock::now();
-  const int status = runProcess(argv, log);
+  const int status = runProcess(argv, log, env);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (debug >= 2) {

@@ -224,17 +224,19 @@ TF_INLINE int8_t tf_lane(const TfVec<int8_t, N>& v, int k) {
   asm("bfe.s32 %0, %1, %2, 8;" : "=r"(lane) : "r"(tf_word_holding(v, k)), "r"((k % 4) * 8));
   return static_cast<int8_t>(lane);
 }
-template <int N>
-TF_INLINE uint8_t tf_lane(const TfVec<uint8_t, N>& v, int k) {
+template <typename T, int N>
+TF_INLINE unsigned tf_unsigned_byte(const TfVec<T, N>& v, int k) {
   unsigned lane;
   asm("bfe.u32 %0, %1, %2, 8;" : "=r"(lane) : "r"(tf_word_holding(v, k)), "r"((k % 4) * 8));
-  return static_cast<uint8_t>(lane);
+  return lane;
+}
+template <int N>
+TF_INLINE uint8_t tf_lane(const TfVec<uint8_t, N>& v, int k) {
+  return static_cast<uint8_t>(tf_unsigned_byte(v, k));
 }
 template <int N>
 TF_INLINE bool tf_lane(const TfVec<bool, N>& v, int k) {
-  unsigned lane;
-  asm("bfe.u32 %0, %1, %2, 8;" : "=r"(lane) : "r"(tf_word_holding(v, k)), "r"((k % 4) * 8));
-  return lane != 0;
+  return tf_unsigned_byte(v, k) != 0;
 }
 
 // Counter-based random numbers: Philox4x32 with 10 rounds (Salmon et al., "Parallel

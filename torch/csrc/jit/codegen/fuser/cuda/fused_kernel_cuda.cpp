@@ -67,13 +67,14 @@ class RelaxedCaptureMode {
 
 class FusedKernelCUDA : public FusedKernel {
  public:
-  FusedKernelCUDA(const LoweredKernel& kernel, const std::string& source, c10::Device device)
+  FusedKernelCUDA(const LoweredKernel& kernel, const std::string& source, c10::Device device,
+                  const CompileEnvironment& env)
       : layout_(cudaParamLayout(kernel)), device_(device), api_(*driver()) {
     c10::cuda::CUDAGuard guard(device_);
     ensureContext(api_, device_.index());
     const CudaBinary binary = compileWithNvrtc(
         source, attribute(api_, kCuDeviceAttributeComputeCapabilityMajor, device_.index()),
-        attribute(api_, kCuDeviceAttributeComputeCapabilityMinor, device_.index()));
+        attribute(api_, kCuDeviceAttributeComputeCapabilityMinor, device_.index()), env);
     RelaxedCaptureMode relaxed(api_);
     TORCH_FUSER_CUDA_DRIVER_CHECK(api_.cuModuleLoadData(&module_, binary.image.data()));
     TORCH_FUSER_CUDA_DRIVER_CHECK(
@@ -193,10 +194,11 @@ bool available(std::string* why) {
 }
 
 std::shared_ptr<FusedKernel> compileCUDAKernel(const LoweredKernel& kernel,
-                                               const std::string& source, c10::Device device) {
+                                               const std::string& source, c10::Device device,
+                                               const CompileEnvironment& env) {
   std::string why;
   TORCH_CHECK(available(&why), "torch_fuser: CUDA kernels cannot run here: ", why);
-  return std::make_shared<FusedKernelCUDA>(kernel, source, device);
+  return std::make_shared<FusedKernelCUDA>(kernel, source, device, env);
 }
 
 #else  // CPU-only torch
@@ -207,7 +209,7 @@ bool available(std::string* why) {
 }
 
 std::shared_ptr<FusedKernel> compileCUDAKernel(const LoweredKernel&, const std::string&,
-                                               c10::Device device) {
+                                               c10::Device device, const CompileEnvironment&) {
   TORCH_CHECK(false, "torch_fuser: cannot run a kernel on ", device.str(),
               ": this build has no CUDA backend (torch was built without CUDA)");
 }

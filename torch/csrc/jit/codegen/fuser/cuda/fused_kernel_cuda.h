@@ -3,6 +3,7 @@
 // backend's .cpp knows whether the build has CUDA; elsewhere it is this factory.
 #pragma once
 
+#include "torch/csrc/jit/codegen/fuser/compile_environment.h"
 #include "torch/csrc/jit/codegen/fuser/fused_kernel.h"
 #include "torch/csrc/jit/codegen/fuser/lowering.h"
 
@@ -20,7 +21,8 @@ bool available(std::string* why = nullptr);
 
 // Compiles `source` (from cuda::generateSource(kernel)) for `device`'s architecture.
 std::shared_ptr<FusedKernel> compileCUDAKernel(const LoweredKernel& kernel,
-                                               const std::string& source, c10::Device device);
+                                               const std::string& source, c10::Device device,
+                                               const CompileEnvironment& env);
 
 }  // namespace cuda
 }  // namespace torch_fuser

@@ -110,7 +110,8 @@ std::string runNvrtc(const NvrtcApi& api, const std::string& source,
 
 }  // namespace
 
-CudaBinary compileWithNvrtc(const std::string& source, int major, int minor) {
+CudaBinary compileWithNvrtc(const std::string& source, int major, int minor,
+                            const CompileEnvironment& env) {
   std::string why;
   const NvrtcApi* api = nvrtc(&why);
   TORCH_CHECK(api != nullptr, "torch_fuser: NVRTC is unavailable: ", why);
@@ -126,7 +127,7 @@ CudaBinary compileWithNvrtc(const std::string& source, int major, int minor) {
   const std::vector<const char*> options = {arch_flag.c_str(), "--std=c++17",
                                             "--device-as-default-execution-space", "--fmad=false"};
 
-  const c10::optional<std::string> cache_dir = diskCacheDirectory();
+  const c10::optional<std::string> cache_dir = diskCacheDirectory(env);
   const std::string entry =
       cache_dir ? cacheEntryName(*api, source, options, binary.is_cubin) : std::string();
   if (cache_dir) {

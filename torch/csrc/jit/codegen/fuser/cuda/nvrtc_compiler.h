@@ -1,6 +1,8 @@
 // Compiles CUDA C++ with NVRTC for one compute capability.
 #pragma once
 
+#include "torch/csrc/jit/codegen/fuser/compile_environment.h"
+
 #include <string>
 
 namespace torch_fuser {
@@ -17,7 +19,8 @@ struct CudaBinary {
 // when a verified entry for this source, target, NVRTC and torch_fuser version is there,
 // and is stored there after a compile. Throws c10::Error with NVRTC's log on failure;
 // never leaks the NVRTC program.
-CudaBinary compileWithNvrtc(const std::string& source, int major, int minor);
+CudaBinary compileWithNvrtc(const std::string& source, int major, int minor,
+                            const CompileEnvironment& env);
 
 }  // namespace cuda
 }  // namespace torch_fuser
