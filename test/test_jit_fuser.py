@@ -4,6 +4,7 @@ import contextlib
 import copy
 import itertools
 import types
+from typing import List
 import os
 import shutil
 import subprocess
@@ -804,6 +805,17 @@ class TestExecutors(unittest.TestCase):
             self.assertGreaterEqual(len(all_fusion_groups(graph)), 1, str(graph))
             torch.testing.assert_close(frozen(x), expected)
 
+    def test_size_of_a_fused_result_is_taken_when_it_is_computed(self):
+        # Autodiff and user code read sizes of fused results; the pass computes them from
+        # the group's inputs, as they were when the group ran: an in-place reshape of an
+        # input afterwards does not change them.
+        scripted = fresh_script(size_after_in_place_reshape)
+        for _ in range(4):
+            z, s = scripted(torch.randn(3, 4), torch.randn(3, 4))
+            self.assertEqual(s, [3, 4])
+            self.assertEqual(list(z.shape), [3, 4])
+        self.assertTrue(fusion_groups(torch.jit.last_executed_optimized_graph()))
+
 
 def mm_block(x, w):
     y = x.mm(w)
@@ -823,6 +835,13 @@ def fusion_strategy(strategy):
         yield
     finally:
         torch.jit.set_fusion_strategy(old)
+
+
+def size_after_in_place_reshape(x, y):
+    z = (x * y).sigmoid()
+    x.unsqueeze_(0)
+    s: List[int] = z.size()
+    return z, s
 
 
 class TestRespecialization(unittest.TestCase):

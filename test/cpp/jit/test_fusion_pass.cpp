@@ -29,6 +29,23 @@ struct Rewrite {
   FusionState state;
 };
 
+// Runs `reference` and `graph` on tensors of each pair of shapes and compares their outputs
+// from `first` on as printed (sizes, None).
+void expectSameOutputsForShapes(
+    const std::shared_ptr<Graph>& reference, const std::shared_ptr<Graph>& graph,
+    const std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>>& shapes,
+    size_t first) {
+  for (const auto& pair : shapes) {
+    const std::vector<IValue> inputs = {at::randn(pair.first), at::randn(pair.second)};
+    const std::vector<IValue> expected = runGraph(reference, inputs);
+    const std::vector<IValue> actual = runGraph(graph, inputs);
+    ASSERT_EQ(actual.size(), expected.size());
+    for (size_t i = first; i < expected.size(); ++i) {
+      EXPECT_EQ(c10::str(actual[i]), c10::str(expected[i])) << "output " << i;
+    }
+  }
+}
+
 TEST(FusionPass, ProfileCleanupDropsOnlyProfilesNextToFusibleOps) {
   const char* ir = R"IR(
 graph(%x : Tensor, %w : Tensor):
@@ -170,17 +187,9 @@ graph(%x : Tensor, %b : Tensor):
   EXPECT_EQ(countKind(*firstGroupSubgraph(*r.graph), "prim::ConstantChunk"), 2u);
   // Only %m and %tr leave the group.
   EXPECT_EQ(firstGroupSubgraph(*r.graph)->outputs().size(), 2u) << *r.graph;
-  EXPECT_EQ(countKind(*r.graph, "prim::ChunkSizes"), 3u) << *r.graph;
-  for (const auto& shapes : {std::make_pair(std::vector<int64_t>{2, 7}, std::vector<int64_t>{7}),
-                             std::make_pair(std::vector<int64_t>{5, 9}, std::vector<int64_t>{1})}) {
-    const std::vector<IValue> inputs = {at::randn(shapes.first), at::randn(shapes.second)};
-    const std::vector<IValue> expected = runGraph(parseIR(ir), inputs);
-    const std::vector<IValue> actual = runGraph(r.graph, inputs);
-    ASSERT_EQ(actual.size(), expected.size());
-    for (size_t i = 2; i < expected.size(); ++i) {
-      EXPECT_EQ(c10::str(actual[i]), c10::str(expected[i])) << "output " << i;
-    }
-  }
+  // %p and %q have one shape: one prim::ChunkSizes serves both (and %r, its last output).
+  EXPECT_EQ(countKind(*r.graph, "prim::ChunkSizes"), 2u) << *r.graph;
+  expectSameOutputsForShapes(parseIR(ir), r.graph, {{{2, 7}, {7}}, {{5, 9}, {1}}}, 2);
 }
 
 // fuser::Sizes evaluates prim::ChunkSizes (both results) as the interpreter does.
@@ -199,19 +208,8 @@ graph(%x : Tensor, %b : Tensor):
   torch::jit::AliasDb alias_db(graph);
   EXPECT_EQ(gatherSizeBookkeeping(graph->block(), alias_db), 5);
   EXPECT_EQ(countKind(*graph, "prim::ChunkSizes"), 0u);
-  for (const auto& shapes :
-       {std::make_pair(std::vector<int64_t>{3, 8}, std::vector<int64_t>{8}),
-        std::make_pair(std::vector<int64_t>{3, 10}, std::vector<int64_t>{1}),
-        std::make_pair(std::vector<int64_t>{2, 0}, std::vector<int64_t>{1}),
-        std::make_pair(std::vector<int64_t>{2, 3, 5}, std::vector<int64_t>{5})}) {
-    const std::vector<IValue> inputs = {at::randn(shapes.first), at::randn(shapes.second)};
-    const std::vector<IValue> expected = runGraph(reference, inputs);
-    const std::vector<IValue> actual = runGraph(graph, inputs);
-    ASSERT_EQ(actual.size(), expected.size());
-    for (size_t i = 0; i < expected.size(); ++i) {
-      EXPECT_EQ(c10::str(actual[i]), c10::str(expected[i])) << "output " << i;
-    }
-  }
+  expectSameOutputsForShapes(reference, graph,
+                             {{{3, 8}, {8}}, {{3, 10}, {1}}, {{2, 0}, {1}}, {{2, 3, 5}, {5}}}, 0);
   // A dim out of range raises in both.
   const std::vector<IValue> rank_one = {at::randn({8}), at::randn({8})};
   EXPECT_ANY_THROW(runGraph(reference, rank_one));
@@ -364,18 +362,8 @@ graph(%x : Tensor, %b : Tensor):
   EXPECT_EQ(countKind(*graph, "aten::size"), 1u);
   // The same values as the nodes it replaced: None where the sizes are equal, the
   // operand's sizes where it was broadcast; sizes that do not broadcast raise in both.
-  for (const auto& shapes :
-       {std::make_pair(std::vector<int64_t>{4, 3}, std::vector<int64_t>{3}),
-        std::make_pair(std::vector<int64_t>{4, 3}, std::vector<int64_t>{4, 3}),
-        std::make_pair(std::vector<int64_t>{1, 3}, std::vector<int64_t>{5, 1})}) {
-    const std::vector<IValue> inputs = {at::randn(shapes.first), at::randn(shapes.second)};
-    const std::vector<IValue> expected = runGraph(reference, inputs);
-    const std::vector<IValue> actual = runGraph(graph, inputs);
-    ASSERT_EQ(actual.size(), expected.size());
-    for (size_t i = 1; i < expected.size(); ++i) {
-      EXPECT_EQ(c10::str(actual[i]), c10::str(expected[i])) << "output " << i;
-    }
-  }
+  expectSameOutputsForShapes(reference, graph, {{{4, 3}, {3}}, {{4, 3}, {4, 3}}, {{1, 3}, {5, 1}}},
+                             1);
   const std::vector<IValue> mismatched = {at::randn({4, 3}), at::randn({2})};
   EXPECT_ANY_THROW(runGraph(reference, mismatched));
   EXPECT_ANY_THROW(runGraph(graph, mismatched));

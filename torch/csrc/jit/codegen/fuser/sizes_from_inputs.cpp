@@ -8,6 +8,8 @@
 #include <torch/csrc/jit/ir/ir.h>
 
 #include <algorithm>
+#include <iterator>
+#include <tuple>
 #include <unordered_set>
 #include <vector>
 
@@ -36,6 +38,9 @@ struct ShapeSource {
   std::vector<Value*> leaves;
   std::vector<Value*> chunked_leaves;
   c10::optional<ChunkPiece> piece;
+  bool operator==(const ShapeSource& o) const {
+    return leaves == o.leaves && chunked_leaves == o.chunked_leaves && piece == o.piece;
+  }
 };
 
 // The piece `v` is of its ConstantChunk, or nullopt where the chunk's dim cannot be
@@ -142,16 +147,28 @@ Value* insertSizes(Graph& graph, const ShapeSource& source) {
 bool sizesFromGroupInputs(FusionState& state, torch::jit::Block* block) {
   Graph& graph = state.graph();
   bool changed = false;
+  // Sizes already inserted, per group: equal shapes (an LSTM cell's gate pieces) share one.
+  std::vector<std::tuple<const Node*, ShapeSource, Value*>> inserted;
   for (auto it = block->nodes().begin(); it != block->nodes().end();) {
     Node* node = *it++;
     if (node->kind() != c10::aten::size || node->inputs().size() != 1) continue;
     Value* v = node->input();
-    if (!isGroup(v->node())) continue;
+    Node* group = v->node();
+    if (!isGroup(group)) continue;
     const c10::optional<ShapeSource> source = shapeSource(v);
     if (!source || (source->leaves.empty() && source->chunked_leaves.empty())) continue;
     if (source->piece && source->chunked_leaves.empty()) continue;
-    torch::jit::WithInsertPoint guard(node);
-    node->output()->replaceAllUsesWith(insertSizes(graph, *source));
+    auto same = std::find_if(inserted.begin(), inserted.end(), [&](const auto& entry) {
+      return std::get<0>(entry) == group && std::get<1>(entry) == *source;
+    });
+    if (same == inserted.end()) {
+      // Right after the group: the inputs' sizes when it ran, which an in-place op on an
+      // input (x.unsqueeze_(0)) before the aten::size must not change.
+      torch::jit::WithInsertPoint guard(group->next());
+      inserted.emplace_back(group, *source, insertSizes(graph, *source));
+      same = std::prev(inserted.end());
+    }
+    node->output()->replaceAllUsesWith(std::get<2>(*same));
     node->destroy();
     changed = true;
   }
