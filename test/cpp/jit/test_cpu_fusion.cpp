@@ -89,10 +89,11 @@ TEST(CPUFusion, DividesByANumberBitForBitAsEager) {
 }
 
 // Selects between divided powers of two chunks (fuzz seed 1455460): GCC 13.3 on an
-// AVX-512VL host masks the if-converted divisions and gets a lane wrong unless the kernel
-// is built without trapping math; element 1 of the seed's input gave 0 for 1. Rows of
-// 2 (the chunks of a 4-wide row) run in the compiler's 2-lane epilogue, longer rows in
-// its main loop; the exponent is a graph input, so every case of the runtime power runs.
+// AVX-512VL host masks the if-converted divisions and gets a lane wrong unless kernels are
+// built without AVX-512 (TORCH_FUSER_CXXFLAGS=-mavx512f brings the failure back there);
+// element 1 of the seed's input gave 0 for 1. Rows of 2 (the chunks of a 4-wide row) run
+// in the compiler's 2-lane epilogue, longer rows in its main loop; the exponent is a graph
+// input, so every case of the runtime power runs.
 TEST(CPUFusion, SelectsBetweenDividedPowersOfChunksAsEager) {
   FusionGuard fusion;
   const char* ir = R"IR(
@@ -123,6 +124,29 @@ graph(%x : Tensor, %s : float):
         checkFusedMatchesEager(ir, {at::randn({5, 3, row}, dtype) * 2, e});
       }
     }
+  }
+}
+
+// x / float(int(x)) for x in (-1, 0): the integer is 0 and converts to +0, so the quotient
+// is -inf as in eager. A compiler allowed to fold (float)(int)x into truncf(x) (GCC under
+// -fno-trapping-math) divides by -0 and gives +inf (fuzz seed 1425869).
+TEST(CPUFusion, ConvertsTruncatedNegativeFractionsToPositiveZeroAsEager) {
+  FusionGuard fusion;
+  const char* ir = R"IR(
+graph(%x : Tensor):
+  %int32 : int = prim::Constant[value=3]()
+  %false : bool = prim::Constant[value=0]()
+  %none : NoneType = prim::Constant()
+  %i : Tensor = aten::to(%x, %int32, %false, %false, %none)
+  %d : Tensor = aten::div(%x, %i)
+  %t : Tensor = aten::tanh(%d)
+  return (%d, %t)
+)IR";
+  for (at::ScalarType dtype : {at::kFloat, at::kDouble, at::kBFloat16}) {
+    SCOPED_TRACE(::testing::Message() << dtype);
+    const at::Tensor x = (at::rand({4, 67}) * 4 - 2).to(dtype);
+    auto fused = checkFusedMatchesEager(ir, {x});
+    EXPECT_EQ(countGroups(*fused), 1u);
   }
 }
 
