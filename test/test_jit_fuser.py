@@ -816,6 +816,42 @@ class TestExecutors(unittest.TestCase):
             self.assertEqual(list(z.shape), [3, 4])
         self.assertTrue(fusion_groups(torch.jit.last_executed_optimized_graph()))
 
+    def test_sizes_of_fused_results_are_eagers(self):
+        # Sizes of fused results computed from the group's inputs, around chunks (pieces
+        # after a rank change, a short last piece, pieces of two chunks) and in-place ops.
+        cases = [
+            (size_after_reshaping_the_result, [((3, 4), (3, 4))]),
+            (size_of_chunk_pieces, [((2, 6), (2, 6))] * 4 + [((2, 6, 5), (2, 6, 5)), ((3, 9), (9,))]),
+            # 5 cut into 4 gives 3 pieces: the interpreter raises, fused or not.
+            (size_of_a_short_last_piece, [((2, 8), (2, 8))] * 4 + [((2, 5), (2, 5))]),
+            (size_of_pieces_of_two_chunks, [((4, 4), (4, 2))] * 4 + [((4, 4), (4, 4))]),
+        ]
+        for fn, shapes in cases:
+            with self.subTest(fn=fn.__name__):
+                scripted = fresh_script(fn)
+                torch_fuser.disable()
+                try:
+                    unfused = fresh_script(fn)
+                finally:
+                    torch_fuser.enable()
+                for x_shape, y_shape in shapes:
+                    args = (torch.randn(*x_shape), torch.randn(*y_shape))
+                    torch_fuser.disable()
+                    try:
+                        want = unfused(*[a.clone() for a in args])
+                    except RuntimeError:
+                        want = None
+                    finally:
+                        torch_fuser.enable()
+                    if want is None:
+                        with self.assertRaises(RuntimeError):
+                            scripted(*args)
+                        continue
+                    got = scripted(*args)
+                    self.assertEqual(list(got[1]), list(want[1]), (x_shape, y_shape))
+                    self.assertEqual(list(got[0].shape), list(want[0].shape))
+                    torch.testing.assert_close(got[0], want[0])
+
 
 def mm_block(x, w):
     y = x.mm(w)
@@ -842,6 +878,35 @@ def size_after_in_place_reshape(x, y):
     x.unsqueeze_(0)
     s: List[int] = z.size()
     return z, s
+
+
+def size_after_reshaping_the_result(x, y):
+    z = (x * y).sigmoid()
+    z.unsqueeze_(0)
+    s: List[int] = z.size()
+    return z, s
+
+
+def size_of_chunk_pieces(x, y):
+    a, b, c = (x * y).chunk(3, 1)
+    r = a.sigmoid() * b + c
+    s: List[int] = r.size()
+    return r, s
+
+
+def size_of_a_short_last_piece(x, y):
+    p0, p1, p2, p3 = (x * y).chunk(4, -1)
+    r = p2.tanh()
+    s: List[int] = r.size()
+    return r, s
+
+
+def size_of_pieces_of_two_chunks(x, y):
+    a, a2 = x.chunk(2, -1)
+    b, b2 = y.chunk(2, -1)
+    r = a.sigmoid() * b + a2 * b2
+    s: List[int] = r.size()
+    return r, s
 
 
 class TestRespecialization(unittest.TestCase):

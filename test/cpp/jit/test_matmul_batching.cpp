@@ -41,14 +41,15 @@ std::string profiledMatmuls(std::ostringstream& ir, int n, bool shared_weight) {
 
 // sigmoid(x0 @ w0 + x1 @ w1 + x2 @ w2 + x3 @ w3) * y: the weight gradients of an unrolled
 // RNN loop have this shape (a sum of matmuls), then elementwise work.
-std::string profiledMatmulTreeIR() {
+std::string profiledMatmulTreeIR(const char* last_alpha = "%one") {
   std::ostringstream ir;
   profiledMatmuls(ir, 4, /*shared_weight=*/false);
-  ir << "  %s1 : Tensor = aten::add(%m0, %m1, %one)\n"
+  ir << "  %two : int = prim::Constant[value=2]()\n"
+     << "  %s1 : Tensor = aten::add(%m0, %m1, %one)\n"
      << "  %s1p : Tensor = " << kProfiled3x6 << "(%s1)\n"
      << "  %s2 : Tensor = aten::add(%s1p, %m2, %one)\n"
      << "  %s2p : Tensor = " << kProfiled3x6 << "(%s2)\n"
-     << "  %s3 : Tensor = aten::add(%s2p, %m3, %one)\n"
+     << "  %s3 : Tensor = aten::add(%s2p, %m3, " << last_alpha << ")\n"
      << "  %s3p : Tensor = " << kProfiled3x6 << "(%s3)\n"
      << "  %yp : Tensor = " << kProfiled3x6 << "(%y)\n"
      << "  %g : Tensor = aten::sigmoid(%s3p)\n"
@@ -73,8 +74,8 @@ std::vector<IValue> asInputs(const std::vector<at::Tensor>& tensors) {
   return std::vector<IValue>(tensors.begin(), tensors.end());
 }
 
-at::Tensor treeReference(const std::vector<at::Tensor>& t) {
-  const at::Tensor sum = t[0].mm(t[4]) + t[1].mm(t[5]) + t[2].mm(t[6]) + t[3].mm(t[7]);
+at::Tensor treeReference(const std::vector<at::Tensor>& t, double last_alpha = 1) {
+  const at::Tensor sum = t[0].mm(t[4]) + t[1].mm(t[5]) + t[2].mm(t[6]) + last_alpha * t[3].mm(t[7]);
   return sum.sigmoid() * t[8];
 }
 
@@ -101,6 +102,18 @@ TEST(CPUFusion, LeavesMatmulsUnbatchedWhenTorchFuserBatchMmIsZero) {
   EXPECT_EQ(countKind(*graph, "aten::mm"), 4u) << *graph;
   const std::vector<at::Tensor> operands = randomOperands(4, 4);
   expectSameTensor(runGraph(graph, asInputs(operands))[0].toTensor(), treeReference(operands));
+}
+
+// PyTorch's BatchMM ignores an add's alpha: such an add stays out of the tree (fewer than
+// 4 matmuls are left, nothing is batched) and the sum keeps eager's value.
+TEST(CPUFusion, KeepsAnAddWithAlphaOutOfMatmulBatching) {
+  FusionGuard fusion;
+  auto graph = parseIR(profiledMatmulTreeIR("%two"));
+  fuseAsTheExecutor(graph);
+  EXPECT_EQ(countKind(*graph, "prim::MMTreeReduce"), 0u) << *graph;
+  const std::vector<at::Tensor> operands = randomOperands(4, 4);
+  expectSameTensor(runGraph(graph, asInputs(operands))[0].toTensor(),
+                   treeReference(operands, /*last_alpha=*/2));
 }
 
 // tanh(x<i> @ w) for 8 inputs and one weight: the input projections of an unrolled loop.

@@ -6,7 +6,8 @@
 // `os.environ[k] = v`, a test's EnvGuard) and may read a freed array. So the calling
 // thread copies it once per compile — the variables the compiler process inherits, CXX,
 // TORCH_FUSER_CXXFLAGS, TMPDIR and the disk-cache settings among them — and the worker
-// reads only the copy.
+// reads only the copy. (The copy itself reads `environ` on the calling thread, as any
+// code of the program reading its environment there would.)
 #pragma once
 
 #include <string>

@@ -63,7 +63,7 @@ void fuseElementwise(const std::shared_ptr<Graph>& graph, FusionTargets targets)
   const bool profiled = targets.guard && !state.facts().empty();
 
   // Rewrites that expose elementwise work, before any group exists.
-  if (profiled) batchMatmuls(graph);
+  if (profiled) batchMatmuls(state, graph);
   decomposeInferenceBatchNorms(
       block, state.facts(), [&state](const Value* v) { return state.whyValueRefused(v).empty(); });
   dropProfilesAroundFusibleNodes(state, block);

@@ -34,7 +34,11 @@ bool statsAtExitRequested() {
 
 bool batchMatmulsRequested() {
   const char* env = std::getenv("TORCH_FUSER_BATCH_MM");
-  return !(env && std::strcmp(env, "0") == 0);
+  if (!env || !*env || std::strcmp(env, "1") == 0) return true;
+  if (std::strcmp(env, "0") == 0) return false;
+  TORCH_WARN_ONCE("torch_fuser: TORCH_FUSER_BATCH_MM must be 1 or 0, found '", env,
+                  "'; batching matmuls");
+  return true;
 }
 
 namespace {

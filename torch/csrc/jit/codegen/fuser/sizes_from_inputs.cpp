@@ -5,6 +5,7 @@
 #include "torch/csrc/jit/codegen/fuser/lowering.h"
 #include "torch/csrc/jit/codegen/fuser/op_table.h"
 
+#include <torch/csrc/jit/ir/alias_analysis.h>
 #include <torch/csrc/jit/ir/ir.h>
 
 #include <algorithm>
@@ -24,10 +25,13 @@ using torch::jit::Value;
 // for every piece but the last, which may be smaller).
 struct ChunkPiece {
   int64_t chunks = 0;
-  int64_t dim = 0;  // negative: counted from the last dim, as broadcasting aligns shapes
+  int64_t dim = 0;  // as the user wrote it: the fallback and eager cut there at any rank
   bool last = false;
+  int64_t push = -1;            // a chunk pushed into the group: its push (one per input)
+  const Node* chunk = nullptr;  // else the chunk itself
   bool operator==(const ChunkPiece& o) const {
-    return chunks == o.chunks && dim == o.dim && last == o.last;
+    return chunks == o.chunks && dim == o.dim && last == o.last && push == o.push &&
+           chunk == o.chunk;
   }
 };
 
@@ -43,17 +47,22 @@ struct ShapeSource {
   }
 };
 
-// The piece `v` is of its ConstantChunk, or nullopt where the chunk's dim cannot be
-// counted from the end (a non-negative dim of a value of unknown rank).
+// The piece `v` is of its ConstantChunk, or nullopt where its size is not the regular one
+// although it is not the last output: torch.chunk may cut fewer pieces than asked
+// (5 into 4: 2, 2, 1), and eager then raises only if the missing last output is read.
 c10::optional<ChunkPiece> pieceOf(const Value* v) {
   const Node* chunk = v->node();
   ChunkPiece piece;
   piece.chunks = chunk->i(c10::attr::chunks);
   piece.dim = chunk->i(c10::attr::dim);
   piece.last = v->offset() + 1 == chunk->outputs().size();
-  if (piece.dim >= 0) {
-    if (!chunk->hasAttribute(pushedChunkRankAttr())) return c10::nullopt;
-    piece.dim -= chunk->i(pushedChunkRankAttr());
+  if (!piece.last && !chunk->outputs().back()->hasUses()) return c10::nullopt;
+  if (chunk->hasAttribute(pushedChunkIdAttr())) {
+    // Pushed chunks keep a dim counted from the end and the rank it was counted at.
+    piece.dim += chunk->i(pushedChunkRankAttr());
+    piece.push = chunk->i(pushedChunkIdAttr());
+  } else {
+    piece.chunk = chunk;
   }
   return piece;
 }
@@ -146,6 +155,7 @@ Value* insertSizes(Graph& graph, const ShapeSource& source) {
 
 bool sizesFromGroupInputs(FusionState& state, torch::jit::Block* block) {
   Graph& graph = state.graph();
+  state.rebuildAliasDb();  // groups may have gained outputs (pushed chunks) since
   bool changed = false;
   // Sizes already inserted, per group: equal shapes (an LSTM cell's gate pieces) share one.
   std::vector<std::tuple<const Node*, ShapeSource, Value*>> inserted;
@@ -155,6 +165,9 @@ bool sizesFromGroupInputs(FusionState& state, torch::jit::Block* block) {
     Value* v = node->input();
     Node* group = v->node();
     if (!isGroup(group)) continue;
+    // Sizes taken after the group are those of its result only while nothing writes it
+    // (z.unsqueeze_(0) before z.size()).
+    if (state.aliasDb().hasWriters(v)) continue;
     const c10::optional<ShapeSource> source = shapeSource(v);
     if (!source || (source->leaves.empty() && source->chunked_leaves.empty())) continue;
     if (source->piece && source->chunked_leaves.empty()) continue;

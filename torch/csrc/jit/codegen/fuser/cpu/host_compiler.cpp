@@ -165,7 +165,11 @@ std::string executablePath(const std::string& name, const CompileEnvironment& en
   std::istringstream dirs(path);
   for (std::string dir; std::getline(dirs, dir, ':');) {
     const std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    struct stat info;
+    if (::stat(candidate.c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
+        ::access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
   }
   return name;
 }
@@ -280,8 +284,10 @@ std::unique_ptr<LoadedLibrary> compileAndLoad(const std::string& source,
                                               const CompileEnvironment& env) {
   const int debug = debugLevel();
   const std::string cxx = env.value("CXX");
-  const std::vector<std::string> command = splitWords(cxx.empty() ? std::string("c++") : cxx);
+  std::vector<std::string> command = splitWords(cxx.empty() ? std::string("c++") : cxx);
   TORCH_CHECK(!command.empty(), "torch_fuser: CXX is set but empty");
+  // Resolved once: the compiler's identity (and so the cache key) is that of the file run.
+  command[0] = executablePath(command[0], env);
   std::vector<std::string> argv = command;
   for (const char* flag : kCompileFlags) argv.emplace_back(flag);
   for (std::string& flag : splitWords(env.value("TORCH_FUSER_CXXFLAGS"))) {
