@@ -16,6 +16,7 @@ class CPUKernelPrinter : public KernelPrinter {
   void printPreamble(std::ostream& os) const override {
     os << resources::kernel_abi << "\n"
        << resources::math_functions << "\n"
+       << resources::cpu_float_math << "\n"
        << resources::cpu_preamble << "\n"
        << resources::common_preamble << "\n";
   }

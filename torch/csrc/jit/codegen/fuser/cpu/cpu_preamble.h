@@ -51,6 +51,23 @@ struct TfMath {
   // Preferred to the template above (see tf_libm_atan).
   static inline float atan(float x) { return tf_libm_atanf(x); }
   static inline double atan(double x) { return tf_libm_atan(x); }
+#if !defined(TF_HOST_FLOAT_MATH)
+  // float32 exponentials and logarithms evaluated in double (cpu_float_math.h): within
+  // eager's error, which libmvec's are not. TORCH_FUSER_CXXFLAGS=-DTF_HOST_FLOAT_MATH
+  // takes the host's (libmvec) instead, for comparisons.
+  // clang-format off
+  static inline float exp(float x) { return tf_float_exp(x); }
+  static inline float exp2(float x) { return tf_float_exp2(x); }
+  static inline float expm1(float x) { return tf_float_expm1(x); }
+  static inline float log(float x) { return tf_float_log(x); }
+  static inline float log2(float x) { return tf_float_log2(x); }
+  static inline float log10(float x) { return tf_float_log10(x); }
+  static inline float log1p(float x) { return tf_float_log1p(x); }
+  static inline float tanh(float x) { return tf_float_tanh(x); }
+  static inline float sinh(float x) { return tf_float_sinh(x); }
+  static inline float cosh(float x) { return tf_float_cosh(x); }
+  // clang-format on
+#endif
   template <typename T>
   static inline T div(T x, T y) {
     return x / y;

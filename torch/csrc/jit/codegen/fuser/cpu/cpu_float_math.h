@@ -1,0 +1,219 @@
+// float32 exponentials, logarithms and hyperbolics for CPU kernels, evaluated in double.
+// Embedded at build time; printed before cpu_preamble.h, whose TfMath calls them for float.
+//
+// Why: glibc's vector variants (libmvec), which loops calling expf/logf vectorize to, are
+// allowed several ulps of error (measured, benchmarks/roofline.py: expf 2.6, logf 3.8), where
+// eager's own kernels (Sleef, 1-ulp variants) stay within one. Computed in double, a float
+// result has a relative error near 1e-15 before its single rounding to float: within
+// half an ulp but for rare ties. Double also covers float's whole range, subnormals
+// included, as normal numbers, so there is no special path for them.
+//
+// Every function is straight-line code so that loops calling it vectorize, 4 doubles per
+// 256-bit vector; special values (NaN, infinities, zeros) are selected at the end, in
+// float lanes. Selects blend bits under a mask (tf_select_f32) and clamps work on the
+// bits of |x| (tf_clamp_magnitude) instead of using ?: on floating-point values: under
+// -ftrapping-math, which kernels keep, GCC sinks a value used by one arm of ?: into a
+// branch and then may not evaluate it unconditionally (it could raise a floating-point
+// exception the source does not), so the branch stays and the loop does not vectorize.
+#include <stdint.h>
+
+#if defined(__FMA__) || defined(__aarch64__)
+#define TF_F64_FMA(a, b, c) __builtin_fma((a), (b), (c))
+#else
+#define TF_F64_FMA(a, b, c) ((a) * (b) + (c))
+#endif
+
+static inline double tf_f64_from_bits(uint64_t bits) {
+  double d;
+  __builtin_memcpy(&d, &bits, sizeof(d));
+  return d;
+}
+
+static inline uint64_t tf_f64_bits(double d) {
+  uint64_t bits;
+  __builtin_memcpy(&bits, &d, sizeof(bits));
+  return bits;
+}
+
+static inline float tf_f32_from_bits(uint32_t bits) {
+  float f;
+  __builtin_memcpy(&f, &bits, sizeof(f));
+  return f;
+}
+
+static inline uint32_t tf_f32_bits(float f) {
+  uint32_t bits;
+  __builtin_memcpy(&bits, &f, sizeof(bits));
+  return bits;
+}
+
+// c ? a : b, computed from both.
+static inline float tf_select_f32(bool c, float a, float b) {
+  const uint32_t mask = static_cast<uint32_t>(0) - static_cast<uint32_t>(c);
+  return tf_f32_from_bits((tf_f32_bits(a) & mask) | (tf_f32_bits(b) & ~mask));
+}
+
+// |x| clamped to at most `limit` (positive, finite), sign kept; NaN gives +-limit
+// (callers select NaN at the end). Positive floats order as their bits do.
+static inline float tf_clamp_magnitude(float x, float limit) {
+  const uint32_t bits = tf_f32_bits(x);
+  const uint32_t magnitude = bits & 0x7fffffffu;
+  const uint32_t most = tf_f32_bits(limit);
+  return tf_f32_from_bits((magnitude < most ? magnitude : most) | (bits & 0x80000000u));
+}
+
+// Adding then subtracting 1.5 * 2^52 rounds a double of magnitude < 2^51 to an integer
+// (the current rounding mode: nearest); the integer sits in the low bits of the sum.
+static const double kTfRoundShifter = 0x1.8p52;
+
+// 2^n for an integer n in [-1022, 1023] held in the low bits of `shifted` (see above).
+static inline double tf_pow2_of_shifted(double shifted) {
+  return tf_f64_from_bits((tf_f64_bits(shifted) + 1023u) << 52);
+}
+
+// e^r - 1 for |r| <= ln(2) / 2 + 0.001, as r + r^2 q(r) with q of degree 5 interpolating
+// (e^r - 1 - r) / r^2 at Chebyshev nodes (relative error below 6e-10, a hundredth of a
+// float ulp; Taylor needs degree 6 for it).
+static inline double tf_expm1_reduced(double r) {
+  double q = 0x1.a1266f46e2aa0p-13;
+  q = TF_F64_FMA(q, r, 0x1.6d44d20228d82p-10);
+  q = TF_F64_FMA(q, r, 0x1.1110e0684c4fap-7);
+  q = TF_F64_FMA(q, r, 0x1.5554e7cfb8da2p-5);
+  q = TF_F64_FMA(q, r, 0x1.5555555a8f139p-3);
+  q = TF_F64_FMA(q, r, 0x1.0000000bc3069p-1);
+  return TF_F64_FMA(q * r, r, r);
+}
+
+// e^x = scale * (1 + m) for |x| <= 104, which covers float (e^104 and e^-104 overflow and
+// underflow it): returns m and sets scale = 2^n. Cody and Waite's reduction: n * kLn2Hi is
+// exact (kLn2Hi has 32 bits), so r = x - n ln 2 is right to a double ulp.
+static inline double tf_exp_parts(double x, double* scale) {
+  const double kLn2Hi = 0x1.62e42feep-1;
+  const double kLn2Lo = 0x1.a39ef35793c76p-33;
+  const double shifted = x * 0x1.71547652b82fep0 + kTfRoundShifter;
+  const double n = shifted - kTfRoundShifter;
+  const double r = TF_F64_FMA(-n, kLn2Lo, TF_F64_FMA(-n, kLn2Hi, x));
+  *scale = tf_pow2_of_shifted(shifted);
+  return tf_expm1_reduced(r);
+}
+
+static inline float tf_float_exp(float x) {
+  double scale;
+  const double m = tf_exp_parts(tf_clamp_magnitude(x, 104.0f), &scale);
+  const float result = static_cast<float>(TF_F64_FMA(scale, m, scale));
+  return tf_select_f32(x != x, x, result);
+}
+
+static inline float tf_float_expm1(float x) {
+  double scale;
+  const double m = tf_exp_parts(tf_clamp_magnitude(x, 104.0f), &scale);
+  // For n = 0 (|x| <= ln(2) / 2) scale is 1 and the result is m itself: no cancellation.
+  const float result = static_cast<float>(TF_F64_FMA(scale, m, scale - 1.0));
+  return tf_select_f32((x != x) | (x == 0.0f), x, result);  // keeps -0 and NaN
+}
+
+static inline float tf_float_exp2(float x) {
+  const double d = tf_clamp_magnitude(x, 160.0f);
+  const double shifted = d + kTfRoundShifter;
+  const double n = shifted - kTfRoundShifter;
+  const double m = tf_expm1_reduced((d - n) * 0x1.62e42fefa39efp-1);
+  const double scale = tf_pow2_of_shifted(shifted);
+  const float result = static_cast<float>(TF_F64_FMA(scale, m, scale));
+  return tf_select_f32(x != x, x, result);
+}
+
+// log(d) for a positive, finite double d: d = 2^e * m with m in [sqrt(1/2), sqrt(2)), and
+// log(m) = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.172 (series to s^13: relative error
+// near 1e-12).
+static inline double tf_log_positive(double d) {
+  // Adding the distance from sqrt(1/2)'s bits to 1.0's carries into the exponent exactly
+  // when m would reach sqrt(2).
+  const uint64_t bits = tf_f64_bits(d);
+  const uint64_t biased_e = (bits + (0x3ff0000000000000u - 0x3fe6a09e667f3bcdu)) >> 52;
+  const double m = tf_f64_from_bits(bits - ((biased_e - 1023u) << 52));
+  // biased_e < 2^52: its double is read off the bits (AVX2 has no int64 conversion).
+  const double e = tf_f64_from_bits(biased_e | 0x4330000000000000u) - (0x1p52 + 1023.0);
+  const double s = (m - 1.0) / (m + 1.0);
+  const double s2 = s * s;
+  double p = 2.0 / 13;
+  p = TF_F64_FMA(p, s2, 2.0 / 11);
+  p = TF_F64_FMA(p, s2, 2.0 / 9);
+  p = TF_F64_FMA(p, s2, 2.0 / 7);
+  p = TF_F64_FMA(p, s2, 2.0 / 5);
+  p = TF_F64_FMA(p, s2, 2.0 / 3);
+  const double log_m = TF_F64_FMA(p * s2, s, 2.0 * s);
+  return TF_F64_FMA(e, 0x1.62e42fefa39efp-1, log_m);
+}
+
+// log's special values, shared by the logarithms: NaN below 0 and for NaN, -inf at
+// zeros, +inf at +inf.
+static inline float tf_float_log_special(float x, float finite_result) {
+  const float inf = __builtin_inff();
+  float result = tf_select_f32(x == inf, inf, finite_result);
+  result = tf_select_f32(x == 0.0f, -inf, result);
+  return tf_select_f32((x < 0.0f) | (x != x), __builtin_nanf(""), result);
+}
+
+// The argument log_positive sees for x: x where x is positive and finite, else 1.
+static inline double tf_log_argument(float x) {
+  return tf_select_f32((x > 0.0f) & (x < __builtin_inff()), x, 1.0f);
+}
+
+static inline float tf_float_log(float x) {
+  return tf_float_log_special(x, static_cast<float>(tf_log_positive(tf_log_argument(x))));
+}
+
+static inline float tf_float_log2(float x) {
+  const double l = tf_log_positive(tf_log_argument(x)) * 0x1.71547652b82fep0;
+  return tf_float_log_special(x, static_cast<float>(l));
+}
+
+static inline float tf_float_log10(float x) {
+  const double l = tf_log_positive(tf_log_argument(x)) * 0x1.bcb7b1526e50ep-2;
+  return tf_float_log_special(x, static_cast<float>(l));
+}
+
+// log(1 + x): u = 1 + x rounds to double; log(1 + x) = log(u) - c / u to well below a
+// float ulp, with c = (u - 1) - x the rounding error (exact). Where u is 1 this is x.
+static inline float tf_float_log1p(float x) {
+  const float inf = __builtin_inff();
+  const double d = tf_select_f32((x > -1.0f) & (x < inf), x, 0.0f);
+  const double u = 1.0 + d;
+  float result = static_cast<float>(tf_log_positive(u) - ((u - 1.0) - d) / u);
+  result = tf_select_f32(x == -1.0f, -inf, result);
+  result = tf_select_f32(x == inf, inf, result);
+  result = tf_select_f32(x < -1.0f, __builtin_nanf(""), result);
+  return tf_select_f32((x == 0.0f) | (x != x), x, result);  // keeps -0 and NaN
+}
+
+// tanh(|x|) = -u / (2 + u) with u = e^(-2|x|) - 1: no cancellation near 0. tanh rounds
+// to +-1 in float from |x| = 9.01 on; the clamp at 20 keeps e^(-2|x|) away from underflow.
+static inline float tf_float_tanh(float x) {
+  const double a = __builtin_fabsf(tf_clamp_magnitude(x, 20.0f));
+  double scale;
+  const double m = tf_exp_parts(-2.0 * a, &scale);
+  const double u = TF_F64_FMA(scale, m, scale - 1.0);
+  const float result = __builtin_copysignf(static_cast<float>(-u / (2.0 + u)), x);
+  return tf_select_f32((x != x) | (x == 0.0f), x, result);  // keeps -0 and NaN
+}
+
+// sinh(|x|) = (u + u / (u + 1)) / 2 with u = e^|x| - 1: no cancellation near 0.
+static inline float tf_float_sinh(float x) {
+  const double a = __builtin_fabsf(tf_clamp_magnitude(x, 104.0f));
+  double scale;
+  const double m = tf_exp_parts(a, &scale);
+  const double u = TF_F64_FMA(scale, m, scale - 1.0);
+  const float result = __builtin_copysignf(static_cast<float>(0.5 * (u + u / (u + 1.0))), x);
+  return tf_select_f32((x != x) | (x == 0.0f), x, result);  // keeps -0 and NaN
+}
+
+static inline float tf_float_cosh(float x) {
+  const double a = __builtin_fabsf(tf_clamp_magnitude(x, 104.0f));
+  double scale;
+  const double m = tf_exp_parts(a, &scale);
+  const double e = TF_F64_FMA(scale, m, scale);
+  const float result = static_cast<float>(0.5 * (e + 1.0 / e));
+  return tf_select_f32(x != x, x, result);
+}
+
+#undef TF_F64_FMA
