@@ -89,8 +89,23 @@ struct TfMath {
 };
 #undef TF_MATH_1
 #undef TF_MATH_2
-// The host's vector math (libmvec) is already fast: no separate approximations.
-typedef TfMath TfFastMath;
+// 16-bit results: exp in float lanes (its ulp vanishes in the 16-bit rounding); the rest
+// as TfMath.
+struct TfFastMath : TfMath {
+  using TfMath::exp;
+#if !defined(TF_HOST_FLOAT_MATH)
+  static inline float exp(float x) {
+    return tf_float_exp_lanes(x);
+  }
+#endif
+};
+
+#if !defined(TF_HOST_FLOAT_MATH)
+// See common_preamble.h: sigmoid and silu take exp in float lanes (twice as many per vector).
+static inline float tf_ratio_exp(TfMath, float x) {
+  return tf_float_exp_lanes(x);
+}
+#endif
 
 static inline double tf_infinity() {
   return std::numeric_limits<double>::infinity();

@@ -238,9 +238,17 @@ TF_INLINE T tf_rsqrt(T x) {
   return M::div(T(1), M::sqrt(x));
 }
 
+// e^x that only enters 1 / (1 + e^x)-style ratios (sigmoid, silu), where the ratio's own
+// two roundings come on top of it and eager's result is 2.5 ulps off at worst: a flavour
+// may overload it (for its TfMath) with a faster exp of up to about an ulp.
+template <typename M, typename T>
+TF_INLINE T tf_ratio_exp(M, T x) {
+  return M::exp(x);
+}
+
 template <typename M, typename T>
 TF_INLINE T tf_sigmoid(T x) {
-  return M::div(T(1), T(1) + M::exp(-x));
+  return M::div(T(1), T(1) + tf_ratio_exp(M(), -x));
 }
 
 // Ties keep the first operand: relu and clamp pass x itself when it equals the bound,
@@ -317,7 +325,7 @@ TF_INLINE T tf_div_floor(T a, T b) {
 
 template <typename M, typename T>
 TF_INLINE T tf_silu(T x) {
-  return M::div(x, T(1) + M::exp(-x));
+  return M::div(x, T(1) + tf_ratio_exp(M(), -x));
 }
 
 // v / 6 as eager's hard activations compute it: its CUDA kernels multiply by 1/6 rounded
