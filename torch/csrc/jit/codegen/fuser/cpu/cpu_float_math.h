@@ -1,4 +1,4 @@
-// float32 exponentials, logarithms and hyperbolics for CPU kernels, evaluated in double.
+// float32 exponentials, logarithms, sinh and cosh for CPU kernels, evaluated in double.
 // Embedded at build time; printed before cpu_preamble.h, whose TfMath calls them for float.
 //
 // Why: glibc's vector variants (libmvec), which loops calling expf/logf vectorize to, are
@@ -171,17 +171,6 @@ static inline float tf_float_log1p(float x) {
   result = tf_select_f32(x == inf, inf, result);
   result = tf_select_f32(x < -1.0f, __builtin_nanf(""), result);
   return tf_select_f32((x == 0.0f) | (x != x), x, result);  // keeps -0 and NaN
-}
-
-// tanh(|x|) = -u / (2 + u) with u = e^(-2|x|) - 1: no cancellation near 0. tanh rounds
-// to +-1 in float from |x| = 9.01 on; the clamp at 20 keeps e^(-2|x|) away from underflow.
-static inline float tf_float_tanh(float x) {
-  const double a = __builtin_fabsf(tf_clamp_magnitude(x, 20.0f));
-  double scale;
-  const double m = tf_exp_parts(-2.0 * a, &scale);
-  const double u = TF_F64_FMA(scale, m, scale - 1.0);
-  const float result = __builtin_copysignf(static_cast<float>(-u / (2.0 + u)), x);
-  return tf_select_f32((x != x) | (x == 0.0f), x, result);  // keeps -0 and NaN
 }
 
 // sinh(|x|) = (u + u / (u + 1)) / 2 with u = e^|x| - 1: no cancellation near 0.

@@ -54,7 +54,9 @@ struct TfMath {
 #if !defined(TF_HOST_FLOAT_MATH)
   // float32 exponentials and logarithms evaluated in double (cpu_float_math.h): within
   // eager's error, which libmvec's are not. TORCH_FUSER_CXXFLAGS=-DTF_HOST_FLOAT_MATH
-  // takes the host's (libmvec) instead, for comparisons.
+  // takes the host's (libmvec) instead, for comparisons. tanh stays libmvec's (1.03 ulps):
+  // in double it ran at half the speed, and fused LSTM cells and tanh chains fell behind
+  // eager's AVX-512 kernels on a 16-core host (benchmarks/reports/*roofline*).
   // clang-format off
   static inline float exp(float x) { return tf_float_exp(x); }
   static inline float exp2(float x) { return tf_float_exp2(x); }
@@ -63,7 +65,6 @@ struct TfMath {
   static inline float log2(float x) { return tf_float_log2(x); }
   static inline float log10(float x) { return tf_float_log10(x); }
   static inline float log1p(float x) { return tf_float_log1p(x); }
-  static inline float tanh(float x) { return tf_float_tanh(x); }
   static inline float sinh(float x) { return tf_float_sinh(x); }
   static inline float cosh(float x) { return tf_float_cosh(x); }
   // clang-format on
