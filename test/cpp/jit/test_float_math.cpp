@@ -77,8 +77,10 @@ graph(%x : Tensor):
 // calling expf vectorize to) are allowed several ulps: measured with them, exp 2.6 ulps,
 // log 3.8, expm1 1.6 where eager has 0.96, 0.57 and 1.0. Fused results stay within eager's
 // error, or within the case's allowance where eager's is less.
-TEST(CPUFusion, FloatExponentialsAndLogarithmsAreAsAccurateAsEagers) {
+TEST(CPUFusion, AccurateFloatMathIsAsAccurateAsEagers) {
   FusionGuard fusion;
+  // The opt-in path (see cpu_preamble.h); kernels built with it are cached apart.
+  EnvGuard accurate("TORCH_FUSER_CXXFLAGS", "-DTF_ACCURATE_FLOAT_MATH");
   const std::vector<MathCase> cases = {
       {"exp", -104, 90, false},     {"exp2", -152, 130, false},     {"expm1", -20, 20, false},
       {"log", 1e-40, 1e38, true},   {"log2", 1e-40, 1e38, true},    {"log10", 1e-40, 1e38, true},
@@ -102,10 +104,15 @@ TEST(CPUFusion, FloatExponentialsAndLogarithmsAreAsAccurateAsEagers) {
 
     // Eager's own errors, where it gives a number: it overflows some finite results (sinh
     // and cosh of 88.73, log1p of 3e38) and flushes log1p of a subnormal to 0.
-    const at::Tensor eager_errors = ulpsOf(eager, want);
+    // Both are compared where the exact result is a normal float or zero: eager flushes
+    // sigmoid and silu of x < -88.7 to 0 (millions of ulps of a subnormal), which would
+    // make any bound vacuous.
+    const at::Tensor normal =
+        want.abs().ge(std::ldexp(1.0, -126)) | want.eq(0) | want.isnan() | want.isinf();
+    const at::Tensor eager_errors = ulpsOf(eager, want).masked_select(normal);
     const double eager_ulps =
         eager_errors.masked_select(eager_errors.isfinite()).max().item<double>();
-    const double fused_ulps = ulpsOf(got, want).max().item<double>();
+    const double fused_ulps = ulpsOf(got, want).masked_select(normal).max().item<double>();
     EXPECT_LE(fused_ulps, std::max(eager_ulps, c.allowed))
         << "largest error " << fused_ulps << " ulps, eager's " << eager_ulps;
 

@@ -1,5 +1,7 @@
 // float32 exponentials, logarithms, sinh and cosh for CPU kernels, evaluated in double.
-// Embedded at build time; printed before cpu_preamble.h, whose TfMath calls them for float.
+// Embedded at build time; printed before cpu_preamble.h, whose TfMath calls them for float
+// when kernels build with -DTF_ACCURATE_FLOAT_MATH (TORCH_FUSER_CXXFLAGS; see there why
+// that is not the default).
 //
 // Why: glibc's vector variants (libmvec), which loops calling expf/logf vectorize to, are
 // allowed several ulps of error (measured, benchmarks/roofline.py: expf 2.6, logf 3.8), where
@@ -192,7 +194,7 @@ static inline float tf_float_cosh(float x) {
   return tf_select_f32(x != x, x, result);
 }
 
-// e^x in float lanes (8 per 256-bit vector, twice tf_float_exp's), within 0.8 ulp: for
+// e^x in float lanes (8 per 256-bit vector, twice tf_float_exp's), within 1.06 ulps: for
 // uses whose own roundings outweigh that (sigmoid and silu's 1 / (1 + e^-x): eager's sigmoid
 // is 2.5 ulps off at worst) and for 16-bit results. Cody and Waite's reduction with n * kLn2Hi
 // exact (kLn2Hi has 16 bits), Taylor to degree 7 (relative error 5e-9), and 2^n applied in

@@ -51,12 +51,15 @@ struct TfMath {
   // Preferred to the template above (see tf_libm_atan).
   static inline float atan(float x) { return tf_libm_atanf(x); }
   static inline double atan(double x) { return tf_libm_atan(x); }
-#if !defined(TF_HOST_FLOAT_MATH)
-  // float32 exponentials and logarithms evaluated in double (cpu_float_math.h): within
-  // eager's error, which libmvec's are not. TORCH_FUSER_CXXFLAGS=-DTF_HOST_FLOAT_MATH
-  // takes the host's (libmvec) instead, for comparisons. tanh stays libmvec's (1.03 ulps):
-  // in double it ran at half the speed, and fused LSTM cells and tanh chains fell behind
-  // eager's AVX-512 kernels on a 16-core host (benchmarks/reports/*roofline*).
+#if defined(TF_ACCURATE_FLOAT_MATH)
+  // TORCH_FUSER_CXXFLAGS=-DTF_ACCURATE_FLOAT_MATH: float32 exponentials and logarithms
+  // evaluated in double (cpu_float_math.h), within eager's error, which libmvec's are not
+  // (up to 3.8 ulps). Not the default: inlined straight-line code is not if-converted
+  // under -ftrapping-math, so a loop using it in one arm of a select (elu, softplus,
+  // where, maximum) stops vectorizing (softplus 2.3 -> 35 ns per element), where libmvec
+  // calls vectorize as masked calls. tanh stays libmvec's either way (1.03 ulps): in double
+  // it ran at half the speed, and fused LSTM cells fell behind eager's AVX-512 kernels on
+  // a 16-core host (benchmarks/reports/*roofline*).
   // clang-format off
   static inline float exp(float x) { return tf_float_exp(x); }
   static inline float exp2(float x) { return tf_float_exp2(x); }
@@ -90,19 +93,20 @@ struct TfMath {
 };
 #undef TF_MATH_1
 #undef TF_MATH_2
-// 16-bit results: exp in float lanes (its ulp vanishes in the 16-bit rounding); the rest
-// as TfMath.
+// 16-bit results (with TF_ACCURATE_FLOAT_MATH): exp in float lanes (its ulp vanishes in
+// the 16-bit rounding); the rest as TfMath.
 struct TfFastMath : TfMath {
   using TfMath::exp;
-#if !defined(TF_HOST_FLOAT_MATH)
+#if defined(TF_ACCURATE_FLOAT_MATH)
   static inline float exp(float x) {
     return tf_float_exp_lanes(x);
   }
 #endif
 };
 
-#if !defined(TF_HOST_FLOAT_MATH)
-// See common_preamble.h: sigmoid and silu take exp in float lanes (twice as many per vector).
+#if defined(TF_ACCURATE_FLOAT_MATH)
+// See common_preamble.h: with TF_ACCURATE_FLOAT_MATH, sigmoid and silu take exp in float
+// lanes (twice as many per vector as the double path, 1.06 ulps).
 static inline float tf_ratio_exp(TfMath, float x) {
   return tf_float_exp_lanes(x);
 }
