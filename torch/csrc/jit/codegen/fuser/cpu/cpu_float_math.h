@@ -10,13 +10,14 @@
 // half an ulp but for rare ties. Double also covers float's whole range, subnormals
 // included, as normal numbers, so there is no special path for them.
 //
-// Every function is straight-line code so that loops calling it vectorize, 4 doubles per
-// 256-bit vector; special values (NaN, infinities, zeros) are selected at the end, in
-// float lanes. Selects blend bits under a mask (tf_select_f32) and clamps work on the
-// bits of |x| (tf_clamp_magnitude) instead of using ?: on floating-point values: under
-// -ftrapping-math, which kernels keep, GCC sinks a value used by one arm of ?: into a
-// branch and then may not evaluate it unconditionally (it could raise a floating-point
-// exception the source does not), so the branch stays and the loop does not vectorize.
+// Every function is straight-line code so that loops calling it unconditionally vectorize,
+// 4 doubles per 256-bit vector (in one arm of a select they do not; cpu_preamble.h); special values
+// (NaN, infinities, zeros) are selected at the end, in float lanes. Selects blend bits under a mask
+// (tf_select_f32) and clamps work on the bits of |x| (tf_clamp_magnitude) instead of using ?: on
+// floating-point values: under -ftrapping-math, which kernels keep, GCC sinks a value used by one
+// arm of ?: into a branch and then may not evaluate it unconditionally (it could raise a
+// floating-point exception the source does not), so the branch stays and the loop does not
+// vectorize.
 #include <stdint.h>
 
 #if defined(__FMA__) || defined(__aarch64__)
