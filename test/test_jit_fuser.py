@@ -166,7 +166,7 @@ class TestAPI(unittest.TestCase):
     def test_stats_has_the_documented_counters(self):
         s = torch_fuser.stats()
         for key in ("kernels_compiled", "memory_cache_hits", "disk_cache_hits", "fallbacks",
-                    "compile_seconds"):
+                    "compile_seconds", "graphs_captured", "graph_replays"):
             self.assertIn(key, s)
 
     def test_kernel_source_returns_the_generated_kernel(self):
@@ -1254,6 +1254,42 @@ class TestCUDA(unittest.TestCase):
         self.assertEqual(len(fusion_groups(torch.jit.last_executed_optimized_graph())), 1)
         torch.testing.assert_close(out, cuda_chain(*args), atol=atol, rtol=rtol)
         return out
+
+    def test_rnn_loop_replays_a_cuda_graph_in_inference_and_matches_eager_in_training(self):
+        # Inference: after warm-up each call replays one captured CUDA graph (fresh inputs
+        # each call, weights read where they lie, updated in place once). Training: forward
+        # and backward graphs may replay too; gradients as eager's.
+        torch.manual_seed(0)
+        scripted = fresh_script(lstm_loop)
+        weights = [torch.randn(*s, device="cuda") * 0.3 for s in ((64, 8), (64, 16), (64,), (64,))]
+        before = torch_fuser.stats()
+        results = []
+        with torch.no_grad():
+            for call in range(12):
+                if call == 8:
+                    weights[0].mul_(0.5)
+                args = [torch.randn(6, 4, 8, device="cuda"), torch.randn(4, 16, device="cuda"),
+                        torch.randn(4, 16, device="cuda")] + weights
+                out = scripted(*args)
+                for got, want in zip(out, lstm_loop(*args)):
+                    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+                results.append((out[0], out[0].clone()))
+        after = torch_fuser.stats()
+        self.assertGreaterEqual(after["graphs_captured"] - before["graphs_captured"], 1)
+        self.assertGreaterEqual(after["graph_replays"] - before["graph_replays"], 4)
+        for result, copy_then in results:
+            torch.testing.assert_close(result, copy_then, rtol=0, atol=0)
+
+        params = [w.clone().requires_grad_() for w in weights]
+        for step in range(8):
+            args = [torch.randn(6, 4, 8, device="cuda"), torch.randn(4, 16, device="cuda"),
+                    torch.randn(4, 16, device="cuda")]
+            grads = []
+            for fn in (scripted, lstm_loop):
+                hs, c = fn(*args, *params)
+                grads.append(torch.autograd.grad(hs.pow(2).sum() + c.sum(), params))
+            for got, want in zip(*grads):
+                torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5, msg="step %d" % step)
 
     def test_concat_chunk_and_integer_kernels(self):
         for fn, args in (

@@ -164,7 +164,8 @@ def stats():
     """Counters: kernels_compiled, memory_cache_hits, disk_cache_hits, fallbacks,
     compile_seconds, fusion_groups_registered; cache sizes fusions_cached, kernels_cached
     and evictions fusions_evicted, kernels_evicted; compiles_pending, the kernels queued or
-    compiling in the background now."""
+    compiling in the background now; graphs_captured and graph_replays, the CUDA graphs of
+    host-bound loops (kernels a replay runs are not in kernel_launches)."""
     return dict(_C.stats())
 
 

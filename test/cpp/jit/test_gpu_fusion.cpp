@@ -7,6 +7,8 @@
 #include "torch/csrc/jit/codegen/fuser/cuda/fused_kernel_cuda.h"
 
 #include <ATen/Context.h>
+#include <c10/core/GradMode.h>
+#include <torch/csrc/jit/api/function_impl.h>
 
 namespace torch_fuser {
 namespace testing {
@@ -77,6 +79,60 @@ TEST_F(GPUFusion, RunsTheFallbackWhileTheKernelCompilesInTheBackground) {
   EXPECT_EQ(getStats().fallbacks, before.fallbacks + 1);
   EXPECT_EQ(getStats().kernel_launches, before.kernel_launches + 1);
   setBackgroundCompilation(was);
+}
+
+// A scripted RNN loop through the profiling executor: after the warm-up calls each call
+// replays one CUDA graph (captured_graph.h). Results equal the interpreter's on the unfused
+// graph with fresh inputs each call, a weight updated in place (read where it lies), a
+// second sequence length (a second capture) and a weight at a new address (captured
+// again); the view of a weight it returns stays one; no replay overwrites what an earlier
+// call returned, nor does writing one result change another.
+TEST_F(GPUFusion, ReplaysACapturedRnnLoopAsTheInterpreterComputesIt) {
+  const std::string ir = lstmLoopIR("Tensor");
+  auto reference = parseIR(ir);
+  torch::jit::GraphFunction function("lstm_loop", parseIR(ir), nullptr);
+  const std::vector<IValue> weights = lstmLoopInputs(1, on());
+  at::Tensor w_ih = weights[3].toTensor();
+  at::Tensor w_hh = weights[4].toTensor();
+  const at::Tensor b = weights[5].toTensor();
+  std::vector<std::pair<at::Tensor, at::Tensor>> held;  // a result, and a copy made then
+  auto check = [&](int64_t seq) {
+    std::vector<IValue> inputs = lstmLoopInputs(seq, on());
+    inputs[3] = w_ih;
+    inputs[4] = w_hh;
+    inputs[5] = b;
+    torch::jit::Stack stack(inputs.begin(), inputs.end());
+    function.run(stack);
+    const auto actual = stack[0].toTuple()->elements();
+    const auto expected = runGraph(reference, inputs)[0].toTuple()->elements();
+    for (size_t i = 0; i < 3; ++i) {
+      expectSameTensor(actual[i].toTensor(), expected[i].toTensor(), 1e-4, 1e-5);
+    }
+    EXPECT_EQ(actual[3].toTensor().data_ptr(), w_ih.data_ptr());
+    // Results copied out of one replay are separate tensors: writing one leaves the rest.
+    actual[1].toTensor().fill_(7);
+    expectSameTensor(actual[0].toTensor(), expected[0].toTensor(), 1e-4, 1e-5);
+    expectSameTensor(actual[2].toTensor(), expected[2].toTensor(), 1e-4, 1e-5);
+    held.emplace_back(actual[0].toTensor(), actual[0].toTensor().clone());
+  };
+  const Stats before = getStats();
+  for (int call = 0; call < 10; ++call) {
+    if (call == 7) {
+      c10::NoGradGuard no_grad;
+      w_ih.mul_(0.5);
+    }
+    check(5);
+  }
+  const Stats first = getStats();
+  EXPECT_GE(first.graphs_captured - before.graphs_captured, 1);
+  EXPECT_GE(first.graph_replays - before.graph_replays, 3);
+  for (int call = 0; call < 5; ++call) check(3);
+  w_hh = w_hh.clone();
+  for (int call = 0; call < 5; ++call) check(5);
+  const Stats after = getStats();
+  EXPECT_GE(after.graphs_captured - first.graphs_captured, 2);
+  EXPECT_GE(after.graph_replays - first.graph_replays, 4);
+  for (const auto& result : held) expectSameTensor(result.first, result.second, 0, 0);
 }
 
 TEST_F(GPUFusion, SteppingOpsRoundSixteenBitOperandsAsEager) {

@@ -133,6 +133,64 @@ graph(%x : Tensor, %y : Tensor, %c : Tensor, %s : float, %k : int):
   return (%o0, %o1, %o2, %o3, %o4, %o5, %o6, %o7, %o8, %o9, %o10, %o11, %o12, %o13, %o14, %o15, %o16, %o17, %o18, %o19, %o20, %o21, %o22, %o23, %o24, %o25, %o26, %o27, %o28, %o29, %o30, %o31, %o32, %o33, %o34, %o35, %o36, %o37, %o38, %o39, %o40, %o41, %o42, %o43, %o44, %o45, %o46, %o47, %o48, %o49, %o50, %o51, %o52, %o53, %o54, %o55, %o56, %o57, %o58, %o59, %o60, %o61, %o62, %o63, %o64, %o65, %o66, %o67, %o68, %o69, %o70, %o71, %o72, %o73, %o74, %o75, %o76, %o77, %o78)
 )IR";
 
+// A scripted LSTM loop as the executor hands it to the pass (here unfused): `TYPE` stands
+// for the inputs' types, `EXTRA` for a line of the loop body. It also returns w_ih.t(), a
+// view of an input.
+constexpr const char* kLstmLoopIR = R"IR(
+graph(%input : TYPE, %hx.1 : TYPE, %cx.1 : TYPE, %w_ih : TYPE, %w_hh : TYPE, %b : TYPE):
+  %zero : int = prim::Constant[value=0]()
+  %one : int = prim::Constant[value=1]()
+  %four : int = prim::Constant[value=4]()
+  %true : bool = prim::Constant[value=1]()
+  %outputs : Tensor[] = prim::ListConstruct()
+  %n : int = aten::size(%input, %zero)
+  %hx : Tensor, %cx : Tensor = prim::Loop(%n, %true, %hx.1, %cx.1)
+    block0(%i : int, %h : Tensor, %c : Tensor):
+      %x : Tensor = aten::select(%input, %zero, %i)
+      %wt : Tensor = aten::t(%w_ih)
+      %a : Tensor = aten::mm(%x, %wt)
+      %ut : Tensor = aten::t(%w_hh)
+      %u : Tensor = aten::mm(%h, %ut)
+      %s : Tensor = aten::add(%a, %u, %one)
+      %gates : Tensor = aten::add(%s, %b, %one)
+      %g : Tensor[] = aten::chunk(%gates, %four, %one)
+      %ig : Tensor, %fg : Tensor, %cg : Tensor, %og : Tensor = prim::ListUnpack(%g)
+      %ig2 : Tensor = aten::sigmoid(%ig)
+      %fg2 : Tensor = aten::sigmoid(%fg)
+      %cg2 : Tensor = aten::tanh(%cg)
+      %og2 : Tensor = aten::sigmoid(%og)
+      %fc : Tensor = aten::mul(%fg2, %c)
+      %ic : Tensor = aten::mul(%ig2, %cg2)
+      %c2 : Tensor = aten::add(%fc, %ic, %one)
+      %tc : Tensor = aten::tanh(%c2)
+      %h2 : Tensor = aten::mul(%og2, %tc)
+      EXTRA
+      %appended : Tensor[] = aten::append(%outputs, %h2)
+      -> (%true, %h2, %c2)
+  %stacked : Tensor = aten::stack(%outputs, %zero)
+  %w_ih_t : Tensor = aten::t(%w_ih)
+  %r : (Tensor, Tensor, Tensor, Tensor) = prim::TupleConstruct(%stacked, %hx, %cx, %w_ih_t)
+  return (%r)
+)IR";
+
+// kLstmLoopIR with its placeholders filled in.
+inline std::string lstmLoopIR(const std::string& type, const std::string& extra = "") {
+  std::string ir = kLstmLoopIR;
+  for (size_t at = ir.find("TYPE"); at != std::string::npos; at = ir.find("TYPE", at)) {
+    ir.replace(at, 4, type);
+  }
+  const size_t at = ir.find("EXTRA");
+  ir.replace(at, 5, extra);
+  return ir;
+}
+
+// Its inputs: seq x batch x in, hidden 16.
+inline std::vector<IValue> lstmLoopInputs(int64_t seq, const at::TensorOptions& options) {
+  return {at::randn({seq, 4, 8}, options),    at::randn({4, 16}, options),
+          at::randn({4, 16}, options),        at::randn({64, 8}, options) * 0.3,
+          at::randn({64, 16}, options) * 0.3, at::randn({64}, options)};
+}
+
 inline std::shared_ptr<Graph> parseIR(const std::string& ir) {
   auto graph = std::make_shared<Graph>();
   torch::jit::parseIR(ir, graph.get());

@@ -1,7 +1,9 @@
 #include "torch/csrc/jit/codegen/fuser/graph_fuser.h"
 
+#include "torch/csrc/jit/codegen/fuser/capture_region.h"
 #include "torch/csrc/jit/codegen/fuser/concat_absorption.h"
 #include "torch/csrc/jit/codegen/fuser/concat_sinking.h"
+#include "torch/csrc/jit/codegen/fuser/cuda/graph_capture_cuda.h"
 #include "torch/csrc/jit/codegen/fuser/explain.h"
 #include "torch/csrc/jit/codegen/fuser/fusion_state.h"
 #include "torch/csrc/jit/codegen/fuser/group_finishing.h"
@@ -9,6 +11,7 @@
 #include "torch/csrc/jit/codegen/fuser/inference_batch_norm.h"
 #include "torch/csrc/jit/codegen/fuser/matmul_batching.h"
 #include "torch/csrc/jit/codegen/fuser/multiply_by_one.h"
+#include "torch/csrc/jit/codegen/fuser/options.h"
 #include "torch/csrc/jit/codegen/fuser/producer_merging.h"
 #include "torch/csrc/jit/codegen/fuser/profile_cleanup.h"
 #include "torch/csrc/jit/codegen/fuser/sibling_fusion.h"
@@ -91,6 +94,9 @@ void fuseElementwise(const std::shared_ptr<Graph>& graph, FusionTargets targets)
   if (profiled) {
     guardGroups(state, block);
     dropRemainingProfiles(block);
+    if (targets.cuda && graphCaptureRequested() && cuda::canCaptureGraphs()) {
+      wrapCapturableRun(graph, state.facts());
+    }
   }
   GRAPH_DUMP("After torch_fuser's elementwise fusion: ", graph);
 }

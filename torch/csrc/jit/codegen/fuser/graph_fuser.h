@@ -16,7 +16,9 @@
 //   3. finish groups: below the minimum size undone, scalar constants, views and chunks
 //      of inputs taken in (group_finishing.h); autodiff's size bookkeeping gathered into
 //      one node (size_bookkeeping.h); run by the profiling executor, groups formed from
-//      profiles are guarded (guards.h).
+//      profiles are guarded (guards.h);
+//   4. on profiled CUDA graphs, the longest run a CUDA graph can replay is wrapped in a
+//      fuser::CapturedGraph (capture_region.h).
 #pragma once
 
 #include <ATen/core/interned_strings.h>

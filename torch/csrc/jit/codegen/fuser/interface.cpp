@@ -1,6 +1,8 @@
 #include "torch/csrc/jit/codegen/fuser/interface.h"
 
 #include "torch/csrc/jit/codegen/fuser/background_compiler.h"
+#include "torch/csrc/jit/codegen/fuser/capture_region.h"
+#include "torch/csrc/jit/codegen/fuser/captured_graph.h"
 #include "torch/csrc/jit/codegen/fuser/compat.h"
 #include "torch/csrc/jit/codegen/fuser/executor.h"
 #include "torch/csrc/jit/codegen/fuser/explain.h"
@@ -78,7 +80,12 @@ const bool registered = [] {
        torch::jit::Operator(typeGuardKind(), createTypeGuardOperation,
                             c10::AliasAnalysisKind::PURE_FUNCTION),
        torch::jit::Operator(sizesKind(), createSizesOperation,
-                            c10::AliasAnalysisKind::PURE_FUNCTION)});
+                            c10::AliasAnalysisKind::PURE_FUNCTION),
+       // Its results may be views of its inputs.
+       torch::jit::Operator(capturedGraphKind(), createCapturedGraphOperation,
+                            c10::AliasAnalysisKind::CONSERVATIVE),
+       torch::jit::Operator(captureBarrierKind(), createCaptureBarrierOperation,
+                            c10::AliasAnalysisKind::CONSERVATIVE)});
   // An exception here (a bad TORCH_FUSER_* value) would end the process while it loads us.
   try {
     if (enableRequestFromEnvironment() == EnableRequest::kOn) enable();
@@ -203,7 +210,9 @@ Stats getStats() {
                kernels,
                cacheLimits().evicted_fusions.load(),
                cacheLimits().evicted_kernels.load(),
-               backgroundCompilesPending()};
+               backgroundCompilesPending(),
+               s.graphs_captured.load(),
+               s.graph_replays.load()};
 }
 
 void setBackgroundCompilation(bool on) {
@@ -229,7 +238,8 @@ std::string statsSummary() {
   out << "kernels_compiled=" << s.kernels_compiled << " kernel_launches=" << s.kernel_launches
       << " fallbacks=" << s.fallbacks << " memory_cache_hits=" << s.memory_cache_hits
       << " disk_cache_hits=" << s.disk_cache_hits << " compile_seconds=" << s.compile_seconds
-      << " fusion_groups_registered=" << s.fusion_groups_registered;
+      << " fusion_groups_registered=" << s.fusion_groups_registered
+      << " graphs_captured=" << s.graphs_captured << " graph_replays=" << s.graph_replays;
   return out.str();
 }
 

@@ -93,6 +93,8 @@ struct Stats {
   int64_t fusions_evicted;   // by the max_fusions bound
   int64_t kernels_evicted;   // by the max_kernels_per_fusion bound
   int64_t compiles_pending;  // kernels queued or compiling in the background now
+  int64_t graphs_captured;   // CUDA graphs captured (their kernels are not in kernel_launches)
+  int64_t graph_replays;
 };
 Stats getStats();
 // The counters on one line, "kernels_compiled=3 kernel_launches=40 fallbacks=0 …" (what

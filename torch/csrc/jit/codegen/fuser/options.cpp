@@ -41,6 +41,15 @@ bool batchMatmulsRequested() {
   return true;
 }
 
+bool graphCaptureRequested() {
+  const char* env = std::getenv("TORCH_FUSER_CUDA_GRAPHS");
+  if (!env || !*env || std::strcmp(env, "1") == 0) return true;
+  if (std::strcmp(env, "0") == 0) return false;
+  TORCH_WARN_ONCE("torch_fuser: TORCH_FUSER_CUDA_GRAPHS must be 1 or 0, found '", env,
+                  "'; capturing CUDA graphs");
+  return true;
+}
+
 namespace {
 
 int64_t positiveFromEnv(const char* name, int64_t fallback) {

@@ -23,6 +23,10 @@ bool statsAtExitRequested();
 // Read on each run of the pass.
 bool batchMatmulsRequested();
 
+// TORCH_FUSER_CUDA_GRAPHS=0: no fuser::CapturedGraph nodes (capture_region.h). Read on each
+// run of the pass.
+bool graphCaptureRequested();
+
 // PYTORCH_FUSION_DEBUG: 0 quiet, 1 print generated sources, 2 also compile commands,
 // timings, and keep intermediate files.
 int debugLevel();
@@ -45,6 +49,8 @@ struct FuserStats {
   std::atomic<int64_t> fallbacks{0};
   std::atomic<int64_t> compile_nanoseconds{0};
   std::atomic<int64_t> fusion_groups_registered{0};
+  std::atomic<int64_t> graphs_captured{0};  // CUDA graphs (captured_graph.h)
+  std::atomic<int64_t> graph_replays{0};
 };
 FuserStats& stats();
 

@@ -118,6 +118,8 @@ PYBIND11_MODULE(_C, m) {
     d["fusions_evicted"] = s.fusions_evicted;
     d["kernels_evicted"] = s.kernels_evicted;
     d["compiles_pending"] = s.compiles_pending;
+    d["graphs_captured"] = s.graphs_captured;
+    d["graph_replays"] = s.graph_replays;
     return d;
   });
   m.def("set_background_compilation", &torch_fuser::setBackgroundCompilation, py::arg("on"));

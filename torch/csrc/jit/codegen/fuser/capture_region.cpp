@@ -1,0 +1,487 @@
+#include "torch/csrc/jit/codegen/fuser/capture_region.h"
+
+#include "torch/csrc/jit/codegen/fuser/graph_fuser.h"
+#include "torch/csrc/jit/codegen/fuser/guards.h"
+#include "torch/csrc/jit/codegen/fuser/profile_facts.h"
+#include "torch/csrc/jit/codegen/fuser/size_bookkeeping.h"
+
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/jit_log.h>
+
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace torch_fuser {
+
+using torch::jit::Block;
+using torch::jit::Graph;
+using torch::jit::Node;
+using torch::jit::Value;
+
+c10::Symbol capturedGraphKind() {
+  static const c10::Symbol kind = c10::Symbol::fromQualString("fuser::CapturedGraph");
+  return kind;
+}
+
+c10::Symbol captureBarrierKind() {
+  static const c10::Symbol kind = c10::Symbol::fromQualString("fuser::CaptureBarrier");
+  return kind;
+}
+
+namespace {
+
+// Fewer kernels than this (outside loops) do not pay for a replay's copies.
+constexpr int64_t kMinLaunches = 8;
+// A loop counts as this many launches per launch of its body.
+constexpr int64_t kLoopWeight = 16;
+
+c10::Symbol aten(const char* name) {
+  return c10::Symbol::fromQualString(std::string("aten::") + name);
+}
+
+// Device work whose launches depend only on their inputs' metadata and scalars.
+const std::unordered_set<c10::Symbol>& deviceOps() {
+  static const std::unordered_set<c10::Symbol> ops = [] {
+    std::unordered_set<c10::Symbol> s;
+    for (const char* name : {"mm",
+                             "matmul",
+                             "addmm",
+                             "bmm",
+                             "baddbmm",
+                             "linear",
+                             "sum",
+                             "mean",
+                             "_grad_sum_to_size",
+                             "sum_to_size",
+                             "zeros_like",
+                             "ones_like",
+                             "add",
+                             "sub",
+                             "rsub",
+                             "mul",
+                             "div",
+                             "neg",
+                             "sigmoid",
+                             "tanh",
+                             "relu",
+                             "gelu",
+                             "exp",
+                             "log",
+                             "pow",
+                             "where",
+                             "clamp",
+                             "softmax",
+                             "_softmax",
+                             "log_softmax",
+                             "_log_softmax",
+                             "reciprocal",
+                             "sqrt",
+                             "rsqrt",
+                             "abs",
+                             "threshold_backward",
+                             "gelu_backward",
+                             "sigmoid_backward",
+                             "tanh_backward",
+                             "_softmax_backward_data",
+                             "layer_norm",
+                             "native_layer_norm",
+                             "native_layer_norm_backward",
+                             "stack",
+                             "cat",
+                             "contiguous"}) {
+      s.insert(aten(name));
+    }
+    s.insert(fusionGroupKind());
+    s.insert(c10::prim::MMTreeReduce);
+    s.insert(c10::prim::MMBatchSide);
+    s.insert(c10::prim::AutogradAdd);
+    return s;
+  }();
+  return ops;
+}
+
+// Views and other ops that launch nothing.
+const std::unordered_set<c10::Symbol>& viewOps() {
+  static const std::unordered_set<c10::Symbol> ops = [] {
+    std::unordered_set<c10::Symbol> s;
+    for (const char* name : {"t", "transpose", "permute", "view", "reshape", "select", "slice",
+                             "narrow", "chunk", "split", "split_with_sizes", "unbind", "unsqueeze",
+                             "squeeze", "expand", "expand_as", "flatten"}) {
+      s.insert(aten(name));
+    }
+    s.insert(c10::prim::ConstantChunk);
+    return s;
+  }();
+  return ops;
+}
+
+// Ops that read tensors' metadata (never their data) into host values.
+const std::unordered_set<c10::Symbol>& metadataOps() {
+  static const std::unordered_set<c10::Symbol> ops = [] {
+    std::unordered_set<c10::Symbol> s;
+    for (const char* name :
+         {"size", "dim", "numel", "len", "__is__", "__isnot__", "_size_if_not_equal"}) {
+      s.insert(aten(name));
+    }
+    for (c10::Symbol kind :
+         {c10::prim::AutogradAnyNonZero, c10::prim::AutogradAllZero, c10::prim::AutogradAllNonZero,
+          c10::prim::BroadcastSizes, c10::prim::ChunkSizes, c10::prim::AutogradZero,
+          c10::prim::RequiresGradCheck, typeGuardKind(), sizesKind()}) {
+      s.insert(kind);
+    }
+    return s;
+  }();
+  return ops;
+}
+
+// Host bookkeeping on scalars, lists and tuples, and control flow.
+const std::unordered_set<c10::Symbol>& hostOps() {
+  static const std::unordered_set<c10::Symbol> ops = [] {
+    std::unordered_set<c10::Symbol> s;
+    for (const char* name : {"add",     "sub",       "mul", "floordiv", "__round_to_zero_floordiv",
+                             "div",     "remainder", "neg", "eq",       "ne",
+                             "lt",      "le",        "gt",  "ge",       "__not__",
+                             "__and__", "__or__",    "min", "max",      "__getitem__",
+                             "len",     "append",    "all", "any"}) {
+      s.insert(aten(name));
+    }
+    for (c10::Symbol kind :
+         {c10::prim::Constant, c10::prim::ListConstruct, c10::prim::ListUnpack,
+          c10::prim::TupleConstruct, c10::prim::TupleUnpack, c10::prim::TupleIndex, c10::prim::If,
+          c10::prim::Loop, c10::prim::RaiseException, c10::prim::Uninitialized,
+          c10::prim::unchecked_cast, c10::prim::FallbackGraph}) {
+      s.insert(kind);
+    }
+    return s;
+  }();
+  return ops;
+}
+
+bool holdsTensors(const c10::TypePtr& type);
+
+// A constant the subgraph can hold too (a tensor constant may live on the CPU: it enters
+// as an input, checked on each call).
+bool isHostConstant(const Node* node) {
+  return node->kind() == c10::prim::Constant && !holdsTensors(node->output()->type());
+}
+
+bool holdsTensors(const c10::TypePtr& type) {
+  if (type->kind() == c10::TensorType::Kind) return true;
+  for (const c10::TypePtr& contained : type->containedTypes()) {
+    if (holdsTensors(contained)) return true;
+  }
+  return false;
+}
+
+// What may cross the node's boundary: tensors and what the replay guard compares by value;
+// results may also be tuples of those (a backward graph returns one).
+bool crossesBoundary(const c10::TypePtr& type, bool result = false) {
+  if (auto optional = type->cast<c10::OptionalType>()) {
+    return crossesBoundary(optional->getElementType(), result);
+  }
+  switch (type->kind()) {
+    case c10::TupleType::Kind: {
+      if (!result) return false;
+      const auto elements = type->containedTypes();
+      return std::all_of(elements.begin(), elements.end(),
+                         [](const c10::TypePtr& t) { return crossesBoundary(t, true); });
+    }
+    case c10::TensorType::Kind:
+    case c10::IntType::Kind:
+    case c10::FloatType::Kind:
+    case c10::BoolType::Kind:
+    case c10::NoneType::Kind:
+      return true;
+    case c10::ListType::Kind:
+      return type->expectRef<c10::ListType>().getElementType()->kind() == c10::IntType::Kind;
+    default:
+      return false;
+  }
+}
+
+bool writesAnArgument(const Node* node) {
+  const c10::FunctionSchema* schema = node->maybeSchema();
+  if (!schema) return false;
+  for (const c10::Argument& argument : schema->arguments()) {
+    if (argument.alias_info() && argument.alias_info()->isWrite()) return true;
+  }
+  return false;
+}
+
+bool hasTensorInput(const Node* node) {
+  return std::any_of(node->inputs().begin(), node->inputs().end(),
+                     [](const Value* v) { return holdsTensors(v->type()); });
+}
+
+bool hasTensorOutput(const Node* node) {
+  return std::any_of(node->outputs().begin(), node->outputs().end(),
+                     [](const Value* v) { return holdsTensors(v->type()); });
+}
+
+// Kernels the node launches on each run (loops weighted), or -1 where a replay could
+// differ from running it.
+int64_t launchesOf(const Block* block);
+
+bool drawsRandomNumbers(const Block* block) {
+  for (const Node* node : block->nodes()) {
+    if (node->isNondeterministic()) return true;
+    for (const Block* nested : node->blocks()) {
+      if (drawsRandomNumbers(nested)) return true;
+    }
+    if (node->hasAttribute(c10::attr::Subgraph) &&
+        drawsRandomNumbers(node->g(c10::attr::Subgraph)->block())) {
+      return true;
+    }
+  }
+  return false;
+}
+
+int64_t launchesOf(const Node* node) {
+  const c10::Symbol kind = node->kind();
+  if (node->isNondeterministic()) return -1;
+  if (node->hasAttribute(c10::attr::Subgraph) &&
+      drawsRandomNumbers(node->g(c10::attr::Subgraph)->block())) {
+    return -1;
+  }
+  if (kind == c10::prim::Constant) {
+    return node->output()->type()->kind() == c10::TensorType::Kind ? -1 : 0;
+  }
+  if (kind == c10::aten::append) {
+    return 0;  // to a list built in the run: the run's inputs hold no lists
+  }
+  if (writesAnArgument(node)) return -1;
+  int64_t own = 0;
+  if (metadataOps().count(kind) || viewOps().count(kind)) {
+    own = 0;
+  } else if (deviceOps().count(kind) && hasTensorOutput(node)) {
+    own = 1;
+  } else if (hostOps().count(kind)) {
+    // An aten op taking tensors to host values only (Bool, eq of lists...) may read data.
+    if (kind.is_aten() && hasTensorInput(node) && !hasTensorOutput(node)) return -1;
+  } else {
+    return -1;
+  }
+  if (kind == c10::prim::FallbackGraph) return 0;  // inlined behind a barrier (wrap)
+  int64_t nested = 0;
+  for (const Block* block : node->blocks()) {
+    const int64_t launches = launchesOf(block);
+    if (launches < 0) return -1;
+    nested += launches;
+  }
+  return own + (kind == c10::prim::Loop ? kLoopWeight * nested : nested);
+}
+
+int64_t launchesOf(const Block* block) {
+  int64_t total = 0;
+  for (const Node* node : block->nodes()) {
+    const int64_t launches = launchesOf(node);
+    if (launches < 0) return -1;
+    total += launches;
+  }
+  return total;
+}
+
+bool containsLoop(const Node* node) {
+  if (node->kind() == c10::prim::Loop) return true;
+  for (const Block* block : node->blocks()) {
+    for (const Node* inner : block->nodes()) {
+      if (containsLoop(inner)) return true;
+    }
+  }
+  return false;
+}
+
+struct Run {
+  std::vector<Node*> nodes;
+  int64_t launches = 0;
+  bool loop = false;
+};
+
+bool inRun(const Node* node, const std::unordered_set<const Node*>& members) {
+  // A use inside a nested block belongs to the top-level node owning that block.
+  while (node && !members.count(node)) {
+    const Block* block = node->owningBlock();
+    node = block ? block->owningNode() : nullptr;
+  }
+  return node != nullptr;
+}
+
+// Values the run reads from before it and values read after it.
+void boundaryOf(const Run& run, std::vector<Value*>* inputs, std::vector<Value*>* outputs) {
+  const std::unordered_set<const Node*> members(run.nodes.begin(), run.nodes.end());
+  std::unordered_set<const Value*> seen;
+  auto readInput = [&](Value* v) {
+    if (inRun(v->node(), members) || isHostConstant(v->node())) return;
+    if (seen.insert(v).second) inputs->push_back(v);
+  };
+  for (Node* node : run.nodes) {
+    for (Value* v : node->inputs()) readInput(v);
+    std::vector<Block*> nested(node->blocks().begin(), node->blocks().end());
+    while (!nested.empty()) {
+      Block* block = nested.back();
+      nested.pop_back();
+      for (Node* inner : block->nodes()) {
+        for (Value* v : inner->inputs()) readInput(v);
+        for (Block* b : inner->blocks()) nested.push_back(b);
+      }
+      for (Value* v : block->outputs()) readInput(v);
+    }
+    for (Value* out : node->outputs()) {
+      const bool read_after =
+          std::any_of(out->uses().begin(), out->uses().end(),
+                      [&](const torch::jit::Use& use) { return !inRun(use.user, members); });
+      if (read_after) outputs->push_back(out);
+    }
+  }
+}
+
+bool boundaryCrossable(const Run& run) {
+  std::vector<Value*> inputs;
+  std::vector<Value*> outputs;
+  boundaryOf(run, &inputs, &outputs);
+  return std::all_of(inputs.begin(), inputs.end(),
+                     [](const Value* v) { return crossesBoundary(v->type()); }) &&
+         std::all_of(outputs.begin(), outputs.end(),
+                     [](const Value* v) { return crossesBoundary(v->type(), true); });
+}
+
+// The run's profiled tensors are all on CUDA (and some are).
+bool onCudaOnly(const Run& run, const ProfileFacts& facts) {
+  bool cuda = false;
+  auto note = [&](const Value* v) {
+    if (v->type()->kind() != c10::TensorType::Kind) return true;
+    const c10::optional<c10::Device> device = facts.device(v);
+    if (!device) return true;
+    cuda = cuda || device->is_cuda();
+    return device->is_cuda();
+  };
+  for (const Node* node : run.nodes) {
+    std::vector<const Node*> pending{node};
+    while (!pending.empty()) {
+      const Node* n = pending.back();
+      pending.pop_back();
+      for (const Value* v : n->inputs()) {
+        if (!note(v)) return false;
+      }
+      for (const Value* v : n->outputs()) {
+        if (!note(v)) return false;
+      }
+      for (const Block* b : n->blocks()) {
+        for (const Node* inner : b->nodes()) pending.push_back(inner);
+      }
+    }
+  }
+  return cuda;
+}
+
+// Trailing nodes whose results cannot cross (the tuple a function returns) stay after it.
+void trimTail(Run* run) {
+  while (!run->nodes.empty() && !boundaryCrossable(*run)) {
+    const Node* last = run->nodes.back();
+    const bool blocks_crossing =
+        std::any_of(last->outputs().begin(), last->outputs().end(),
+                    [](const Value* v) { return !crossesBoundary(v->type(), true); });
+    if (!blocks_crossing) return;
+    run->nodes.pop_back();
+  }
+}
+
+std::vector<Run> runsOf(Block* block) {
+  std::vector<Run> runs(1);
+  for (Node* node : block->nodes()) {
+    if (isHostConstant(node)) continue;  // stays where it is; the run clones what it reads
+    const int64_t launches = launchesOf(node);
+    if (launches < 0) {
+      GRAPH_DEBUG("A capture run ends at ", *node);
+      if (!runs.back().nodes.empty()) runs.emplace_back();
+      continue;
+    }
+    runs.back().nodes.push_back(node);
+    runs.back().launches += launches;
+    runs.back().loop = runs.back().loop || (containsLoop(node) && launches > 0);
+  }
+  return runs;
+}
+
+void inlineFallbacks(Block* block) {
+  for (auto it = block->nodes().begin(); it != block->nodes().end();) {
+    Node* node = *it;
+    ++it;
+    for (Block* nested : node->blocks()) inlineFallbacks(nested);
+    if (node->kind() != c10::prim::FallbackGraph) continue;
+    torch::jit::WithInsertPoint insert(node);
+    node->owningGraph()->insertNode(node->owningGraph()->create(captureBarrierKind(), {}, 0));
+    const std::vector<Value*> results = torch::jit::insertGraph(
+        *node->owningGraph(), *node->g(c10::attr::Subgraph), node->inputs());
+    for (size_t i = 0; i < results.size(); ++i) node->output(i)->replaceAllUsesWith(results[i]);
+    node->destroy();
+  }
+}
+
+void wrap(Graph& graph, const Run& run) {
+  std::vector<Value*> inputs;
+  std::vector<Value*> outputs;
+  boundaryOf(run, &inputs, &outputs);
+
+  auto subgraph = std::make_shared<Graph>();
+  std::unordered_map<Value*, Value*> env;
+  for (Value* in : inputs) env[in] = subgraph->addInput()->copyMetadata(in);
+  auto lookup = [&](Value* v) -> Value* {
+    auto found = env.find(v);
+    if (found != env.end()) return found->second;
+    TORCH_INTERNAL_ASSERT(isHostConstant(v->node()),
+                          "capture: a value from before the run that is not one of its inputs: %",
+                          v->debugName());
+    Node* constant = subgraph->insertNode(subgraph->createClone(v->node(), nullptr));
+    env[v] = constant->output();
+    return constant->output();
+  };
+  for (Node* node : run.nodes) {
+    Node* copy = subgraph->insertNode(subgraph->createClone(node, lookup));
+    for (size_t i = 0; i < node->outputs().size(); ++i) env[node->output(i)] = copy->output(i);
+  }
+  for (Value* out : outputs) subgraph->registerOutput(env.at(out));
+  inlineFallbacks(subgraph->block());
+
+  torch::jit::WithInsertPoint insert(run.nodes.front());
+  Node* captured = graph.insertNode(graph.create(capturedGraphKind(), inputs, 0));
+  captured->g_(c10::attr::Subgraph, subgraph);
+  for (Value* out : outputs) {
+    Value* result = captured->addOutput()->copyMetadata(out);
+    out->replaceAllUsesWith(result);
+  }
+  for (auto it = run.nodes.rbegin(); it != run.nodes.rend(); ++it) (*it)->destroy();
+  GRAPH_UPDATE("Wrapped ", run.nodes.size(), " nodes (", run.launches,
+               " launches) for CUDA graph capture");
+}
+
+}  // namespace
+
+bool wrapCapturableRun(const std::shared_ptr<Graph>& graph, const ProfileFacts& facts) {
+  std::vector<Run> runs = runsOf(graph->block());
+  Run* best = nullptr;
+  for (Run& run : runs) {
+    trimTail(&run);
+    if (run.nodes.empty()) continue;
+    if (!boundaryCrossable(run)) {
+      GRAPH_DEBUG("Not captured: a run of ", run.nodes.size(), " nodes passes other values");
+      continue;
+    }
+    if (!run.loop && run.launches < kMinLaunches) {
+      GRAPH_DEBUG("Not captured: a run of ", run.launches, " launches");
+      continue;
+    }
+    if (!onCudaOnly(run, facts)) {
+      GRAPH_DEBUG("Not captured: a run with tensors not profiled on CUDA");
+      continue;
+    }
+    if (!best || run.launches > best->launches) best = &run;
+  }
+  if (!best) return false;
+  wrap(*graph, *best);
+  return true;
+}
+
+}  // namespace torch_fuser
