@@ -8,6 +8,7 @@
 
 #include <ATen/Context.h>
 #include <c10/core/GradMode.h>
+#include <c10/core/InferenceMode.h>
 #include <torch/csrc/jit/api/function_impl.h>
 
 namespace torch_fuser {
@@ -133,6 +134,43 @@ TEST_F(GPUFusion, ReplaysACapturedRnnLoopAsTheInterpreterComputesIt) {
   EXPECT_GE(after.graphs_captured - first.graphs_captured, 2);
   EXPECT_GE(after.graph_replays - first.graph_replays, 4);
   for (const auto& result : held) expectSameTensor(result.first, result.second, 0, 0);
+}
+
+// Replays stay right where a capture meets an empty batch (zero-size results), a cleared
+// kernel cache (the graph keeps its kernels), and a capture made in inference mode
+// replayed outside it.
+TEST_F(GPUFusion, CapturedRnnLoopSurvivesEmptyBatchesClearedCachesAndModeSwitches) {
+  const std::string ir = lstmLoopIR("Tensor");
+  auto reference = parseIR(ir);
+  torch::jit::GraphFunction function("lstm_loop_edges", parseIR(ir), nullptr);
+  const std::vector<IValue> weights = lstmLoopInputs(1, on());
+  auto check = [&](int64_t seq, int64_t batch) {
+    std::vector<IValue> inputs = {at::randn({seq, batch, 8}, on()),
+                                  at::randn({batch, 16}, on()),
+                                  at::randn({batch, 16}, on()),
+                                  weights[3],
+                                  weights[4],
+                                  weights[5]};
+    torch::jit::Stack stack(inputs.begin(), inputs.end());
+    function.run(stack);
+    const auto actual = stack[0].toTuple()->elements();
+    const auto expected = runGraph(reference, inputs)[0].toTuple()->elements();
+    for (size_t i = 0; i < 3; ++i) {
+      expectSameTensor(actual[i].toTensor(), expected[i].toTensor(), 1e-4, 1e-5);
+    }
+  };
+  const Stats before = getStats();
+  for (int call = 0; call < 5; ++call) check(3, 0);
+  for (int call = 0; call < 5; ++call) check(4, 4);
+  clearCache();
+  for (int call = 0; call < 3; ++call) check(4, 4);
+  {
+    c10::InferenceMode inference;
+    for (int call = 0; call < 5; ++call) check(5, 2);
+  }
+  c10::NoGradGuard no_grad;
+  for (int call = 0; call < 3; ++call) check(5, 2);
+  EXPECT_GE(getStats().graph_replays - before.graph_replays, 8);
 }
 
 TEST_F(GPUFusion, SteppingOpsRoundSixteenBitOperandsAsEager) {

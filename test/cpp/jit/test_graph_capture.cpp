@@ -12,6 +12,13 @@ namespace {
 
 const char* const kCudaType = "Float(*, *, device=cuda:0)";
 
+// The IR with one more input, %sizes : int[].
+std::string withListInput(std::string ir) {
+  const size_t end = ir.find("):\n");
+  ir.insert(end, ", %sizes : int[]");
+  return ir;
+}
+
 bool wrap(const std::shared_ptr<Graph>& graph) {
   return wrapCapturableRun(graph, ProfileFacts(*graph->block()));
 }
@@ -76,7 +83,7 @@ TEST(FusionPass, CapturedGraphComputesWhatTheRunDidWhereItInterprets) {
 }
 
 TEST(FusionPass, CaptureLeavesRunsAReplayCouldGetWrong) {
-  const std::vector<std::pair<const char*, std::string>> cases = {
+  std::vector<std::pair<const char*, std::string>> cases = {
       {"writes an input", lstmLoopIR(kCudaType, "%w : Tensor = aten::add_(%b, %one, %one)")},
       {"reads tensor data on the host", lstmLoopIR(kCudaType, "%k : bool = aten::Bool(%h2)")},
       {"draws random numbers",
@@ -84,6 +91,10 @@ TEST(FusionPass, CaptureLeavesRunsAReplayCouldGetWrong) {
                   "%none : NoneType = prim::Constant()\n"
                   "      %r : Tensor = aten::rand_like(%h2, %none, %none, %none, %none, %none)")},
       {"runs on the CPU", lstmLoopIR("Float(*, *, device=cpu)")},
+      {"sizes a result by data", lstmLoopIR(kCudaType, "%nz : Tensor[] = aten::where(%h2)")},
+      {"asks for tensor identity", lstmLoopIR(kCudaType, "%same : bool = aten::__is__(%h, %c)")},
+      {"appends to a list from outside",
+       withListInput(lstmLoopIR(kCudaType, "%lens : int[] = aten::append(%sizes, %i)"))},
       {"creates a tensor from nothing",
        lstmLoopIR(kCudaType,
                   "%sz : int[] = aten::size(%h2)\n"

@@ -215,6 +215,11 @@ bool hasTensorInput(const Node* node) {
                      [](const Value* v) { return holdsTensors(v->type()); });
 }
 
+bool onlyTensorOutputs(const Node* node) {
+  return std::all_of(node->outputs().begin(), node->outputs().end(),
+                     [](const Value* v) { return v->type()->kind() == c10::TensorType::Kind; });
+}
+
 bool hasTensorOutput(const Node* node) {
   return std::any_of(node->outputs().begin(), node->outputs().end(),
                      [](const Value* v) { return holdsTensors(v->type()); });
@@ -249,14 +254,21 @@ int64_t launchesOf(const Node* node) {
     return node->output()->type()->kind() == c10::TensorType::Kind ? -1 : 0;
   }
   if (kind == c10::aten::append) {
-    return 0;  // to a list built in the run: the run's inputs hold no lists
+    // Only to a list built here (boundaryCrossable keeps the run's inputs unwritten).
+    return node->input(0)->node()->kind() == c10::prim::ListConstruct ? 0 : -1;
+  }
+  // Identity of tensors is not part of a replay's signature (and copied inputs lose it).
+  if ((kind == c10::aten::__is__ || kind == c10::aten::__isnot__) && hasTensorInput(node)) {
+    return -1;
   }
   if (writesAnArgument(node)) return -1;
   int64_t own = 0;
   if (metadataOps().count(kind) || viewOps().count(kind)) {
     own = 0;
-  } else if (deviceOps().count(kind) && hasTensorOutput(node)) {
+  } else if (deviceOps().count(kind) && onlyTensorOutputs(node)) {
     own = 1;
+  } else if (deviceOps().count(kind) && hasTensorOutput(node)) {
+    return -1;  // an overload returning a list of tensors: sized by data (where(condition))
   } else if (hostOps().count(kind)) {
     // An aten op taking tensors to host values only (Bool, eq of lists...) may read data.
     if (kind.is_aten() && hasTensorInput(node) && !hasTensorOutput(node)) return -1;
@@ -337,10 +349,18 @@ void boundaryOf(const Run& run, std::vector<Value*>* inputs, std::vector<Value*>
   }
 }
 
+bool appendedTo(const Value* v) {
+  return std::any_of(v->uses().begin(), v->uses().end(), [](const torch::jit::Use& use) {
+    return use.user->kind() == c10::aten::append && use.offset == 0;
+  });
+}
+
 bool boundaryCrossable(const Run& run) {
   std::vector<Value*> inputs;
   std::vector<Value*> outputs;
   boundaryOf(run, &inputs, &outputs);
+  // A replay would skip appends to a list from outside.
+  if (std::any_of(inputs.begin(), inputs.end(), appendedTo)) return false;
   return std::all_of(inputs.begin(), inputs.end(),
                      [](const Value* v) { return crossesBoundary(v->type()); }) &&
          std::all_of(outputs.begin(), outputs.end(),

@@ -2,10 +2,13 @@
 
 #include "torch/csrc/jit/codegen/fuser/background_compiler.h"
 #include "torch/csrc/jit/codegen/fuser/cuda/graph_capture_cuda.h"
+#include "torch/csrc/jit/codegen/fuser/executor.h"
 #include "torch/csrc/jit/codegen/fuser/options.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/DefaultDtype.h>
 #include <c10/core/GradMode.h>
+#include <c10/core/InferenceMode.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/runtime/interpreter.h>
@@ -35,6 +38,8 @@ struct InputKey {
   c10::ScalarType dtype = c10::ScalarType::Undefined;
   c10::Device device{c10::DeviceType::CPU};
   bool requires_grad = false;
+  bool conj = false;  // lazy conjugation and negation bits: ops resolve them at capture
+  bool neg = false;
   std::vector<int64_t> sizes;
   std::vector<int64_t> strides;
   IValue value;
@@ -59,8 +64,8 @@ bool matches(const InputKey& key, const IValue& v) {
   const at::Tensor& t = v.toTensor();
   if (key.kind == InputKey::Kind::kUndefinedTensor) return !t.defined();
   return t.defined() && t.scalar_type() == key.dtype && t.device() == key.device &&
-         t.requires_grad() == key.requires_grad && t.sizes().equals(key.sizes) &&
-         t.strides().equals(key.strides);
+         t.requires_grad() == key.requires_grad && t.is_conj() == key.conj &&
+         t.is_neg() == key.neg && t.sizes().equals(key.sizes) && t.strides().equals(key.strides);
 }
 
 // Null where a value cannot be part of a signature (what the pass lets cross is).
@@ -76,6 +81,8 @@ c10::optional<InputKey> keyOf(const IValue& v) {
     key.dtype = t.scalar_type();
     key.device = t.device();
     key.requires_grad = t.requires_grad();
+    key.conj = t.is_conj();
+    key.neg = t.is_neg();
     key.sizes = t.sizes().vec();
     key.strides = t.strides().vec();
     return key;
@@ -93,15 +100,24 @@ c10::optional<InputKey> keyOf(const IValue& v) {
 
 // How a call hands out one result of the capture.
 struct ResultPlan {
-  enum class Kind { kCopy, kViewOfInput, kHostValue, kUndefinedTensor, kTuple };
+  enum class Kind { kCopy, kViewOfInput, kHostValue, kUndefinedTensor, kEmpty, kTuple };
   Kind kind = Kind::kHostValue;
   size_t source = 0;  // the copy group, or the input viewed
   std::vector<int64_t> sizes;
   std::vector<int64_t> strides;
   int64_t offset = 0;  // in elements: from the group's start, or from the input's data
   IValue value;
+  c10::TensorOptions options;        // of an empty tensor
   std::vector<ResultPlan> elements;  // of a tuple
 };
+
+// [first, last] element of `t` in its storage; nullopt when it has no element.
+c10::optional<std::pair<int64_t, int64_t>> extentOf(const at::Tensor& t) {
+  if (t.numel() == 0) return c10::nullopt;
+  int64_t last = t.storage_offset();
+  for (int64_t d = 0; d < t.dim(); ++d) last += (t.size(d) - 1) * t.stride(d);
+  return std::make_pair(t.storage_offset(), last);
+}
 
 // Plans results: tensors of the pool are copied out by storage (results sharing one are
 // copied together), tensors sharing an input's storage become views of the caller's.
@@ -131,38 +147,46 @@ class ResultPlanner {
     }
     out->sizes = t.sizes().vec();
     out->strides = t.strides().vec();
+    const c10::optional<std::pair<int64_t, int64_t>> extent = extentOf(t);
+    if (!extent) {  // nothing to copy: a fresh empty tensor of the same layout
+      out->kind = ResultPlan::Kind::kEmpty;
+      out->options = t.options();
+      return {};
+    }
     const c10::StorageImpl* storage = t.storage().unsafeGetStorageImpl();
     for (size_t i = 0; i < inputs_.size(); ++i) {
       if (!inputs_[i].isTensor() || !inputs_[i].toTensor().defined()) continue;
       const at::Tensor& in = inputs_[i].toTensor();
       if (in.storage().unsafeGetStorageImpl() != storage) continue;
+      // A view of this input: its elements must lie within the input's own, which a
+      // caller's input of the same layout then holds too.
+      const c10::optional<std::pair<int64_t, int64_t>> within = extentOf(in);
+      if (!within || extent->first < within->first || extent->second > within->second) continue;
       if (in.scalar_type() != t.scalar_type()) return "a result views an input as another dtype";
       out->kind = ResultPlan::Kind::kViewOfInput;
       out->source = i;
       out->offset = t.storage_offset() - in.storage_offset();
       return {};
     }
+    for (const IValue& input : inputs_) {
+      if (input.isTensor() && input.toTensor().defined() &&
+          input.toTensor().storage().unsafeGetStorageImpl() == storage) {
+        return "a result shares memory with an input beyond that input's elements";
+      }
+    }
     if (!t.is_cuda()) return "a result is not on the GPU";
     auto found = groups_.find(storage);
     if (found == groups_.end()) {
       found = groups_.emplace(storage, extents_.size()).first;
-      extents_.emplace_back(t.storage_offset(), t.storage_offset());
+      extents_.push_back(*extent);
       members_.push_back(t);
     }
     const size_t g = found->second;
     if (members_[g].scalar_type() != t.scalar_type()) {
       return "results sharing memory have different dtypes";
     }
-    int64_t last = t.storage_offset();
-    for (size_t d = 0; d < out->sizes.size(); ++d) {
-      if (out->sizes[d] == 0) {
-        last = -1;
-        break;
-      }
-      last += (out->sizes[d] - 1) * out->strides[d];
-    }
-    extents_[g].first = std::min(extents_[g].first, t.storage_offset());
-    extents_[g].second = std::max(extents_[g].second, last);
+    extents_[g].first = std::min(extents_[g].first, extent->first);
+    extents_[g].second = std::max(extents_[g].second, extent->second);
     out->kind = ResultPlan::Kind::kCopy;
     out->source = g;
     out->offset = t.storage_offset();  // made relative to the group's span by makeRelative
@@ -174,8 +198,7 @@ class ResultPlanner {
     std::vector<at::Tensor> spans;
     for (size_t g = 0; g < extents_.size(); ++g) {
       const int64_t first = extents_[g].first;
-      const int64_t length = std::max<int64_t>(extents_[g].second - first + 1, 0);
-      spans.push_back(members_[g].as_strided({length}, {1}, first));
+      spans.push_back(members_[g].as_strided({extents_[g].second - first + 1}, {1}, first));
     }
     return spans;
   }
@@ -194,7 +217,10 @@ class ResultPlanner {
 
 struct Capture {
   std::vector<InputKey> key;
-  bool tf32 = false;  // at::globalContext().allowTF32CuBLAS() when captured
+  // What else the captured kernels depend on: cuBLAS's math mode, the default dtype
+  // (eager's type promotion of Python numbers and integer results).
+  bool tf32 = false;
+  c10::ScalarType default_dtype = c10::ScalarType::Float;
   int warm_calls = 0;
   int recaptures = 0;
   bool refused = false;
@@ -202,11 +228,21 @@ struct Capture {
   std::vector<bool> moved;  // per input: not at the same address on two calls
 
   std::unique_ptr<cuda::CapturedLaunches> launches;
+  int64_t stream = 0;  // replays run on the stream the capture call ran on, only
+  std::vector<std::shared_ptr<const FusedKernel>> kernels;  // the graph launches them
   std::vector<at::Tensor> buffers;         // per input: what it is copied into, if it is
   std::vector<const void*> read_in_place;  // per input: the address the graph reads
   std::vector<at::Tensor> group_spans;     // per copy group: its span of the pool
   std::vector<ResultPlan> results;
 };
+
+// A dense strided tensor with storage and no wrapper (subclass, vmap, functorch).
+bool isPlainStrided(const at::Tensor& t) {
+  if (t.layout() != c10::kStrided || !t.has_storage()) return false;
+  const c10::DispatchKeySet keys = t.key_set();
+  return !keys.has(c10::DispatchKey::Python) && !keys.has(c10::DispatchKey::FuncTorchBatched) &&
+         !keys.has(c10::DispatchKey::FuncTorchGradWrapper);
+}
 
 const void* addressOf(const IValue& v) {
   if (!v.isTensor() || !v.toTensor().defined()) return nullptr;
@@ -243,9 +279,14 @@ class CapturedGraph {
     if (!lock.owns_lock()) return interpret(std::move(inputs));
     Capture* entry = entryFor(inputs);
     if (!entry || entry->refused) return interpret(std::move(inputs));
+    // One stream orders every use of the buffers and the pool (a replay on another stream
+    // could overlap the previous one): other streams interpret.
+    if (entry->launches && entry->stream != cuda::currentStream(*device)) {
+      return interpret(std::move(inputs));
+    }
     if (entry->launches && !readInPlaceStill(*entry, inputs)) {
       entry->launches.reset();
-      if (++entry->recaptures > kMaxRecaptures) entry->refused = true;
+      if (++entry->recaptures > kMaxRecaptures) refuse(entry, "inputs read in place kept moving");
       if (entry->refused) return interpret(std::move(inputs));
     }
     if (!entry->launches) {
@@ -262,6 +303,8 @@ class CapturedGraph {
     if (!c10::impl::tls_is_dispatch_key_excluded(c10::DispatchKey::AutocastCUDA)) {
       return c10::nullopt;
     }
+    // Dispatch modes (Python) see each op; a replay would hide them.
+    if (c10::impl::tls_is_dispatch_key_included(c10::DispatchKey::Python)) return c10::nullopt;
     const bool grad = c10::GradMode::is_enabled();
     c10::optional<c10::Device> device;
     for (const IValue& v : inputs) {
@@ -269,6 +312,7 @@ class CapturedGraph {
       const at::Tensor& t = v.toTensor();
       if (!t.defined()) continue;
       if (!t.is_cuda() || (device && *device != t.device())) return c10::nullopt;
+      if (!isPlainStrided(t)) return c10::nullopt;
       if (grad && t.requires_grad()) return c10::nullopt;  // autograd must record the ops
       device = t.device();
     }
@@ -279,14 +323,16 @@ class CapturedGraph {
   Capture* entryFor(const Stack& inputs) {
     // cuBLAS's math mode is baked into a capture too.
     const bool tf32 = at::globalContext().allowTF32CuBLAS();
+    const c10::ScalarType default_dtype = c10::typeMetaToScalarType(c10::get_default_dtype());
     for (Capture& entry : captures_) {
-      bool same = entry.tf32 == tf32;
+      bool same = entry.tf32 == tf32 && entry.default_dtype == default_dtype;
       for (size_t i = 0; i < inputs.size() && same; ++i) same = matches(entry.key[i], inputs[i]);
       if (same) return &entry;
     }
     if (captures_.size() >= kMaxSignatures) return nullptr;
     Capture entry;
     entry.tf32 = tf32;
+    entry.default_dtype = default_dtype;
     for (const IValue& v : inputs) {
       c10::optional<InputKey> key = keyOf(v);
       if (!key) return nullptr;
@@ -328,6 +374,7 @@ class CapturedGraph {
   void refuse(Capture* entry, const std::string& why) {
     entry->refused = true;
     entry->launches.reset();
+    entry->kernels.clear();
     entry->buffers.clear();
     entry->group_spans.clear();
     entry->results.clear();
@@ -359,6 +406,8 @@ class CapturedGraph {
         refuse(entry, "an input that changes address between calls is not dense");
         return false;
       }
+      // Not inference tensors, whatever mode the capture call runs in: later calls copy in.
+      c10::InferenceMode normal(false);
       entry->buffers[i] = at::empty_strided(t.sizes(), t.strides(), t.options());
       copy_to.push_back(entry->buffers[i]);
       copy_from.push_back(t);
@@ -367,20 +416,23 @@ class CapturedGraph {
     cuda::copyAll(copy_to, copy_from);
 
     Stack pool_results;
+    std::string why;
     try {
+      LaunchedKernelKeeper keeper;
       entry->launches = cuda::capture(device, [&] {
         pool_results = capture_inputs;
         torch::jit::InterpreterState(code_).run(pool_results);
       });
+      entry->kernels = keeper.take();
+      why = planResults(entry, capture_inputs, pool_results);
     } catch (const std::exception& e) {
-      refuse(entry, std::string("the capture failed: ") + e.what());
-      return false;
+      why = std::string("the capture failed: ") + e.what();
     }
-    std::string why = planResults(entry, capture_inputs, pool_results);
     if (!why.empty()) {
       refuse(entry, why);
       return false;
     }
+    entry->stream = cuda::currentStream(device);
     stats().graphs_captured++;
     if (debugLevel() >= 1) {
       std::cerr << "[torch_fuser] captured a CUDA graph on " << device << ": " << inputs.size()
@@ -412,12 +464,10 @@ class CapturedGraph {
       copy_to.push_back(entry.buffers[i]);
       copy_from.push_back(inputs[i].toTensor());
     }
-    entry.launches->beginUse();
     cuda::copyAll(copy_to, copy_from);
     entry.launches->replay();
 
     const std::vector<at::Tensor> fresh = freshCopies(entry);
-    entry.launches->endUse();
 
     Stack results;
     results.reserve(entry.results.size());
@@ -433,9 +483,11 @@ class CapturedGraph {
         return plan.value.isIntList() ? IValue(plan.value.toIntList().vec()) : plan.value;
       case ResultPlan::Kind::kUndefinedTensor:
         return at::Tensor();
+      case ResultPlan::Kind::kEmpty:
+        return at::empty_strided(plan.sizes, plan.strides, plan.options);
       case ResultPlan::Kind::kCopy:
-        return tensorOver(fresh[plan.source], plan.sizes, plan.strides,
-                          fresh[plan.source].storage_offset() + plan.offset);
+        return tensorOn(fresh[plan.source].storage(), fresh[plan.source], plan.sizes, plan.strides,
+                        fresh[plan.source].storage_offset() + plan.offset);
       case ResultPlan::Kind::kViewOfInput: {
         const at::Tensor& in = inputs[plan.source].toTensor();
         return in.as_strided(plan.sizes, plan.strides, in.storage_offset() + plan.offset);
@@ -451,8 +503,9 @@ class CapturedGraph {
   }
 
   // Copies of the copy groups' spans, out of the pool. Small spans of one dtype share one
-  // allocation (a replay of an unrolled loop hands out hundreds of results); each result
-  // is a tensor of its own over it, not a view (no shared version counter).
+  // allocation (a replay of an unrolled loop hands out hundreds of results), each in a
+  // storage of its own that keeps the allocation alive (exact sizes: resize_ or out=
+  // reallocate as for any tensor instead of growing into a neighbour).
   static std::vector<at::Tensor> freshCopies(const Capture& entry) {
     const std::vector<at::Tensor>& spans = entry.group_spans;
     std::vector<at::Tensor> fresh(spans.size());
@@ -473,7 +526,9 @@ class CapturedGraph {
         fresh[g] = at::empty_like(span);
         continue;
       }
-      fresh[g] = tensorOver(block->second.first, span.sizes(), {1}, block->second.second);
+      const at::Tensor& shared = block->second.first;
+      fresh[g] = tensorOn(storageInto(shared, block->second.second, span.numel()), shared,
+                          span.sizes(), {1}, 0);
       block->second.second += padded(span);
     }
     cuda::copyAll(fresh, spans);
@@ -486,10 +541,23 @@ class CapturedGraph {
     return (span.numel() + per_line - 1) / per_line * per_line;
   }
 
-  static at::Tensor tensorOver(const at::Tensor& block, at::IntArrayRef sizes,
-                               at::IntArrayRef strides, int64_t offset) {
-    auto impl = c10::make_intrusive<c10::TensorImpl>(c10::Storage(block.storage()), block.key_set(),
-                                                     block.dtype());
+  // `numel` elements of `block` from `offset` on, as a storage of their own.
+  static c10::Storage storageInto(const at::Tensor& block, int64_t offset, int64_t numel) {
+    auto* owner = new at::Tensor(block);
+    char* data = static_cast<char*>(block.data_ptr()) + offset * block.element_size();
+    c10::DataPtr ptr(
+        data, owner, [](void* context) { delete static_cast<at::Tensor*>(context); },
+        block.device());
+    return c10::Storage(c10::Storage::use_byte_size_t(),
+                        static_cast<int64_t>(numel * block.element_size()), std::move(ptr),
+                        c10::GetAllocator(block.device().type()), /*resizable=*/true);
+  }
+
+  // A tensor (not a view) over `storage`, typed as `like`.
+  static at::Tensor tensorOn(c10::Storage storage, const at::Tensor& like, at::IntArrayRef sizes,
+                             at::IntArrayRef strides, int64_t offset) {
+    auto impl =
+        c10::make_intrusive<c10::TensorImpl>(std::move(storage), like.key_set(), like.dtype());
     impl->set_sizes_and_strides(sizes, strides);
     impl->set_storage_offset(offset);
     return at::Tensor(std::move(impl));
@@ -505,7 +573,7 @@ class CapturedGraph {
 
 torch::jit::Operation createCaptureBarrierOperation(const torch::jit::Node*) {
   return [](Stack&) {
-    TORCH_CHECK(!cuda::currentStreamIsCapturing(),
+    TORCH_CHECK(!cuda::insideCapture(),
                 "torch_fuser: a fallback path is not captured into a CUDA graph");
   };
 }

@@ -25,6 +25,7 @@ namespace {
 using Shape = c10::SmallVector<int64_t, 6>;
 
 thread_local KernelSourceRecorder* current_recorder = nullptr;
+thread_local LaunchedKernelKeeper* current_keeper = nullptr;
 
 // Broadcasts `sizes` into `shape` (right-aligned) as eager does; false if incompatible.
 bool broadcastInto(Shape& shape, c10::IntArrayRef sizes) {
@@ -403,6 +404,7 @@ std::string launch(KernelSpec& spec, const Call& call, torch::jit::Stack& stack)
   const CompiledKernel& compiled = spec.kernelForLaunch(arg_spec);
   if (!compiled.kernel) return compiled.fallback_reason;
   if (current_recorder) current_recorder->record(compiled.source);
+  if (current_keeper) current_keeper->keep(compiled.kernel);
 
   const size_t rank = call.shape.size();
   c10::SmallVector<void*, 32> data;
@@ -478,6 +480,20 @@ void runKernelSpec(KernelSpec& spec, torch::jit::Stack& stack) {
   if (!why.empty()) {
     spec.noteFallback(why);
     runFallback(spec, stack);
+  }
+}
+
+LaunchedKernelKeeper::LaunchedKernelKeeper() : previous_(current_keeper) {
+  current_keeper = this;
+}
+
+LaunchedKernelKeeper::~LaunchedKernelKeeper() {
+  current_keeper = previous_;
+}
+
+void LaunchedKernelKeeper::keep(const std::shared_ptr<FusedKernel>& kernel) {
+  if (std::find(kernels_.begin(), kernels_.end(), kernel) == kernels_.end()) {
+    kernels_.push_back(kernel);
   }
 }
 

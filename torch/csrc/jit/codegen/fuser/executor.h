@@ -6,10 +6,12 @@
 // subgraph in the interpreter.
 #pragma once
 
+#include "torch/csrc/jit/codegen/fuser/fused_kernel.h"
 #include "torch/csrc/jit/codegen/fuser/options.h"
 
 #include <ATen/core/stack.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,23 @@ namespace torch_fuser {
 class KernelSpec;
 
 void runKernelSpec(KernelSpec& spec, torch::jit::Stack& stack);
+
+// While alive, holds every kernel the current thread launches: a CUDA graph captured from
+// those launches replays them after the caches may have dropped them (captured_graph.h).
+class LaunchedKernelKeeper {
+ public:
+  LaunchedKernelKeeper();
+  ~LaunchedKernelKeeper();
+  LaunchedKernelKeeper(const LaunchedKernelKeeper&) = delete;
+  LaunchedKernelKeeper& operator=(const LaunchedKernelKeeper&) = delete;
+  std::vector<std::shared_ptr<const FusedKernel>> take() { return std::move(kernels_); }
+
+  void keep(const std::shared_ptr<FusedKernel>& kernel);
+
+ private:
+  std::vector<std::shared_ptr<const FusedKernel>> kernels_;
+  LaunchedKernelKeeper* previous_;
+};
 
 // While alive, records the source of every kernel the current thread launches.
 class KernelSourceRecorder {

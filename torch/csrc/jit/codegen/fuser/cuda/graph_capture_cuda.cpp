@@ -6,9 +6,14 @@
 #include <ATen/Functions.h>
 #include <ATen/cuda/CUDAEvent.h>
 #include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
+
+#include <map>
+#include <mutex>
 #endif
 
 namespace torch_fuser {
@@ -17,20 +22,15 @@ namespace cuda {
 #if TORCH_FUSER_WITH_CUDA
 namespace {
 
+thread_local bool inside_capture = false;
+
 class CudaCapturedLaunches : public CapturedLaunches {
  public:
   explicit CudaCapturedLaunches(c10::Device device) : device_(device) {}
 
-  void beginUse() override {
-    if (used_) done_.block(c10::cuda::getCurrentCUDAStream(device_.index()));
-  }
   void replay() override {
     c10::cuda::CUDAGuard guard(device_);
     graph_.replay();
-  }
-  void endUse() override {
-    done_.record(c10::cuda::getCurrentCUDAStream(device_.index()));
-    used_ = true;
   }
 
   at::cuda::CUDAGraph& graph() { return graph_; }
@@ -38,8 +38,28 @@ class CudaCapturedLaunches : public CapturedLaunches {
  private:
   c10::Device device_;
   at::cuda::CUDAGraph graph_;
-  at::cuda::CUDAEvent done_;
-  bool used_ = false;
+};
+
+std::mutex& captureMutex() {
+  static std::mutex m;
+  return m;
+}
+
+// A stream no other code is handed (ATen's pool streams are shared round-robin: another
+// thread's work on one would be recorded into our graph). Created once per device, kept.
+c10::cuda::CUDAStream captureStream(c10::Device device) {
+  static std::map<c10::DeviceIndex, cudaStream_t> streams;  // guarded by captureMutex()
+  cudaStream_t& stream = streams[device.index()];
+  if (!stream) {
+    c10::cuda::CUDAGuard guard(device);
+    C10_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  }
+  return c10::cuda::getStreamFromExternal(stream, device.index());
+}
+
+struct InsideCapture {
+  InsideCapture() { inside_capture = true; }
+  ~InsideCapture() { inside_capture = false; }
 };
 
 }  // namespace
@@ -59,35 +79,48 @@ bool isCapturing(c10::Device device) {
   return status != cudaStreamCaptureStatusNone;
 }
 
-bool currentStreamIsCapturing() {
-  return isCapturing(c10::Device(c10::DeviceType::CUDA, c10::cuda::current_device()));
+bool insideCapture() {
+  return inside_capture;
+}
+
+int64_t currentStream(c10::Device device) {
+  return static_cast<int64_t>(c10::cuda::getCurrentCUDAStream(device.index()).id());
 }
 
 std::unique_ptr<CapturedLaunches> capture(c10::Device device, const std::function<void()>& body) {
+  std::lock_guard<std::mutex> lock(captureMutex());
   c10::cuda::CUDAGuard device_guard(device);
   const c10::cuda::CUDAStream caller = c10::cuda::getCurrentCUDAStream(device.index());
-  // CUDA graphs are captured on a stream other than the legacy default one.
-  const c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool(false, device.index());
+  const c10::cuda::CUDAStream side = captureStream(device);
   at::cuda::CUDAEvent inputs_ready;
   inputs_ready.record(caller);
   inputs_ready.block(side);
 
   auto launches = std::make_unique<CudaCapturedLaunches>(device);
-  c10::cuda::CUDAStreamGuard stream_guard(side);
-  // Thread-local: other threads' CUDA calls neither fail nor break this capture.
-  launches->graph().capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
-  try {
-    body();
-  } catch (...) {
+  {
+    c10::cuda::CUDAStreamGuard stream_guard(side);
+    body();  // uncaptured: what the first use on this stream creates, it creates now
+    InsideCapture inside;
+    // Thread-local: other threads' CUDA calls neither fail nor break this capture.
+    launches->graph().capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
     try {
-      launches->graph().capture_end();
+      body();
     } catch (...) {
-      // the capture was invalidated (a synchronizing call); the original error says why
+      try {
+        launches->graph().capture_end();
+      } catch (...) {
+        // the capture was invalidated; the original error says why
+      }
+      (void)cudaGetLastError();
+      throw;
     }
-    (void)cudaGetLastError();
-    throw;
+    launches->graph().capture_end();
   }
-  launches->graph().capture_end();
+  // The uncaptured run's memory goes back to the caller's stream's side of the allocator
+  // only after that run: make the caller wait for it.
+  at::cuda::CUDAEvent side_done;
+  side_done.record(side);
+  side_done.block(caller);
   return launches;
 }
 
@@ -112,8 +145,12 @@ bool isCapturing(c10::Device) {
   return false;
 }
 
-bool currentStreamIsCapturing() {
+bool insideCapture() {
   return false;
+}
+
+int64_t currentStream(c10::Device) {
+  return 0;
 }
 
 std::unique_ptr<CapturedLaunches> capture(c10::Device device, const std::function<void()>&) {

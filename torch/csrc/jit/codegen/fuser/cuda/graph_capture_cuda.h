@@ -1,12 +1,15 @@
 // CUDA graph capture and replay for fuser::CapturedGraph (captured_graph.h), on ATen's
-// CUDAGraph: a private memory pool per capture, captured on a side stream in this
-// thread's capture mode, replayed on the caller's current stream. Only this backend's
-// .cpp knows whether the build has CUDA; elsewhere capture is unavailable.
+// CUDAGraph: a private memory pool per capture, captured in this thread's capture mode on
+// a stream of torch_fuser's own (after one uncaptured run there, so lazily created state
+// such as cuBLAS's workspace for that stream exists before the capture), replayed on the
+// stream that was current when it was captured. Only this backend's .cpp knows whether
+// the build has CUDA; elsewhere capture is unavailable.
 #pragma once
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -18,12 +21,8 @@ namespace cuda {
 class CapturedLaunches {
  public:
   virtual ~CapturedLaunches() = default;
-  // Orders this use after the previous one where that ran on another stream.
-  virtual void beginUse() = 0;
   // Launches the captured work on the current stream.
   virtual void replay() = 0;
-  // Marks the end of this use (after the copies out of the pool) on the current stream.
-  virtual void endUse() = 0;
 };
 
 // Whether graphs can be captured here (a CUDA build of torch).
@@ -31,11 +30,16 @@ bool canCaptureGraphs();
 
 // Whether `device`'s current stream is being captured (by the user's torch.cuda.graph).
 bool isCapturing(c10::Device device);
-// The same for the current device (false where this build has no CUDA).
-bool currentStreamIsCapturing();
 
-// Runs `body` with the current stream capturing into a new graph; throws what `body` or
-// the capture threw (the capture ended, nothing left half-open).
+// Whether this thread is inside capture() (not a capture of the user's).
+bool insideCapture();
+
+// An identifier of `device`'s current stream.
+int64_t currentStream(c10::Device device);
+
+// Runs `body` once on torch_fuser's capture stream, then again with that stream capturing
+// into a new graph; throws what `body` or the capture threw (the capture ended, nothing
+// left half-open). One capture at a time per process.
 std::unique_ptr<CapturedLaunches> capture(c10::Device device, const std::function<void()>& body);
 
 // dst[i].copy_(src[i]) for all i, in as few launches as ATen allows.
