@@ -82,6 +82,22 @@ TEST_F(GPUFusion, RunsTheFallbackWhileTheKernelCompilesInTheBackground) {
   setBackgroundCompilation(was);
 }
 
+// Runs the kLstmLoopIR function on `inputs`, checks its first three results against the
+// interpreter's on the unfused graph, and returns them all.
+std::vector<IValue> runLoopAsTheInterpreter(torch::jit::GraphFunction& function,
+                                            const std::shared_ptr<Graph>& reference,
+                                            const std::vector<IValue>& inputs) {
+  torch::jit::Stack stack(inputs.begin(), inputs.end());
+  function.run(stack);
+  const auto& tuple = stack[0].toTupleRef().elements();
+  std::vector<IValue> actual(tuple.begin(), tuple.end());
+  const auto expected = runGraph(reference, inputs)[0].toTuple()->elements();
+  for (size_t i = 0; i < 3; ++i) {
+    expectSameTensor(actual[i].toTensor(), expected[i].toTensor(), 1e-4, 1e-5);
+  }
+  return actual;
+}
+
 // A scripted RNN loop through the profiling executor: after the warm-up calls each call
 // replays one CUDA graph (captured_graph.h). Results equal the interpreter's on the unfused
 // graph with fresh inputs each call, a weight updated in place (read where it lies), a
@@ -102,13 +118,8 @@ TEST_F(GPUFusion, ReplaysACapturedRnnLoopAsTheInterpreterComputesIt) {
     inputs[3] = w_ih;
     inputs[4] = w_hh;
     inputs[5] = b;
-    torch::jit::Stack stack(inputs.begin(), inputs.end());
-    function.run(stack);
-    const auto actual = stack[0].toTuple()->elements();
+    const auto actual = runLoopAsTheInterpreter(function, reference, inputs);
     const auto expected = runGraph(reference, inputs)[0].toTuple()->elements();
-    for (size_t i = 0; i < 3; ++i) {
-      expectSameTensor(actual[i].toTensor(), expected[i].toTensor(), 1e-4, 1e-5);
-    }
     EXPECT_EQ(actual[3].toTensor().data_ptr(), w_ih.data_ptr());
     // Results copied out of one replay are separate tensors: writing one leaves the rest.
     actual[1].toTensor().fill_(7);
@@ -151,13 +162,7 @@ TEST_F(GPUFusion, CapturedRnnLoopSurvivesEmptyBatchesClearedCachesAndModeSwitche
                                   weights[3],
                                   weights[4],
                                   weights[5]};
-    torch::jit::Stack stack(inputs.begin(), inputs.end());
-    function.run(stack);
-    const auto actual = stack[0].toTuple()->elements();
-    const auto expected = runGraph(reference, inputs)[0].toTuple()->elements();
-    for (size_t i = 0; i < 3; ++i) {
-      expectSameTensor(actual[i].toTensor(), expected[i].toTensor(), 1e-4, 1e-5);
-    }
+    runLoopAsTheInterpreter(function, reference, inputs);
   };
   const Stats before = getStats();
   for (int call = 0; call < 5; ++call) check(3, 0);

@@ -32,22 +32,25 @@ bool statsAtExitRequested() {
   return env && std::strcmp(env, "1") == 0;
 }
 
-bool batchMatmulsRequested() {
-  const char* env = std::getenv("TORCH_FUSER_BATCH_MM");
+namespace {
+
+// A switch that is on unless `name` is "0"; any other value but "1" is warned about.
+bool onUnlessZero(const char* name, const char* what) {
+  const char* env = std::getenv(name);
   if (!env || !*env || std::strcmp(env, "1") == 0) return true;
   if (std::strcmp(env, "0") == 0) return false;
-  TORCH_WARN_ONCE("torch_fuser: TORCH_FUSER_BATCH_MM must be 1 or 0, found '", env,
-                  "'; batching matmuls");
+  TORCH_WARN("torch_fuser: ", name, " must be 1 or 0, found '", env, "'; ", what);
   return true;
 }
 
+}  // namespace
+
+bool batchMatmulsRequested() {
+  return onUnlessZero("TORCH_FUSER_BATCH_MM", "batching matmuls");
+}
+
 bool graphCaptureRequested() {
-  const char* env = std::getenv("TORCH_FUSER_CUDA_GRAPHS");
-  if (!env || !*env || std::strcmp(env, "1") == 0) return true;
-  if (std::strcmp(env, "0") == 0) return false;
-  TORCH_WARN_ONCE("torch_fuser: TORCH_FUSER_CUDA_GRAPHS must be 1 or 0, found '", env,
-                  "'; capturing CUDA graphs");
-  return true;
+  return onUnlessZero("TORCH_FUSER_CUDA_GRAPHS", "capturing CUDA graphs");
 }
 
 namespace {
