@@ -542,6 +542,22 @@ def lstm_loop(xs, h, c, w_ih, w_hh, b_ih, b_hh):
     return torch.stack(outs), c
 
 
+class SqueezeExcite(torch.nn.Module):
+    """A mobilenet_v3-style block: conv, batch norm, hardswish, a pooled hardsigmoid scale
+    and a residual add."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn = torch.nn.BatchNorm2d(channels)
+        self.fc = torch.nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x):
+        y = torch.nn.functional.hardswish(self.bn(self.conv(x)))
+        scale = torch.nn.functional.hardsigmoid(self.fc(torch.nn.functional.adaptive_avg_pool2d(y, 1)))
+        return x + scale * y
+
+
 def fresh_net():
     """A SmallNet of a class of its own: scripted modules of one class share their
     methods' graph executors, so a test's calls do not re-specialize another test's."""
@@ -1290,6 +1306,41 @@ class TestCUDA(unittest.TestCase):
                 grads.append(torch.autograd.grad(hs.pow(2).sum() + c.sum(), params))
             for got, want in zip(*grads):
                 torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5, msg="step %d" % step)
+
+    def test_frozen_conv_net_replays_a_cuda_graph_and_matches_eager(self):
+        # A frozen network (weights are tensor constants) captured whole: fresh inputs each
+        # call, a second memory format (a second capture), cuDNN's TF32 switch flipped (a
+        # third: the kernels cuDNN picks differ).
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(*[SqueezeExcite(16) for _ in range(3)]).cuda().eval()
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+        frozen = torch.jit.freeze(torch.jit.script(net))
+        tf32 = torch.backends.cudnn.allow_tf32
+        before = torch_fuser.stats()
+        results = []
+        try:
+            torch.backends.cudnn.allow_tf32 = False
+            with torch.no_grad():
+                for call in range(18):
+                    fmt = torch.channels_last if 6 <= call < 12 else torch.contiguous_format
+                    torch.backends.cudnn.allow_tf32 = call >= 12
+                    x = torch.randn(4, 16, 12, 12, device="cuda").contiguous(memory_format=fmt)
+                    out = frozen(x)
+                    tol = 2e-2 if call >= 12 else 1e-4
+                    torch.testing.assert_close(out, net(x), rtol=tol, atol=tol, msg="call %d" % call)
+                    results.append((out, out.clone()))
+        finally:
+            torch.backends.cudnn.allow_tf32 = tf32
+        after = torch_fuser.stats()
+        print("captures", after["graphs_captured"] - before["graphs_captured"],
+              "replays", after["graph_replays"] - before["graph_replays"], file=sys.stderr)
+        self.assertGreaterEqual(after["graphs_captured"] - before["graphs_captured"], 2)
+        self.assertGreaterEqual(after["graph_replays"] - before["graph_replays"], 5)
+        for result, copy_then in results:
+            torch.testing.assert_close(result, copy_then, rtol=0, atol=0)
 
     def test_concat_chunk_and_integer_kernels(self):
         for fn, args in (

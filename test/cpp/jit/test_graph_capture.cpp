@@ -10,6 +10,8 @@ namespace torch_fuser {
 namespace testing {
 namespace {
 
+using torch::jit::Node;
+
 const char* const kCudaType = "Float(*, *, device=cuda:0)";
 
 // The IR with one more input, %sizes : int[].
@@ -107,6 +109,123 @@ TEST(FusionPass, CaptureLeavesRunsAReplayCouldGetWrong) {
     EXPECT_EQ(countKind(*graph, "fuser::CapturedGraph"), 0u) << c.first;
     EXPECT_EQ(countKind(*graph, "prim::Loop"), 1u) << c.first;
   }
+}
+
+// Two squeeze-and-excitation blocks as a frozen convolutional network leaves them: conv,
+// hardswish, pooled scale, residual add, a batch norm in evaluation mode (%training).
+std::string convNetIR(const char* training) {
+  std::string ir = R"IR(
+graph(%x : Float(*, *, *, *, device=cuda:0), %w1 : Tensor, %b1 : Tensor, %w2 : Tensor,
+      %b2 : Tensor, %bw : Tensor, %bb : Tensor, %rm : Tensor, %rv : Tensor, %w3 : Tensor,
+      %b3 : Tensor, %w4 : Tensor, %b4 : Tensor):
+  %one : int = prim::Constant[value=1]()
+  %ones : int[] = prim::Constant[value=[1, 1]]()
+  %zeros : int[] = prim::Constant[value=[0, 0]]()
+  %training : bool = prim::Constant[value=TRAINING]()
+  %on : bool = prim::Constant[value=1]()
+  %momentum : float = prim::Constant[value=0.1]()
+  %eps : float = prim::Constant[value=1e-05]()
+  %c1 : Tensor = aten::conv2d(%x, %w1, %b1, %ones, %ones, %ones, %one)
+  %h1 : Tensor = aten::hardswish(%c1)
+  %p1 : Tensor = aten::adaptive_avg_pool2d(%h1, %ones)
+  %s1 : Tensor = aten::conv2d(%p1, %w2, %b2, %ones, %zeros, %ones, %one)
+  %g1 : Tensor = aten::hardsigmoid(%s1)
+  %m1 : Tensor = aten::mul(%g1, %h1)
+  %y1 : Tensor = aten::add(%x, %m1, %one)
+  %n1 : Tensor = aten::batch_norm(%y1, %bw, %bb, %rm, %rv, %training, %momentum, %eps, %on)
+  %c2 : Tensor = aten::conv2d(%n1, %w3, %b3, %ones, %ones, %ones, %one)
+  %h2 : Tensor = aten::hardswish(%c2)
+  %p2 : Tensor = aten::adaptive_avg_pool2d(%h2, %ones)
+  %s2 : Tensor = aten::conv2d(%p2, %w4, %b4, %ones, %zeros, %ones, %one)
+  %g2 : Tensor = aten::hardsigmoid(%s2)
+  %m2 : Tensor = aten::mul(%g2, %h2)
+  %y2 : Tensor = aten::add(%n1, %m2, %one)
+  return (%y2)
+)IR";
+  ir.replace(ir.find("TRAINING"), 8, training);
+  return ir;
+}
+
+// The weights (inputs 1..12) of convNetIR, 4 channels.
+std::vector<at::Tensor> convNetWeights() {
+  at::manual_seed(0);
+  std::vector<at::Tensor> w;
+  for (int block = 0; block < 2; ++block) {
+    w.push_back(at::randn({4, 4, 3, 3}) * 0.3);
+    w.push_back(at::randn({4}));
+    w.push_back(at::randn({4, 4, 1, 1}) * 0.5);
+    w.push_back(at::randn({4}));
+    if (block == 0) {
+      for (int k = 0; k < 2; ++k) w.push_back(at::randn({4}));
+      w.push_back(at::randn({4}));
+      w.push_back(at::rand({4}) + 0.5);
+    }
+  }
+  return w;
+}
+
+// Makes the weight inputs tensor constants, each defined right before its first use, as
+// torch.jit.freeze leaves them; the constants' types say `device` (values stay on the CPU,
+// where the node interprets).
+void freezeWeights(Graph& graph, const std::vector<at::Tensor>& weights,
+                   const std::vector<c10::Device>& devices) {
+  for (size_t i = weights.size(); i >= 1; --i) {
+    torch::jit::Value* input = graph.inputs()[i];
+    Node* constant = graph.create(c10::prim::Constant);
+    constant->t_(c10::attr::value, weights[i - 1]);
+    constant->output()->setType(
+        c10::TensorType::create(weights[i - 1])->withDevice(devices[i - 1]));
+    constant->insertBefore(input->uses()[0].user);
+    input->replaceAllUsesWith(constant->output());
+    graph.eraseInput(i);
+  }
+}
+
+TEST(FusionPass, CaptureWrapsAFrozenConvNetReadingItsWeightsAsInputs) {
+  FusionGuard fusion;
+  const std::vector<at::Tensor> weights = convNetWeights();
+  const std::vector<c10::Device> on_cuda(weights.size(), c10::Device(c10::kCUDA, 0));
+  auto original = parseIR(convNetIR("0"));
+  freezeWeights(*original, weights, on_cuda);
+  auto graph = parseIR(convNetIR("0"));
+  freezeWeights(*graph, weights, on_cuda);
+  ASSERT_TRUE(wrap(graph));
+  graph->lint();
+  const Node* captured = graph->outputs()[0]->node();
+  ASSERT_EQ(captured->kind(), capturedGraphKind());
+  const Graph& subgraph = *captured->g(c10::attr::Subgraph);
+  EXPECT_EQ(countKind(subgraph, "aten::conv2d"), 4u);
+  EXPECT_EQ(countKind(subgraph, "aten::batch_norm"), 1u);
+  EXPECT_EQ(countKind(*graph, "aten::conv2d"), 0u);
+  // The input and the twelve weights, each read where it lies.
+  EXPECT_EQ(captured->inputs().size(), 13u);
+  for (const torch::jit::Value* in : captured->inputs())
+    EXPECT_TRUE(in->node()->isBefore(captured));
+  // Where it interprets (CPU tensors) it computes what the run did.
+  const std::vector<IValue> inputs = {at::randn({2, 4, 6, 6})};
+  expectSameTensor(runGraph(graph, inputs)[0].toTensor(), runGraph(original, inputs)[0].toTensor(),
+                   0, 0);
+}
+
+TEST(FusionPass, CaptureLeavesBatchNormsThatUpdateTheirStatisticsAndWeightsOffTheGpu) {
+  const std::vector<at::Tensor> weights = convNetWeights();
+  std::vector<c10::Device> devices(weights.size(), c10::Device(c10::kCUDA, 0));
+  // In training mode the batch norm writes its running statistics: the run splits there,
+  // into two halves too small to capture.
+  auto training = parseIR(convNetIR("1"));
+  freezeWeights(*training, weights, devices);
+  EXPECT_FALSE(wrap(training));
+  EXPECT_EQ(countKind(*training, "fuser::CapturedGraph"), 0u);
+  // A weight on the CPU ends the run before its constant: the first block is captured, the
+  // second left to the interpreter.
+  devices[8] = c10::Device(c10::kCPU);
+  auto graph = parseIR(convNetIR("0"));
+  freezeWeights(*graph, weights, devices);
+  ASSERT_TRUE(wrap(graph));
+  graph->lint();
+  EXPECT_EQ(countKind(*graph, "fuser::CapturedGraph"), 1u);
+  EXPECT_EQ(countKind(*graph, "aten::conv2d"), 2u);
+  EXPECT_EQ(countKind(*graph, "aten::batch_norm"), 0u);
 }
 
 TEST(FusionPass, CaptureSkipsStraightLineWorkTooSmallToPayForItsCopies) {

@@ -5,6 +5,7 @@
 #include "torch/csrc/jit/codegen/fuser/profile_facts.h"
 #include "torch/csrc/jit/codegen/fuser/size_bookkeeping.h"
 
+#include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/jit_log.h>
 
@@ -45,52 +46,21 @@ c10::Symbol aten(const char* name) {
 const std::unordered_set<c10::Symbol>& deviceOps() {
   static const std::unordered_set<c10::Symbol> ops = [] {
     std::unordered_set<c10::Symbol> s;
-    for (const char* name : {"mm",
-                             "matmul",
-                             "addmm",
-                             "bmm",
-                             "baddbmm",
-                             "linear",
-                             "sum",
-                             "mean",
-                             "_grad_sum_to_size",
-                             "sum_to_size",
-                             "zeros_like",
-                             "ones_like",
-                             "add",
-                             "sub",
-                             "rsub",
-                             "mul",
-                             "div",
-                             "neg",
-                             "sigmoid",
-                             "tanh",
-                             "relu",
-                             "gelu",
-                             "exp",
-                             "log",
-                             "pow",
-                             "where",
-                             "clamp",
-                             "softmax",
-                             "_softmax",
-                             "log_softmax",
-                             "_log_softmax",
-                             "reciprocal",
-                             "sqrt",
-                             "rsqrt",
-                             "abs",
-                             "threshold_backward",
-                             "gelu_backward",
-                             "sigmoid_backward",
-                             "tanh_backward",
-                             "_softmax_backward_data",
-                             "layer_norm",
-                             "native_layer_norm",
-                             "native_layer_norm_backward",
-                             "stack",
-                             "cat",
-                             "contiguous"}) {
+    for (const char* name :
+         {"mm", "matmul", "addmm", "bmm", "baddbmm", "linear", "sum", "mean", "_grad_sum_to_size",
+          "sum_to_size", "zeros_like", "ones_like", "add", "sub", "rsub", "mul", "div", "neg",
+          "sigmoid", "tanh", "relu", "gelu", "exp", "log", "pow", "where", "clamp", "softmax",
+          "_softmax", "log_softmax", "_log_softmax", "reciprocal", "sqrt", "rsqrt", "abs",
+          "threshold_backward", "gelu_backward", "sigmoid_backward", "tanh_backward",
+          "_softmax_backward_data", "layer_norm", "native_layer_norm", "native_layer_norm_backward",
+          "stack", "cat", "contiguous",
+          // Convolutional networks (frozen for inference: weights are
+          // tensor constants, batch norms folded or in eval mode).
+          "conv1d", "conv2d", "conv3d", "convolution", "_convolution", "conv_transpose1d",
+          "conv_transpose2d", "conv_transpose3d", "batch_norm", "group_norm", "hardswish",
+          "hardsigmoid", "hardtanh", "relu6", "silu", "mish", "elu", "leaky_relu",
+          "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "avg_pool1d",
+          "avg_pool2d", "avg_pool3d", "max_pool1d", "max_pool2d", "max_pool3d", "dropout"}) {
       s.insert(aten(name));
     }
     s.insert(fusionGroupKind());
@@ -165,6 +135,22 @@ bool holdsTensors(const c10::TypePtr& type);
 // as an input, checked on each call).
 bool isHostConstant(const Node* node) {
   return node->kind() == c10::prim::Constant && !holdsTensors(node->output()->type());
+}
+
+// A CUDA tensor constant (a frozen module's weights): it stays outside the run, moved before
+// it, and enters as an input read where it lies. Constants on other devices end a run.
+bool isCudaTensorConstant(const Node* node) {
+  if (node->kind() != c10::prim::Constant) return false;
+  const auto type = node->output()->type()->cast<c10::TensorType>();
+  return type && type->device() && type->device()->is_cuda();
+}
+
+// aten::batch_norm writes its running statistics in training mode, which its schema does
+// not say; in evaluation mode it only reads them.
+bool updatesRunningStats(const Node* node) {
+  if (node->kind() != c10::aten::batch_norm) return false;
+  const c10::optional<bool> training = torch::jit::constant_as<bool>(node->input(5));
+  return !training || *training;
 }
 
 bool holdsTensors(const c10::TypePtr& type) {
@@ -261,7 +247,7 @@ int64_t launchesOf(const Node* node) {
   if ((kind == c10::aten::__is__ || kind == c10::aten::__isnot__) && hasTensorInput(node)) {
     return -1;
   }
-  if (writesAnArgument(node)) return -1;
+  if (writesAnArgument(node) || updatesRunningStats(node)) return -1;
   int64_t own = 0;
   if (metadataOps().count(kind) || viewOps().count(kind)) {
     own = 0;
@@ -411,7 +397,8 @@ void trimTail(Run* run) {
 std::vector<Run> runsOf(Block* block) {
   std::vector<Run> runs(1);
   for (Node* node : block->nodes()) {
-    if (isHostConstant(node)) continue;  // stays where it is; the run clones what it reads
+    // Constants stay where they are: the run clones host ones, reads tensor ones as inputs.
+    if (isHostConstant(node) || isCudaTensorConstant(node)) continue;
     const int64_t launches = launchesOf(node);
     if (launches < 0) {
       GRAPH_DEBUG("A capture run ends at ", *node);
@@ -465,6 +452,12 @@ void wrap(Graph& graph, const Run& run) {
   for (Value* out : outputs) subgraph->registerOutput(env.at(out));
   inlineFallbacks(subgraph->block());
 
+  // Tensor constants defined between the run's nodes must come before the node reading them.
+  for (Value* in : inputs) {
+    if (isCudaTensorConstant(in->node()) && run.nodes.front()->isBefore(in->node())) {
+      in->node()->moveBefore(run.nodes.front());
+    }
+  }
   torch::jit::WithInsertPoint insert(run.nodes.front());
   Node* captured = graph.insertNode(graph.create(capturedGraphKind(), inputs, 0));
   captured->g_(c10::attr::Subgraph, subgraph);

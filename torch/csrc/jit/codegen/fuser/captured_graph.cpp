@@ -215,11 +215,23 @@ class ResultPlanner {
   std::vector<at::Tensor> members_;                   // per group: a result in it
 };
 
+// The switches that pick the kernels cuBLAS and cuDNN launch, baked into a capture: a call
+// under other settings gets a capture of its own.
+uint32_t mathModes() {
+  at::Context& context = at::globalContext();
+  return static_cast<uint32_t>(context.allowTF32CuBLAS()) |
+         static_cast<uint32_t>(context.allowTF32CuDNN()) << 1 |
+         static_cast<uint32_t>(context.benchmarkCuDNN()) << 2 |
+         static_cast<uint32_t>(context.deterministicCuDNN()) << 3 |
+         static_cast<uint32_t>(context.deterministicAlgorithms()) << 4 |
+         static_cast<uint32_t>(context.userEnabledCuDNN()) << 5;
+}
+
 struct Capture {
   std::vector<InputKey> key;
-  // What else the captured kernels depend on: cuBLAS's math mode, the default dtype
+  // What else the captured kernels depend on: the math modes (mathModes), the default dtype
   // (eager's type promotion of Python numbers and integer results).
-  bool tf32 = false;
+  uint32_t math_modes = 0;
   c10::ScalarType default_dtype = c10::ScalarType::Float;
   int warm_calls = 0;
   int recaptures = 0;
@@ -321,17 +333,16 @@ class CapturedGraph {
   }
 
   Capture* entryFor(const Stack& inputs) {
-    // cuBLAS's math mode is baked into a capture too.
-    const bool tf32 = at::globalContext().allowTF32CuBLAS();
+    const uint32_t math_modes = mathModes();
     const c10::ScalarType default_dtype = c10::typeMetaToScalarType(c10::get_default_dtype());
     for (Capture& entry : captures_) {
-      bool same = entry.tf32 == tf32 && entry.default_dtype == default_dtype;
+      bool same = entry.math_modes == math_modes && entry.default_dtype == default_dtype;
       for (size_t i = 0; i < inputs.size() && same; ++i) same = matches(entry.key[i], inputs[i]);
       if (same) return &entry;
     }
     if (captures_.size() >= kMaxSignatures) return nullptr;
     Capture entry;
-    entry.tf32 = tf32;
+    entry.math_modes = math_modes;
     entry.default_dtype = default_dtype;
     for (const IValue& v : inputs) {
       c10::optional<InputKey> key = keyOf(v);
