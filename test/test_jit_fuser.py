@@ -543,19 +543,22 @@ def lstm_loop(xs, h, c, w_ih, w_hh, b_ih, b_hh):
 
 
 class SqueezeExcite(torch.nn.Module):
-    """A mobilenet_v3-style block: conv, batch norm, hardswish, a pooled hardsigmoid scale
-    and a residual add."""
+    """A mobilenet_v3-style block as torchvision writes it: conv, batch norm, hardswish in
+    place, a pooled hardsigmoid scale, a residual added in place."""
 
     def __init__(self, channels):
         super().__init__()
         self.conv = torch.nn.Conv2d(channels, channels, 3, padding=1, bias=False)
         self.bn = torch.nn.BatchNorm2d(channels)
+        self.act = torch.nn.Hardswish(inplace=True)
         self.fc = torch.nn.Conv2d(channels, channels, 1)
 
     def forward(self, x):
-        y = torch.nn.functional.hardswish(self.bn(self.conv(x)))
+        y = self.act(self.bn(self.conv(x)))
         scale = torch.nn.functional.hardsigmoid(self.fc(torch.nn.functional.adaptive_avg_pool2d(y, 1)))
-        return x + scale * y
+        out = scale * y
+        out += x
+        return out
 
 
 def fresh_net():

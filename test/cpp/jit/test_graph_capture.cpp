@@ -112,13 +112,15 @@ TEST(FusionPass, CaptureLeavesRunsAReplayCouldGetWrong) {
 }
 
 // Two squeeze-and-excitation blocks as a frozen convolutional network leaves them: conv,
-// hardswish, pooled scale, residual add, a batch norm in evaluation mode (%training).
+// hardswish, pooled scale, residual add, a batch norm in evaluation mode (%training); the
+// second block's activation and add in place, as torchvision's modules run them.
 std::string convNetIR(const char* training) {
   std::string ir = R"IR(
 graph(%x : Float(*, *, *, *, device=cuda:0), %w1 : Tensor, %b1 : Tensor, %w2 : Tensor,
       %b2 : Tensor, %bw : Tensor, %bb : Tensor, %rm : Tensor, %rv : Tensor, %w3 : Tensor,
       %b3 : Tensor, %w4 : Tensor, %b4 : Tensor):
   %one : int = prim::Constant[value=1]()
+  %zero : int = prim::Constant[value=0]()
   %ones : int[] = prim::Constant[value=[1, 1]]()
   %zeros : int[] = prim::Constant[value=[0, 0]]()
   %training : bool = prim::Constant[value=TRAINING]()
@@ -134,16 +136,21 @@ graph(%x : Float(*, *, *, *, device=cuda:0), %w1 : Tensor, %b1 : Tensor, %w2 : T
   %y1 : Tensor = aten::add(%x, %m1, %one)
   %n1 : Tensor = aten::batch_norm(%y1, %bw, %bb, %rm, %rv, %training, %momentum, %eps, %on)
   %c2 : Tensor = aten::conv2d(%n1, %w3, %b3, %ones, %ones, %ones, %one)
-  %h2 : Tensor = aten::hardswish(%c2)
+  %h2 : Tensor = aten::hardswish_(%c2)
   %p2 : Tensor = aten::adaptive_avg_pool2d(%h2, %ones)
   %s2 : Tensor = aten::conv2d(%p2, %w4, %b4, %ones, %zeros, %ones, %one)
   %g2 : Tensor = aten::hardsigmoid(%s2)
   %m2 : Tensor = aten::mul(%g2, %h2)
-  %y2 : Tensor = aten::add(%n1, %m2, %one)
+  %y2 : Tensor = aten::add_(%m2, %n1, %one)
   return (%y2)
 )IR";
   ir.replace(ir.find("TRAINING"), 8, training);
   return ir;
+}
+
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  text.replace(text.find(from), from.size(), to);
+  return text;
 }
 
 // The weights (inputs 1..12) of convNetIR, 4 channels.
@@ -196,6 +203,9 @@ TEST(FusionPass, CaptureWrapsAFrozenConvNetReadingItsWeightsAsInputs) {
   const Graph& subgraph = *captured->g(c10::attr::Subgraph);
   EXPECT_EQ(countKind(subgraph, "aten::conv2d"), 4u);
   EXPECT_EQ(countKind(subgraph, "aten::batch_norm"), 1u);
+  // The in-place ops write tensors the run allocated: they replay.
+  EXPECT_EQ(countKind(subgraph, "aten::hardswish_"), 1u);
+  EXPECT_EQ(countKind(subgraph, "aten::add_"), 1u);
   EXPECT_EQ(countKind(*graph, "aten::conv2d"), 0u);
   // The input and the twelve weights, each read where it lies.
   EXPECT_EQ(captured->inputs().size(), 13u);
@@ -226,6 +236,21 @@ TEST(FusionPass, CaptureLeavesBatchNormsThatUpdateTheirStatisticsAndWeightsOffTh
   EXPECT_EQ(countKind(*graph, "fuser::CapturedGraph"), 1u);
   EXPECT_EQ(countKind(*graph, "aten::conv2d"), 2u);
   EXPECT_EQ(countKind(*graph, "aten::batch_norm"), 0u);
+  // A write to the input ends the run (a replay would write the copy it reads).
+  devices[8] = c10::Device(c10::kCUDA, 0);
+  auto writes_input = parseIR(replaced(convNetIR("0"), "%y1 : Tensor = aten::add(%x, %m1, %one)",
+                                       "%y1 : Tensor = aten::add_(%x, %m1, %one)"));
+  freezeWeights(*writes_input, weights, devices);
+  ASSERT_TRUE(wrap(writes_input));
+  EXPECT_EQ(countKind(*writes_input, "aten::add_"), 1u);
+  EXPECT_EQ(countKind(*writes_input, "aten::conv2d"), 2u);
+  // So does one to a tensor that may be the input itself (contiguous returns it).
+  auto writes_alias = parseIR(replaced(
+      convNetIR("0"), "%h1 : Tensor = aten::hardswish(%c1)",
+      "%xc : Tensor = aten::contiguous(%x, %zero)\n  %h1 : Tensor = aten::hardswish_(%xc)"));
+  freezeWeights(*writes_alias, weights, devices);
+  wrap(writes_alias);
+  EXPECT_EQ(countKind(*writes_alias, "aten::hardswish_"), 1u);
 }
 
 TEST(FusionPass, CaptureSkipsStraightLineWorkTooSmallToPayForItsCopies) {

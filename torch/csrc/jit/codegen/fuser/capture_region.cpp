@@ -139,10 +139,15 @@ bool isHostConstant(const Node* node) {
 
 // A CUDA tensor constant (a frozen module's weights): it stays outside the run, moved before
 // it, and enters as an input read where it lies. Constants on other devices end a run.
+// Its device is the one its type says, else its value's (frozen graphs type constants
+// plain Tensor).
 bool isCudaTensorConstant(const Node* node) {
   if (node->kind() != c10::prim::Constant) return false;
   const auto type = node->output()->type()->cast<c10::TensorType>();
-  return type && type->device() && type->device()->is_cuda();
+  if (!type) return false;
+  if (type->device()) return type->device()->is_cuda();
+  const c10::optional<c10::IValue> value = torch::jit::toIValue(node->output());
+  return value && value->isTensor() && value->toTensor().is_cuda();
 }
 
 // aten::batch_norm writes its running statistics in training mode, which its schema does
@@ -394,16 +399,70 @@ void trimTail(Run* run) {
   }
 }
 
+// Ops that may hand back their input itself, whether or not their schema says so
+// (contiguous, eval-mode dropout, a sum to the size it has, a cast to the dtype it has).
+bool mayReturnItsInput(const Node* node) {
+  static const std::unordered_set<c10::Symbol> ops = {
+      aten("contiguous"), aten("dropout"), aten("_grad_sum_to_size"), aten("sum_to_size"),
+      aten("type_as"),    aten("to"),      aten("expand_as"),         aten("reshape"),
+      aten("flatten"),    aten("view_as")};
+  if (!node->kind().is_aten() || ops.count(node->kind())) return true;
+  const c10::FunctionSchema* schema = node->maybeSchema();
+  if (!schema) return true;
+  return std::any_of(schema->returns().begin(), schema->returns().end(),
+                     [](const c10::Argument& r) { return r.alias_info() != nullptr; });
+}
+
+// The node's tensors are new ones it allocated: a write to them touches nothing from
+// outside the run. A fusion group's are when each comes from such an op in its subgraph
+// (its kernel allocates them; where it falls back, the subgraph's ops run).
+bool returnsFreshTensors(const Node* node) {
+  if (!deviceOps().count(node->kind()) || !node->blocks().empty() || !onlyTensorOutputs(node)) {
+    return false;
+  }
+  if (node->kind() != fusionGroupKind()) return !mayReturnItsInput(node);
+  const Graph& subgraph = *node->g(c10::attr::Subgraph);
+  return std::all_of(subgraph.outputs().begin(), subgraph.outputs().end(), [](const Value* v) {
+    return v->node()->kind() != c10::prim::Param && !mayReturnItsInput(v->node());
+  });
+}
+
+// An in-place device op (relu_, hardswish_, add_: what torchvision's modules call) writing
+// only tensors the run allocated itself: a replay repeats the write on the capture's own
+// memory, as the interpreter would on its.
+bool writesOnlyFreshTensors(const Node* node, const std::unordered_set<const Value*>& fresh) {
+  const c10::FunctionSchema* schema = node->maybeSchema();
+  const std::string name = node->kind().toUnqualString();
+  if (!schema || !node->kind().is_aten() || name.size() < 2 || name.back() != '_') return false;
+  const c10::Symbol functional = aten(name.substr(0, name.size() - 1).c_str());
+  if (!deviceOps().count(functional) || functional == aten("dropout")) return false;
+  if (node->isNondeterministic() || !node->blocks().empty() || !onlyTensorOutputs(node)) {
+    return false;
+  }
+  const std::vector<c10::Argument>& arguments = schema->arguments();
+  for (size_t i = 0; i < arguments.size() && i < node->inputs().size(); ++i) {
+    const bool written = arguments[i].alias_info() && arguments[i].alias_info()->isWrite();
+    if (written && !fresh.count(node->input(i))) return false;
+  }
+  return true;
+}
+
 std::vector<Run> runsOf(Block* block) {
   std::vector<Run> runs(1);
+  std::unordered_set<const Value*> fresh;  // tensors the current run allocated
   for (Node* node : block->nodes()) {
     // Constants stay where they are: the run clones host ones, reads tensor ones as inputs.
     if (isHostConstant(node) || isCudaTensorConstant(node)) continue;
-    const int64_t launches = launchesOf(node);
+    const bool writes_fresh = writesOnlyFreshTensors(node, fresh);
+    const int64_t launches = writes_fresh ? 1 : launchesOf(node);
     if (launches < 0) {
       GRAPH_DEBUG("A capture run ends at ", *node);
       if (!runs.back().nodes.empty()) runs.emplace_back();
+      fresh.clear();
       continue;
+    }
+    if (writes_fresh || returnsFreshTensors(node)) {
+      fresh.insert(node->outputs().begin(), node->outputs().end());
     }
     runs.back().nodes.push_back(node);
     runs.back().launches += launches;
