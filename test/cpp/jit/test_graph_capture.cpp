@@ -4,6 +4,8 @@
 #include "test/cpp/jit/test_utils.h"
 
 #include "torch/csrc/jit/codegen/fuser/capture_region.h"
+#include "torch/csrc/jit/codegen/fuser/graph_fuser.h"
+#include "torch/csrc/jit/codegen/fuser/guards.h"
 #include "torch/csrc/jit/codegen/fuser/profile_facts.h"
 
 namespace torch_fuser {
@@ -249,8 +251,45 @@ TEST(FusionPass, CaptureLeavesBatchNormsThatUpdateTheirStatisticsAndWeightsOffTh
       convNetIR("0"), "%h1 : Tensor = aten::hardswish(%c1)",
       "%xc : Tensor = aten::contiguous(%x, %zero)\n  %h1 : Tensor = aten::hardswish_(%xc)"));
   freezeWeights(*writes_alias, weights, devices);
-  wrap(writes_alias);
+  ASSERT_TRUE(wrap(writes_alias));
   EXPECT_EQ(countKind(*writes_alias, "aten::hardswish_"), 1u);
+  // And one to a tensor an earlier run allocated (the run between reads it as an input).
+  auto writes_earlier = parseIR(replaced(convNetIR("0"), "  %n1 : Tensor",
+                                         "  %k : bool = aten::Bool(%y1)\n"
+                                         "  %r : Tensor = aten::relu_(%m1)\n"
+                                         "  %n1 : Tensor"));
+  freezeWeights(*writes_earlier, weights, devices);
+  ASSERT_TRUE(wrap(writes_earlier));
+  EXPECT_EQ(countKind(*writes_earlier, "aten::relu_"), 1u);
+  EXPECT_EQ(countKind(*writes_earlier, "aten::batch_norm"), 0u);
+}
+
+TEST(FusionPass, CaptureLetsInPlaceOpsWriteWhatAGuardedFusionGroupAllocated) {
+  // The pass guards each group before capturing: prim::If(fuser::TypeGuard) { the group }
+  // else { its fallback }. The residual add writes the group's result in place.
+  const std::vector<at::Tensor> weights = convNetWeights();
+  auto graph = parseIR(replaced(convNetIR("0"), "%y1 : Tensor = aten::add(%x, %m1, %one)",
+                                "%y1 : Tensor = aten::add_(%m1, %x, %one)"));
+  freezeWeights(*graph, weights,
+                std::vector<c10::Device>(weights.size(), c10::Device(c10::kCUDA, 0)));
+  Node* mul = nullptr;
+  for (Node* node : graph->nodes()) {
+    if (node->kind() == c10::aten::mul && !mul) mul = node;
+  }
+  ASSERT_NE(mul, nullptr);
+  Node* group = torch::jit::SubgraphUtils::createSingletonSubgraph(mul, fusionGroupKind());
+  torch::jit::SubgraphUtils::mergeNodeIntoSubgraph(group->input(0)->node(), group);
+  const auto cuda4d = c10::TensorType::create(at::kFloat, c10::Device(c10::kCUDA, 0),
+                                              /*dim=*/size_t{4}, /*requires_grad=*/false);
+  guardFusionGroup(group, std::vector<c10::TensorTypePtr>(group->inputs().size(), cuda4d));
+  ASSERT_EQ(countKind(*graph, "prim::If"), 1u);
+  ASSERT_TRUE(wrap(graph));
+  graph->lint();
+  const Node* captured = graph->outputs()[0]->node();
+  ASSERT_EQ(captured->kind(), capturedGraphKind());
+  EXPECT_EQ(countKind(*graph, "aten::add_"), 0u);
+  EXPECT_EQ(countKind(*graph, "aten::conv2d"), 0u);
+  EXPECT_EQ(countKind(*captured->g(c10::attr::Subgraph), "aten::add_"), 2u);
 }
 
 TEST(FusionPass, CaptureSkipsStraightLineWorkTooSmallToPayForItsCopies) {

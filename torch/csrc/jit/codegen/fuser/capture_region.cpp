@@ -114,7 +114,7 @@ const std::unordered_set<c10::Symbol>& hostOps() {
                              "div",     "remainder", "neg", "eq",       "ne",
                              "lt",      "le",        "gt",  "ge",       "__not__",
                              "__and__", "__or__",    "min", "max",      "__getitem__",
-                             "len",     "append",    "all", "any"}) {
+                             "len",     "append",    "all", "any",      "list_with_default"}) {
       s.insert(aten(name));
     }
     for (c10::Symbol kind :
@@ -413,18 +413,45 @@ bool mayReturnItsInput(const Node* node) {
                      [](const c10::Argument& r) { return r.alias_info() != nullptr; });
 }
 
-// The node's tensors are new ones it allocated: a write to them touches nothing from
-// outside the run. A fusion group's are when each comes from such an op in its subgraph
-// (its kernel allocates them; where it falls back, the subgraph's ops run).
-bool returnsFreshTensors(const Node* node) {
-  if (!deviceOps().count(node->kind()) || !node->blocks().empty() || !onlyTensorOutputs(node)) {
-    return false;
-  }
-  if (node->kind() != fusionGroupKind()) return !mayReturnItsInput(node);
-  const Graph& subgraph = *node->g(c10::attr::Subgraph);
+// Each result of the subgraph (a fusion group's or its fallback's) comes from an op that
+// allocates it: the group's kernel allocates its outputs, and where it falls back the
+// subgraph's ops run.
+bool subgraphReturnsFresh(const Graph& subgraph) {
   return std::all_of(subgraph.outputs().begin(), subgraph.outputs().end(), [](const Value* v) {
     return v->node()->kind() != c10::prim::Param && !mayReturnItsInput(v->node());
   });
+}
+
+bool isGroupOrFallback(const Node* node) {
+  return node->kind() == fusionGroupKind() || node->kind() == c10::prim::FallbackGraph;
+}
+
+// A fusion group behind its guard (guards.h: prim::If on a fuser::TypeGuard, the group in
+// one branch, its fallback in the other) whose results are fresh on both branches.
+bool isGuardedGroupReturningFresh(const Node* node) {
+  if (node->kind() != c10::prim::If || node->input()->node()->kind() != typeGuardKind()) {
+    return false;
+  }
+  for (const Block* block : node->blocks()) {
+    for (const Value* out : block->outputs()) {
+      const Node* producer = out->node();
+      if (producer->owningBlock() != block || !isGroupOrFallback(producer) ||
+          !subgraphReturnsFresh(*producer->g(c10::attr::Subgraph))) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+// The node's tensors are new ones it allocated: a write to them touches nothing from
+// outside the run.
+bool returnsFreshTensors(const Node* node) {
+  if (!onlyTensorOutputs(node)) return false;
+  if (isGuardedGroupReturningFresh(node)) return true;
+  if (!deviceOps().count(node->kind()) || !node->blocks().empty()) return false;
+  if (node->kind() == fusionGroupKind()) return subgraphReturnsFresh(*node->g(c10::attr::Subgraph));
+  return !mayReturnItsInput(node);
 }
 
 // An in-place device op (relu_, hardswish_, add_: what torchvision's modules call) writing

@@ -12,6 +12,7 @@
 #include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/runtime/interpreter.h>
+#include <torch/version.h>
 
 #include <cstring>
 #include <iostream>
@@ -216,22 +217,34 @@ class ResultPlanner {
 };
 
 // The switches that pick the kernels cuBLAS and cuDNN launch, baked into a capture: a call
-// under other settings gets a capture of its own.
-uint32_t mathModes() {
+// under other settings gets a capture of its own. Empty where torch will not say: 2.9 and
+// later raise when the legacy TF32 switches and the per-op precisions disagree (such a call
+// interprets, as eager would run it).
+c10::optional<uint64_t> mathModes() {
   at::Context& context = at::globalContext();
-  return static_cast<uint32_t>(context.allowTF32CuBLAS()) |
-         static_cast<uint32_t>(context.allowTF32CuDNN()) << 1 |
-         static_cast<uint32_t>(context.benchmarkCuDNN()) << 2 |
-         static_cast<uint32_t>(context.deterministicCuDNN()) << 3 |
-         static_cast<uint32_t>(context.deterministicAlgorithms()) << 4 |
-         static_cast<uint32_t>(context.userEnabledCuDNN()) << 5;
+  try {
+    uint64_t modes = static_cast<uint64_t>(context.allowTF32CuBLAS()) |
+                     static_cast<uint64_t>(context.allowTF32CuDNN()) << 1 |
+                     static_cast<uint64_t>(context.benchmarkCuDNN()) << 2 |
+                     static_cast<uint64_t>(context.deterministicCuDNN()) << 3 |
+                     static_cast<uint64_t>(context.deterministicAlgorithms()) << 4 |
+                     static_cast<uint64_t>(context.userEnabledCuDNN()) << 5 |
+                     static_cast<uint64_t>(context.allowFP16ReductionCuBLAS()) << 6;
+#if TORCH_VERSION_MAJOR >= 2
+    modes |= static_cast<uint64_t>(context.allowBF16ReductionCuBLAS()) << 7;
+#endif
+    return modes | static_cast<uint64_t>(static_cast<uint32_t>(context.benchmarkLimitCuDNN()))
+                       << 32;
+  } catch (const c10::Error&) {
+    return c10::nullopt;
+  }
 }
 
 struct Capture {
   std::vector<InputKey> key;
   // What else the captured kernels depend on: the math modes (mathModes), the default dtype
   // (eager's type promotion of Python numbers and integer results).
-  uint32_t math_modes = 0;
+  uint64_t math_modes = 0;
   c10::ScalarType default_dtype = c10::ScalarType::Float;
   int warm_calls = 0;
   int recaptures = 0;
@@ -333,16 +346,17 @@ class CapturedGraph {
   }
 
   Capture* entryFor(const Stack& inputs) {
-    const uint32_t math_modes = mathModes();
+    const c10::optional<uint64_t> math_modes = mathModes();
+    if (!math_modes) return nullptr;
     const c10::ScalarType default_dtype = c10::typeMetaToScalarType(c10::get_default_dtype());
     for (Capture& entry : captures_) {
-      bool same = entry.math_modes == math_modes && entry.default_dtype == default_dtype;
+      bool same = entry.math_modes == *math_modes && entry.default_dtype == default_dtype;
       for (size_t i = 0; i < inputs.size() && same; ++i) same = matches(entry.key[i], inputs[i]);
       if (same) return &entry;
     }
     if (captures_.size() >= kMaxSignatures) return nullptr;
     Capture entry;
-    entry.math_modes = math_modes;
+    entry.math_modes = *math_modes;
     entry.default_dtype = default_dtype;
     for (const IValue& v : inputs) {
       c10::optional<InputKey> key = keyOf(v);
