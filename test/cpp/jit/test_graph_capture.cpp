@@ -173,31 +173,34 @@ std::vector<at::Tensor> convNetWeights() {
   return w;
 }
 
-// Makes the weight inputs tensor constants, each defined right before its first use, as
-// torch.jit.freeze leaves them; the constants' types say `device` (values stay on the CPU,
-// where the node interprets).
-void freezeWeights(Graph& graph, const std::vector<at::Tensor>& weights,
-                   const std::vector<c10::Device>& devices) {
+// `ir` (convNetIR) with its weight inputs made tensor constants, each defined right before
+// its first use, as torch.jit.freeze leaves them; the constants' types say `devices` (values
+// stay on the CPU, where the node interprets).
+std::shared_ptr<Graph> frozen(const std::string& ir, const std::vector<c10::Device>& devices) {
+  auto graph = parseIR(ir);
+  const std::vector<at::Tensor> weights = convNetWeights();
   for (size_t i = weights.size(); i >= 1; --i) {
-    torch::jit::Value* input = graph.inputs()[i];
-    Node* constant = graph.create(c10::prim::Constant);
+    torch::jit::Value* input = graph->inputs()[i];
+    Node* constant = graph->create(c10::prim::Constant);
     constant->t_(c10::attr::value, weights[i - 1]);
     constant->output()->setType(
         c10::TensorType::create(weights[i - 1])->withDevice(devices[i - 1]));
     constant->insertBefore(input->uses()[0].user);
     input->replaceAllUsesWith(constant->output());
-    graph.eraseInput(i);
+    graph->eraseInput(i);
   }
+  return graph;
+}
+
+std::vector<c10::Device> allOnCuda() {
+  return std::vector<c10::Device>(12, c10::Device(c10::kCUDA, 0));
 }
 
 TEST(FusionPass, CaptureWrapsAFrozenConvNetReadingItsWeightsAsInputs) {
   FusionGuard fusion;
-  const std::vector<at::Tensor> weights = convNetWeights();
-  const std::vector<c10::Device> on_cuda(weights.size(), c10::Device(c10::kCUDA, 0));
-  auto original = parseIR(convNetIR("0"));
-  freezeWeights(*original, weights, on_cuda);
-  auto graph = parseIR(convNetIR("0"));
-  freezeWeights(*graph, weights, on_cuda);
+  const std::vector<c10::Device> on_cuda = allOnCuda();
+  auto original = frozen(convNetIR("0"), on_cuda);
+  auto graph = frozen(convNetIR("0"), on_cuda);
   ASSERT_TRUE(wrap(graph));
   graph->lint();
   const Node* captured = graph->outputs()[0]->node();
@@ -220,19 +223,16 @@ TEST(FusionPass, CaptureWrapsAFrozenConvNetReadingItsWeightsAsInputs) {
 }
 
 TEST(FusionPass, CaptureLeavesBatchNormsThatUpdateTheirStatisticsAndWeightsOffTheGpu) {
-  const std::vector<at::Tensor> weights = convNetWeights();
-  std::vector<c10::Device> devices(weights.size(), c10::Device(c10::kCUDA, 0));
+  std::vector<c10::Device> devices = allOnCuda();
   // In training mode the batch norm writes its running statistics: the run splits there,
   // into two halves too small to capture.
-  auto training = parseIR(convNetIR("1"));
-  freezeWeights(*training, weights, devices);
+  auto training = frozen(convNetIR("1"), devices);
   EXPECT_FALSE(wrap(training));
   EXPECT_EQ(countKind(*training, "fuser::CapturedGraph"), 0u);
   // A weight on the CPU ends the run before its constant: the first block is captured, the
   // second left to the interpreter.
   devices[8] = c10::Device(c10::kCPU);
-  auto graph = parseIR(convNetIR("0"));
-  freezeWeights(*graph, weights, devices);
+  auto graph = frozen(convNetIR("0"), devices);
   ASSERT_TRUE(wrap(graph));
   graph->lint();
   EXPECT_EQ(countKind(*graph, "fuser::CapturedGraph"), 1u);
@@ -240,25 +240,26 @@ TEST(FusionPass, CaptureLeavesBatchNormsThatUpdateTheirStatisticsAndWeightsOffTh
   EXPECT_EQ(countKind(*graph, "aten::batch_norm"), 0u);
   // A write to the input ends the run (a replay would write the copy it reads).
   devices[8] = c10::Device(c10::kCUDA, 0);
-  auto writes_input = parseIR(replaced(convNetIR("0"), "%y1 : Tensor = aten::add(%x, %m1, %one)",
-                                       "%y1 : Tensor = aten::add_(%x, %m1, %one)"));
-  freezeWeights(*writes_input, weights, devices);
+  auto writes_input = frozen(replaced(convNetIR("0"), "%y1 : Tensor = aten::add(%x, %m1, %one)",
+                                      "%y1 : Tensor = aten::add_(%x, %m1, %one)"),
+                             devices);
   ASSERT_TRUE(wrap(writes_input));
   EXPECT_EQ(countKind(*writes_input, "aten::add_"), 1u);
   EXPECT_EQ(countKind(*writes_input, "aten::conv2d"), 2u);
   // So does one to a tensor that may be the input itself (contiguous returns it).
-  auto writes_alias = parseIR(replaced(
-      convNetIR("0"), "%h1 : Tensor = aten::hardswish(%c1)",
-      "%xc : Tensor = aten::contiguous(%x, %zero)\n  %h1 : Tensor = aten::hardswish_(%xc)"));
-  freezeWeights(*writes_alias, weights, devices);
+  auto writes_alias = frozen(
+      replaced(
+          convNetIR("0"), "%h1 : Tensor = aten::hardswish(%c1)",
+          "%xc : Tensor = aten::contiguous(%x, %zero)\n  %h1 : Tensor = aten::hardswish_(%xc)"),
+      devices);
   ASSERT_TRUE(wrap(writes_alias));
   EXPECT_EQ(countKind(*writes_alias, "aten::hardswish_"), 1u);
   // And one to a tensor an earlier run allocated (the run between reads it as an input).
-  auto writes_earlier = parseIR(replaced(convNetIR("0"), "  %n1 : Tensor",
-                                         "  %k : bool = aten::Bool(%y1)\n"
-                                         "  %r : Tensor = aten::relu_(%m1)\n"
-                                         "  %n1 : Tensor"));
-  freezeWeights(*writes_earlier, weights, devices);
+  auto writes_earlier = frozen(replaced(convNetIR("0"), "  %n1 : Tensor",
+                                        "  %k : bool = aten::Bool(%y1)\n"
+                                        "  %r : Tensor = aten::relu_(%m1)\n"
+                                        "  %n1 : Tensor"),
+                               devices);
   ASSERT_TRUE(wrap(writes_earlier));
   EXPECT_EQ(countKind(*writes_earlier, "aten::relu_"), 1u);
   EXPECT_EQ(countKind(*writes_earlier, "aten::batch_norm"), 0u);
@@ -267,11 +268,9 @@ TEST(FusionPass, CaptureLeavesBatchNormsThatUpdateTheirStatisticsAndWeightsOffTh
 TEST(FusionPass, CaptureLetsInPlaceOpsWriteWhatAGuardedFusionGroupAllocated) {
   // The pass guards each group before capturing: prim::If(fuser::TypeGuard) { the group }
   // else { its fallback }. The residual add writes the group's result in place.
-  const std::vector<at::Tensor> weights = convNetWeights();
-  auto graph = parseIR(replaced(convNetIR("0"), "%y1 : Tensor = aten::add(%x, %m1, %one)",
-                                "%y1 : Tensor = aten::add_(%m1, %x, %one)"));
-  freezeWeights(*graph, weights,
-                std::vector<c10::Device>(weights.size(), c10::Device(c10::kCUDA, 0)));
+  auto graph = frozen(replaced(convNetIR("0"), "%y1 : Tensor = aten::add(%x, %m1, %one)",
+                               "%y1 : Tensor = aten::add_(%m1, %x, %one)"),
+                      allOnCuda());
   Node* mul = nullptr;
   for (Node* node : graph->nodes()) {
     if (node->kind() == c10::aten::mul && !mul) mul = node;
