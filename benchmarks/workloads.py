@@ -26,7 +26,8 @@ Workloads (CUDA sizes; CPU ones are smaller, see WORKLOADS):
 Per workload and mode: time to first result (a fresh process: profiling, compiles), the
 median of --repeats samples of steady calls, and the largest difference from eager on the
 same inputs (dropout workloads: shapes and finiteness only). torch_fuser rows also give its
-kernel launches and fallbacks per call. --profile adds, from torch.profiler, host us per
+kernel launches, CUDA graph replays (captured_graph.h; a replay's kernels are not counted as
+launches) and fallbacks per call. --profile adds, from torch.profiler, host us per
 fused call (records named fused_*: torch_fuser's and NNC's fusion groups).
 Writes JSON, a PNG and a markdown table under --out and prints the table.
 """
@@ -324,6 +325,7 @@ def run_workload(torch, mode, name, args, wrap, sync, record):
             s1 = stats()
             record["tf_launches_per_call"] = (s1["kernel_launches"] - s0["kernel_launches"]) / calls
             record["tf_fallbacks_per_call"] = (s1["fallbacks"] - s0["fallbacks"]) / calls
+            record["tf_replays_per_call"] = (s1.get("graph_replays", 0) - s0.get("graph_replays", 0)) / calls
         if args.profile and mode in ("torch_fuser", "nnc"):
             us, per_step = host_us_per_fused_call(torch, step)
             record.update(host_us_per_fused_call=us, fused_calls_per_step=per_step)
@@ -392,7 +394,7 @@ def summarize(records, args):
     head = ["workload"] + [f"{m} ms" for m in modes] + [f"{m}/tf" for m in peers if fuser]
     head += ["first call ms " + "/".join(modes)]
     if fuser:
-        head += ["tf kernels/call", "tf fallbacks/call", "tf max rel diff"]
+        head += ["tf kernels/call", "tf graph replays/call", "tf fallbacks/call", "tf max rel diff"]
     if args.profile:
         head += ["host us per fused call tf / nnc (calls per step)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -415,6 +417,7 @@ def summarize(records, args):
         row.append(" / ".join(f"{rs[m]['first_ms']:.0f}" if "first_ms" in rs[m] else "n/a" for m in modes))
         if fuser:
             row.append(f"{tf['tf_launches_per_call']:.1f}" if "tf_launches_per_call" in tf else "n/a")
+            row.append(f"{tf['tf_replays_per_call']:.2f}" if "tf_replays_per_call" in tf else "n/a")
             row.append(f"{tf['tf_fallbacks_per_call']:.1f}" if "tf_fallbacks_per_call" in tf else "n/a")
             row.append((f"{tf['err']:.1g}" + ("" if tf["ok"] else " **WRONG**")) if "err" in tf else "n/a")
         if args.profile:
