@@ -7,11 +7,13 @@
 // A run qualifies when what it launches depends only on what the executor's guard checks
 // on each call (the inputs' dtypes, sizes, strides, devices and scalar values): device
 // work on its inputs (matmuls, views, reductions, our fusion groups), host bookkeeping on
-// sizes and lists, and control flow over those. Nodes that read tensor data on the host,
-// write to anything (but lists built inside the run), create tensors from nothing or draw
-// random numbers end a run. Profiles must place the run's tensors on CUDA and none on
-// the CPU; and it must launch enough work to pay for the copies of a replay (a loop, or
-// at least kMinLaunches kernels).
+// sizes and lists, and control flow over those. A frozen convolutional network (weights
+// as CUDA tensor constants, read where they lie; in-place activations and residual adds)
+// qualifies whole: it is host-bound too at inference batch sizes. Nodes that read tensor
+// data on the host, write to anything but lists built inside the run and tensors the run
+// allocated itself, create tensors from nothing or draw random numbers end a run.
+// Profiles must place the run's tensors on CUDA and none on the CPU; and it must launch
+// enough work to pay for the copies of a replay (a loop, or at least kMinLaunches kernels).
 #pragma once
 
 #include <ATen/core/interned_strings.h>
