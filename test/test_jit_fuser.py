@@ -1310,6 +1310,38 @@ class TestCUDA(unittest.TestCase):
             for got, want in zip(*grads):
                 torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5, msg="step %d" % step)
 
+    @unittest.skipUnless(hasattr(torch.backends.cuda, "preferred_blas_library"),
+                         "torch before 2.3 has one BLAS backend")
+    def test_switching_the_blas_library_captures_again(self):
+        # The matrix products a capture baked in came from the backend preferred then: a call
+        # preferring the other one gets a capture of its own, and replays it.
+        torch.manual_seed(0)
+        scripted = fresh_script(lstm_loop)
+        weights = [torch.randn(*s, device="cuda") * 0.3 for s in ((64, 8), (64, 16), (64,), (64,))]
+        preferred = torch.backends.cuda.preferred_blas_library()
+
+        def calls(n):
+            for _ in range(n):
+                args = [torch.randn(6, 4, 8, device="cuda"), torch.randn(4, 16, device="cuda"),
+                        torch.randn(4, 16, device="cuda")] + weights
+                for got, want in zip(scripted(*args), lstm_loop(*args)):
+                    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+            return torch_fuser.stats()
+
+        try:
+            with torch.no_grad():
+                torch.backends.cuda.preferred_blas_library("cublas")
+                settled = calls(10)
+                self.assertGreaterEqual(settled["graphs_captured"], 1)
+                same = calls(3)
+                self.assertEqual(same["graphs_captured"], settled["graphs_captured"])
+                torch.backends.cuda.preferred_blas_library("cublaslt")
+                switched = calls(10)
+        finally:
+            torch.backends.cuda.preferred_blas_library(preferred)
+        self.assertGreater(switched["graphs_captured"], same["graphs_captured"])
+        self.assertGreaterEqual(switched["graph_replays"] - same["graph_replays"], 4)
+
     def test_frozen_conv_net_replays_a_cuda_graph_and_matches_eager(self):
         # A frozen network (weights are tensor constants) captured whole: fresh inputs each
         # call, a second memory format (a second capture), cuDNN's TF32 switch flipped (a

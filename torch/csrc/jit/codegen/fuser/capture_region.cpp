@@ -399,14 +399,13 @@ void trimTail(Run* run) {
   }
 }
 
-// Ops that may hand back their input itself, whether or not their schema says so
-// (contiguous, eval-mode dropout, a sum to the size it has, a cast to the dtype it has).
+// Ops that may hand back their input itself: those whose schema declares the alias
+// (contiguous, to, reshape, views), and those whose schema does not although they do
+// (eval-mode dropout, a sum to the size it has, a cast to the dtype it has).
 bool mayReturnItsInput(const Node* node) {
-  static const std::unordered_set<c10::Symbol> ops = {
-      aten("contiguous"), aten("dropout"), aten("_grad_sum_to_size"), aten("sum_to_size"),
-      aten("type_as"),    aten("to"),      aten("expand_as"),         aten("reshape"),
-      aten("flatten"),    aten("view_as")};
-  if (!node->kind().is_aten() || ops.count(node->kind())) return true;
+  static const std::unordered_set<c10::Symbol> undeclared = {
+      aten("dropout"), aten("_grad_sum_to_size"), aten("sum_to_size"), aten("type_as")};
+  if (!node->kind().is_aten() || undeclared.count(node->kind())) return true;
   const c10::FunctionSchema* schema = node->maybeSchema();
   if (!schema) return true;
   return std::any_of(schema->returns().begin(), schema->returns().end(),
@@ -426,12 +425,9 @@ bool isGroupOrFallback(const Node* node) {
   return node->kind() == fusionGroupKind() || node->kind() == c10::prim::FallbackGraph;
 }
 
-// A fusion group behind its guard (guards.h: prim::If on a fuser::TypeGuard, the group in
-// one branch, its fallback in the other) whose results are fresh on both branches.
+// A fusion group behind its guard (guards.h) whose results are fresh on both branches.
 bool isGuardedGroupReturningFresh(const Node* node) {
-  if (node->kind() != c10::prim::If || node->input()->node()->kind() != typeGuardKind()) {
-    return false;
-  }
+  if (!isTypeGuardedIf(node)) return false;
   for (const Block* block : node->blocks()) {
     for (const Value* out : block->outputs()) {
       const Node* producer = out->node();

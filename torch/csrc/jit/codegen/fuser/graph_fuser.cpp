@@ -42,9 +42,7 @@ namespace {
 // formed from.
 void guardGroups(const FusionState& state, Block* block) {
   for (Node* group : allGroups(block)) {
-    const Node* owner = group->owningBlock()->owningNode();
-    if (owner && owner->kind() == c10::prim::If &&
-        owner->input()->node()->kind() == typeGuardKind()) {
+    if (isTypeGuardedIf(group->owningBlock()->owningNode())) {
       continue;  // guarded by an earlier run of the pass
     }
     std::vector<c10::TensorTypePtr> expected;

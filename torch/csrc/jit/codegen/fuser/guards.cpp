@@ -18,6 +18,11 @@ c10::Symbol typeGuardKind() {
   return kind;
 }
 
+bool isTypeGuardedIf(const Node* node) {
+  return node && node->kind() == c10::prim::If && node->inputs().size() == 1 &&
+         node->input()->node()->kind() == typeGuardKind();
+}
+
 namespace {
 
 // What a guard compares of one input; unset fields are not compared.

@@ -36,6 +36,10 @@ c10::Symbol typeGuardKind();
 // input: not checked). No guard is inserted when nothing is checked.
 void guardFusionGroup(torch::jit::Node* group, const std::vector<c10::TensorTypePtr>& expected);
 
+// A prim::If that guardFusionGroup made: it branches on a fuser::TypeGuard, the group in
+// one branch, its fallback in the other.
+bool isTypeGuardedIf(const torch::jit::Node* node);
+
 // The operation run for a fuser::TypeGuard node.
 torch::jit::Operation createTypeGuardOperation(const torch::jit::Node* node);
 
