@@ -15,8 +15,9 @@
 // the user is capturing, another thread replaying the same node, more than kMaxSignatures
 // signatures, a kernel of the subgraph still compiling (it would capture the fallback), an
 // input read in place that moved more than kMaxRecaptures times, or a capture that failed
-// (a synchronizing op, a fallback reached: capture_region.h). cuBLAS's TF32 switch is part
-// of the signature.
+// (a synchronizing op, a fallback reached: capture_region.h). The switches that pick the
+// kernels cuBLAS and cuDNN launch (TF32, reduced-precision reductions, the preferred BLAS
+// library, cuDNN's benchmark and deterministic modes) are part of the signature.
 // TORCH_FUSER_CUDA_GRAPHS=0 turns capture off (read on each run of the pass).
 #pragma once
 
