@@ -233,7 +233,7 @@ c10::optional<uint64_t> mathModes() {
 #if TORCH_VERSION_MAJOR >= 2
     modes |= static_cast<uint64_t>(context.allowBF16ReductionCuBLAS()) << 7;
 #endif
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
     // cuBLAS or cuBLASLt for matrix products (torch.backends.cuda.preferred_blas_library).
     modes |= static_cast<uint64_t>(static_cast<uint8_t>(context.blasPreferredBackend())) << 8;
 #endif
