@@ -119,6 +119,10 @@ class Lowerer {
   // (eager raises for negative ones).
   int lowerPowScalar(int self, int exponent);
 
+  // native_dropout_backward: grad * mask * scale in grad's floating dtype, mask bool (eager's
+  // CUDA kernel rejects others, so they fall back).
+  int lowerDropoutBackward(int grad, int mask, int scale);
+
   // self converted to `target`, rounding to it even for float16/bfloat16 (an explicit
   // conversion is the user's rounding, not an intermediate).
   int convert(int self, ScalarType target);

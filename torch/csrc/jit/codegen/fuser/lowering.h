@@ -12,6 +12,9 @@
 //  * pow(Tensor, Scalar) on floats keeps the exponent in double: the preamble helper takes eager's
 //    special cases (0, 1, ±0.5, ±1, 2, 3, -2) on its value.
 //  * where requires a bool condition (eager rejects others; they fall back).
+//  * gelu_backward computes the derivative of gelu's erf or tanh form from grad and self
+//    (promoted together); native_dropout_backward multiplies grad by its bool mask (1 or
+//    0, so a dropped Inf or NaN gradient gives NaN as in eager) and the scale.
 //  * rand_like lowers on CUDA only: a counter-based Philox4x32-10 stream keyed by the
 //    CUDA generator's seed, counters (element index, generator offset); values are
 //    k/2^b for b = the result dtype's mantissa bits (24 float, 53 double, 11 half, 8

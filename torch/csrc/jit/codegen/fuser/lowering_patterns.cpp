@@ -48,6 +48,16 @@ int Lowerer::lowerPattern(const FusibleOp& fusible, const Node* node, const std:
       if (mode != "none" && mode != "tanh") throw Unsupported{"gelu approximate='" + mode + "'"};
       return emit(mode == "tanh" ? OpKind::GeluTanh : OpKind::GeluErf, promote({in[0]}), {in[0]});
     }
+    case LoweringPattern::kGeluBackward: {
+      const std::string mode = stringArgument(node->input(2));
+      if (mode != "none" && mode != "tanh") {
+        throw Unsupported{"gelu_backward approximate='" + mode + "'"};
+      }
+      const OpKind derivative = mode == "tanh" ? OpKind::GeluBackwardTanh : OpKind::GeluBackwardErf;
+      return emit(derivative, promote({in[0], in[1]}), {in[0], in[1]});
+    }
+    case LoweringPattern::kDropoutBackward:
+      return lowerDropoutBackward(in[0], in[1], in[2]);
     case LoweringPattern::kDivMode: {
       const std::string mode = stringArgument(node->input(2));
       if (mode.empty()) return lowerTrueDivide(in[0], in[1]);
@@ -170,6 +180,20 @@ int Lowerer::lowerPowScalar(int self, int exponent) {
     throw Unsupported{"integer pow with a negative or run-time exponent"};
   }
   return emit(OpKind::IPow, compute, {self, exponent});
+}
+
+// The mask multiplies as 1 or 0 (a dropped infinite or NaN gradient gives NaN, as eager's),
+// then the scale, both in float for float16/bfloat16 gradients: eager's product with the
+// mask is exact in 16 bits, so only the scaled result rounds, there as here.
+int Lowerer::lowerDropoutBackward(int grad, int mask, int scale) {
+  if (out_.stmts[mask].dtype != ScalarType::Bool) {
+    throw Unsupported{"native_dropout_backward with a mask that is not bool"};
+  }
+  const ScalarType compute = promote({grad, mask});
+  if (!c10::isFloatingType(compute)) {
+    throw Unsupported{"native_dropout_backward of a gradient that is not floating point"};
+  }
+  return emit(OpKind::MaskedScale, compute, {grad, mask, scale});
 }
 
 // to(self, dtype, non_blocking, copy, memory_format): always a fresh tensor here.

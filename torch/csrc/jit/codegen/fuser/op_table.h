@@ -93,6 +93,9 @@ namespace torch_fuser {
   _(Mish, 1, "tf_mish<$M>($0)", false, kFloat)                                      \
   _(GeluErf, 1, "tf_gelu_erf<$M>($0)", false, kFloat)                               \
   _(GeluTanh, 1, "tf_gelu_tanh<$M>($0)", false, kFloat)                             \
+  _(GeluBackwardErf, 2, "tf_gelu_backward_erf<$M>($0, $1)", false, kFloat)          \
+  _(GeluBackwardTanh, 2, "tf_gelu_backward_tanh<$M>($0, $1)", false, kFloat)        \
+  _(MaskedScale, 3, "$0 * $1 * $2", false, kFloat)                                  \
   _(Threshold, 3, "tf_threshold($0, $1, $2)", false, kFloat)                        \
   _(Lerp, 3, "tf_lerp<$M>($0, $1, $2)", false, kFloat)                              \
   _(Addcmul, 4, "$0 + $3 * $1 * $2", false, kFloat)                                 \
@@ -155,6 +158,8 @@ enum class LoweringPattern : uint8_t {
   kRandLike,         // rand_like(self): uniform [0, 1) of self's shape (CUDA only)
   kSelfTyped,        // op(self, scalars...): computes in self's dtype, scalars cast to it
   kGelu,             // gelu(self, approximate: 'none' | 'tanh')
+  kGeluBackward,     // gelu_backward(grad, self, approximate): both promote, like a binary op
+  kDropoutBackward,  // native_dropout_backward(grad, mask, scale): grad * mask * scale
   kDivMode,          // div(self, other, rounding_mode: None | 'trunc' | 'floor')
   kPromoteAll,       // op(a, b, c, [scalar]): tensors promote together, the scalar casts
   kTypeAs,           // type_as(self, other): self converted to other's dtype

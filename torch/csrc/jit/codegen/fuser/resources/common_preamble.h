@@ -387,6 +387,27 @@ TF_INLINE T tf_gelu_tanh(T x) {
   return T(0.5) * x * (T(1) + M::tanh(inner));
 }
 
+// d gelu(x) / dx * dy for gelu's erf form: Phi(x) + x * phi(x), the normal distribution's
+// CDF and density.
+template <typename M, typename T>
+TF_INLINE T tf_gelu_backward_erf(T dy, T x) {
+  const T cdf = T(0.5) * (T(1) + M::erf(x * T(0.70710678118654752440)));
+  const T pdf = T(0.39894228040143267794) * M::exp(T(-0.5) * x * x);  // 1 / sqrt(2 pi)
+  return dy * (cdf + x * pdf);
+}
+
+// The same for the tanh form: with u = beta * (x + k x^3) and t = tanh(u),
+// d/dx [x (1 + t) / 2] = (1 + t) / 2 + x / 2 * (1 - t^2) * beta * (1 + 3 k x^2).
+template <typename M, typename T>
+TF_INLINE T tf_gelu_backward_tanh(T dy, T x) {
+  const T beta = T(0.79788456080286535588);  // sqrt(2 / pi)
+  const T kappa = T(0.044715);
+  const T x_sq = x * x;
+  const T t = M::tanh(beta * (x + kappa * (x_sq * x)));
+  const T du_dx = beta * (T(1) + T(3) * kappa * x_sq);
+  return dy * (T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * du_dx);
+}
+
 template <typename T>
 TF_INLINE T tf_threshold(T x, T threshold, T value) {
   return x <= threshold ? value : x;
