@@ -93,6 +93,10 @@ class Lowerer {
   // The string constant passed as `v` ("" for None).
   std::string stringArgument(const Value* v) const;
 
+  // gelu's and gelu_backward's `approximate` argument: true for 'tanh', false for 'none';
+  // any other value is unsupported (eager raises).
+  bool geluUsesTanh(const Node* node, size_t index) const;
+
   // The promoted dtype of the tensor operands among `values` (scalars are cast to it).
   ScalarType promoteTensors(const std::vector<int>& values) const;
 

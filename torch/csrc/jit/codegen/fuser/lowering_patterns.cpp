@@ -43,19 +43,12 @@ int Lowerer::lowerPattern(const FusibleOp& fusible, const Node* node, const std:
       return emit(op, promote({in[0]}), in);
     case LoweringPattern::kPromoteAll:
       return emit(op, promoteTensors(in), in);
-    case LoweringPattern::kGelu: {
-      const std::string mode = stringArgument(node->input(1));
-      if (mode != "none" && mode != "tanh") throw Unsupported{"gelu approximate='" + mode + "'"};
-      return emit(mode == "tanh" ? OpKind::GeluTanh : OpKind::GeluErf, promote({in[0]}), {in[0]});
-    }
-    case LoweringPattern::kGeluBackward: {
-      const std::string mode = stringArgument(node->input(2));
-      if (mode != "none" && mode != "tanh") {
-        throw Unsupported{"gelu_backward approximate='" + mode + "'"};
-      }
-      const OpKind derivative = mode == "tanh" ? OpKind::GeluBackwardTanh : OpKind::GeluBackwardErf;
-      return emit(derivative, promote({in[0], in[1]}), {in[0], in[1]});
-    }
+    case LoweringPattern::kGelu:
+      return emit(geluUsesTanh(node, 1) ? OpKind::GeluTanh : OpKind::GeluErf, promote({in[0]}),
+                  {in[0]});
+    case LoweringPattern::kGeluBackward:
+      return emit(geluUsesTanh(node, 2) ? OpKind::GeluBackwardTanh : OpKind::GeluBackwardErf,
+                  promote({in[0], in[1]}), {in[0], in[1]});
     case LoweringPattern::kDropoutBackward:
       return lowerDropoutBackward(in[0], in[1], in[2]);
     case LoweringPattern::kDivMode: {
@@ -180,6 +173,14 @@ int Lowerer::lowerPowScalar(int self, int exponent) {
     throw Unsupported{"integer pow with a negative or run-time exponent"};
   }
   return emit(OpKind::IPow, compute, {self, exponent});
+}
+
+bool Lowerer::geluUsesTanh(const Node* node, size_t index) const {
+  const std::string mode = stringArgument(node->input(index));
+  if (mode != "none" && mode != "tanh") {
+    throw Unsupported{std::string(node->kind().toQualString()) + " approximate='" + mode + "'"};
+  }
+  return mode == "tanh";
 }
 
 // The mask multiplies as 1 or 0 (a dropped infinite or NaN gradient gives NaN, as eager's),
